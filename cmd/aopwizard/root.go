@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+
+	"charm.land/fang/v2"
+	"github.com/spf13/cobra"
+)
+
+// Version is set at build time with -ldflags "-X main.Version=…"; empty means
+// fang falls back to the module's build info.
+var Version = ""
+
+// commands lists the constructors of the top-level subcommands; each lives in
+// its own file and registers itself with addCommand from an init function.
+var commands []func() *cobra.Command
+
+func addCommand(f func() *cobra.Command) { commands = append(commands, f) }
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "aopwizard",
+		Short: "Set up Cloudflare Authenticated Origin Pulls, from nothing to enforced",
+		Long: "aopwizard walks through Cloudflare Authenticated Origin Pulls (mTLS from Cloudflare's\n" +
+			"edge to your origin): certificates, upload, origin configuration in a soft phase,\n" +
+			"verification with real TLS probes, and enforcement.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	for _, f := range commands {
+		root.AddCommand(f())
+	}
+	return root
+}
+
+// run executes the CLI with args and returns the process exit code.
+func run(ctx context.Context, args []string) int {
+	return execute(ctx, args, os.Stdout, os.Stderr)
+}
+
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := fang.Execute(ctx, root, fang.WithErrorHandler(errorHandler), fang.WithVersion(buildVersion()))
+	return exitCode(ctx, err)
+}
+
+// errorHandler prints errors plainly: they already say what is wrong and
+// what to do, and scripts read stderr.
+func errorHandler(w io.Writer, _ fang.Styles, err error) {
+	fmt.Fprintf(w, "aopwizard: %v\n", err)
+	if isUsage(err) {
+		fmt.Fprintln(w, "Run with --help for usage.")
+	}
+}
+
+// Exit codes, as tui-style.md §6.
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2
+	exitInterrupted = 130
+)
+
+// usageError marks bad usage or bad input: exit code 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// usagef returns a bad-usage / bad-input error (exit code 2).
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// asUsage marks err as bad input (exit code 2), keeping its chain.
+func asUsage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return usageError{err}
+}
+
+func isUsage(err error) bool {
+	var ue usageError
+	if errors.As(err, &ue) {
+		return true
+	}
+	// cobra reports unknown commands and argument-count problems as plain
+	// errors; they are usage errors too.
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "accepts ", "requires at least", "requires at most", "unknown flag", "unknown shorthand", "flag needs an argument", "invalid argument"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// buildVersion is the -ldflags version, else the module version and VCS
+// revision from the build info.
+func buildVersion() string {
+	if Version != "" {
+		return Version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := info.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " (" + s.Value[:12] + ")"
+		}
+	}
+	return v
+}
+
+func exitCode(ctx context.Context, err error) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
+		return exitInterrupted
+	case isUsage(err):
+		return exitUsage
+	}
+	return exitFailure
+}
