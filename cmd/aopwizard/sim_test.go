@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// startSim runs `aopwizard sim args…` and returns its JSON line and a stop
+// function that cancels it and returns the exit code.
+func startSim(t *testing.T, args ...string) (simInfo, func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	var errb safeBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- execute(ctx, append([]string{"sim"}, args...), pw, &errb)
+		_ = pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		cancel()
+		t.Fatalf("no JSON line from sim (exit %d): %v; stderr: %s", <-code, err, errb.String())
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	var info simInfo
+	if err := json.Unmarshal([]byte(line), &info); err != nil {
+		cancel()
+		t.Fatalf("sim printed %q, not JSON: %v", line, err)
+	}
+	stopped := false
+	stop := func() int {
+		if stopped {
+			return -1
+		}
+		stopped = true
+		cancel()
+		select {
+		case c := <-code:
+			return c
+		case <-time.After(30 * time.Second):
+			t.Fatal("sim did not stop within 30s of cancel")
+		}
+		return -1
+	}
+	t.Cleanup(func() { stop() })
+	return info, stop
+}
+
+// safeBuffer is stderr for a command running in another goroutine.
+type safeBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *safeBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *safeBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestSimServesAPIAndStopsOnCancel(t *testing.T) {
+	logFile := filepath.Join(t.TempDir(), "sim.jsonl")
+	info, stop := startSim(t, "--listen", "127.0.0.1:0", "--zone", "example.com", "--zone", "example.org", "--token", "cfut_simtesttoken", "--log", logFile)
+	if !strings.HasPrefix(info.APIURL, "http://127.0.0.1:") || !strings.HasSuffix(info.APIURL, "/client/v4/") {
+		t.Fatalf("api_url %q is not a loopback /client/v4/ URL", info.APIURL)
+	}
+	if info.Token != "cfut_simtesttoken" || len(info.AccountID) != 32 || len(info.Zones) != 2 || len(info.Zones["example.com"]) != 32 {
+		t.Fatalf("unexpected info %+v", info)
+	}
+	req, _ := http.NewRequest("GET", info.APIURL+"zones?name=example.org", nil)
+	req.Header.Set("Authorization", "Bearer "+info.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var env struct {
+		Success bool
+		Result  []struct{ ID, Name string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil || !env.Success || len(env.Result) != 1 || env.Result[0].ID != info.Zones["example.org"] {
+		t.Fatalf("zone lookup through the sim failed: %v %+v", err, env)
+	}
+	// A cancelled context (SIGINT/SIGTERM) is the normal end of a server:
+	// runSim returns nil, and root's exitCode maps nil to 0.
+	if code := stop(); code != exitOK {
+		t.Fatalf("exit code %d after cancel, want %d", code, exitOK)
+	}
+	st, err := os.Stat(logFile)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("request log: %v %v", st, err)
+	}
+	b, _ := os.ReadFile(logFile)
+	if !strings.Contains(string(b), `"path":"/zones"`) || strings.Contains(string(b), info.Token) {
+		t.Fatalf("request log should record the call without the token: %s", b)
+	}
+}
+
+func TestSimRefusesBadFlags(t *testing.T) {
+	cases := []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"--listen", "0.0.0.0:0"}, "not a loopback address"},
+		{[]string{"--listen", "192.0.2.1:8080"}, "not a loopback address"},
+		{[]string{"--edge-listen", "0.0.0.0:0", "--edge-origin", "127.0.0.1:1"}, "not a loopback address"},
+		{[]string{"--edge-listen", "127.0.0.1:0"}, "go together"},
+		{[]string{"--ssl-mode", "strictest"}, "not a Cloudflare ssl value"},
+		{[]string{"--faults", "1.5"}, "out of range"},
+		{[]string{"--fault-kinds", "teapot"}, "unknown"},
+		{[]string{"--zone", "localhost"}, "not a domain name"},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if got := execute(context.Background(), append([]string{"sim"}, c.args...), &out, &errb); got != exitUsage {
+				t.Fatalf("exit %d, want %d; stderr %s", got, exitUsage, errb.String())
+			}
+			if !strings.Contains(errb.String(), c.err) {
+				t.Fatalf("stderr %q does not say %q", errb.String(), c.err)
+			}
+			if out.Len() != 0 {
+				t.Fatalf("stdout should be empty on bad usage, got %q", out.String())
+			}
+		})
+	}
+}
+
+func TestSimEdgeLine(t *testing.T) {
+	info, _ := startSim(t, "--edge-listen", "127.0.0.1:0", "--edge-origin", "127.0.0.1:9")
+	if !strings.HasPrefix(info.Edge, "127.0.0.1:") || !strings.Contains(info.EdgeCAPEM, "BEGIN CERTIFICATE") {
+		t.Fatalf("edge fields missing: %+v", info)
+	}
+}
