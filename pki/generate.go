@@ -20,7 +20,17 @@ import (
 const (
 	DefaultCADays   = 1826
 	DefaultCertDays = 730
+	// MaxDays bounds validity well below where the arithmetic on
+	// time.Duration would overflow.
+	MaxDays = 36500
 )
+
+func checkDays(what string, days int) error {
+	if days < 0 || days > MaxDays {
+		return fmt.Errorf("%s validity of %d days is out of range: use 1 to %d days", what, days, MaxDays)
+	}
+	return nil
+}
 
 // Pair is a certificate and its private key.
 type Pair struct {
@@ -121,8 +131,8 @@ func NewCA(opts CAOptions) (*Pair, error) {
 	if days == 0 {
 		days = DefaultCADays
 	}
-	if days < 0 {
-		return nil, fmt.Errorf("CA validity of %d days is not positive", days)
+	if err := checkDays("CA", days); err != nil {
+		return nil, err
 	}
 	notBefore := opts.NotBefore
 	if notBefore.IsZero() {
@@ -190,8 +200,8 @@ func issueLeaf(ca *Pair, tmpl *x509.Certificate, kt KeyType, days, defDays int, 
 	if days == 0 {
 		days = defDays
 	}
-	if days < 0 {
-		return nil, fmt.Errorf("certificate validity of %d days is not positive", days)
+	if err := checkDays("certificate", days); err != nil {
+		return nil, err
 	}
 	if notBefore.IsZero() {
 		notBefore = time.Now().Add(-clockSkew)

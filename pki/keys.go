@@ -5,7 +5,9 @@ package pki
 
 import (
 	"crypto"
+	"crypto/dsa"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -91,6 +93,10 @@ func DescribeKey(pub crypto.PublicKey) string {
 		return fmt.Sprintf("RSA %d", k.N.BitLen())
 	case *ecdsa.PublicKey:
 		return "ECDSA " + k.Curve.Params().Name
+	case ed25519.PublicKey:
+		return "Ed25519"
+	case *dsa.PublicKey: //nolint:staticcheck // named only to reject it clearly
+		return fmt.Sprintf("DSA %d", k.P.BitLen())
 	}
 	return fmt.Sprintf("%T", pub)
 }

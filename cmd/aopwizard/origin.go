@@ -1,0 +1,251 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aopwizard/aopwizard/origin/render"
+)
+
+// originSubcommands lists the constructors of the `origin` subcommands
+// (render, apply, rollback, evidence, …). Each lives in its own file and
+// registers itself from an init function with addOriginSubcommand, so the
+// helpers that own them never edit this file.
+var originSubcommands []func() *cobra.Command
+
+func addOriginSubcommand(f func() *cobra.Command) { originSubcommands = append(originSubcommands, f) }
+
+func init() {
+	addCommand(newOriginCmd)
+	addOriginSubcommand(newOriginRenderCmd)
+}
+
+func newOriginCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "origin",
+		Short: "Configure, check and roll back client-certificate verification on the origin server",
+		Long: "origin renders, applies and verifies the origin web server configuration for\n" +
+			"Authenticated Origin Pulls: a soft phase that accepts every request and logs the\n" +
+			"client-certificate verification result, then an enforce phase that requires it.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	for _, f := range originSubcommands {
+		cmd.AddCommand(f())
+	}
+	return cmd
+}
+
+type originRenderFlags struct {
+	server, phase, mode, caFile, listen, upstream, cert, key, accessLog, id string
+	hostnames, hostCAs                                                      []string
+	standalone, caddyLegacy                                                 bool
+	out, runtimeDir, confDir, namespace, ingressBackend, tlsSecret          string
+}
+
+func newOriginRenderCmd() *cobra.Command {
+	var f originRenderFlags
+	cmd := &cobra.Command{
+		Use:   "render",
+		Short: "Print or write the origin server configuration for a phase",
+		Long: "render prints the configuration fragment for the origin server (each file under a\n" +
+			"==> PATH <== header), or writes the files atomically into --out. Notes about what\n" +
+			"the phase does not cover on that server go to stderr: read them.\n\n" +
+			"soft:    accept every request as before, log the verification result (aop1 lines)\n" +
+			"enforce: require a client certificate that chains to the CA bundle\n\n" +
+			"Servers: " + serverNames() + ".",
+		Example: "  aopwizard origin render --server nginx --phase soft --ca-file /etc/ssl/aop/zone-ca.pem --hostname example.com\n" +
+			"  aopwizard origin render --server haproxy --phase enforce --mode hostname \\\n" +
+			"      --host-ca a.example.com=/etc/ssl/aop/a-ca.pem --host-ca b.example.com=/etc/ssl/aop/b-ca.pem \\\n" +
+			"      --cert /etc/haproxy/certs/origin.pem --out /etc/haproxy\n" +
+			"  aopwizard origin render --server nginx --phase soft --mode global --standalone --out /tmp/lab --cert c.pem --key k.pem --listen 127.0.0.1:18443",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runOriginRender(cmd, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.server, "server", "", "origin server: "+serverNames()+" (required)")
+	fl.StringVar(&f.phase, "phase", "", "soft (accept all, log the result) or enforce (require the certificate) (required)")
+	fl.StringVar(&f.mode, "mode", "", "global (Cloudflare's shared CA), zone (one CA) or hostname (a CA per hostname); default zone, or hostname when --host-ca is given")
+	fl.StringVar(&f.caFile, "ca-file", "", "CA bundle the origin trusts in zone mode (may hold several CAs during a rotation); global mode defaults to Cloudflare's CA, written next to the config")
+	fl.StringArrayVar(&f.hostnames, "hostname", nil, "hostname served (repeatable)")
+	fl.StringArrayVar(&f.hostCAs, "host-ca", nil, "HOST=PATH: the CA bundle of one hostname in hostname mode (repeatable; adds the hostname)")
+	fl.StringVar(&f.listen, "listen", ":443", "address to listen on, [IP]:port")
+	fl.StringVar(&f.upstream, "upstream", "", "http(s)://host:port to proxy to; empty answers 200 \"ok verify=…\" (tests, demos)")
+	fl.StringVar(&f.cert, "cert", "", "the origin's own TLS certificate (HAProxy: certificate and key in one PEM)")
+	fl.StringVar(&f.key, "key", "", "the origin's TLS private key (not for HAProxy)")
+	fl.StringVar(&f.accessLog, "access-log", "", "evidence log path (aop1 lines); default per server, e.g. /var/log/nginx/aopwizard-<id>.log")
+	fl.StringVar(&f.id, "id", "", "managed-block id, e.g. the zone name; default the first hostname")
+	fl.BoolVar(&f.standalone, "standalone", false, "render a complete main config (nginx, apache, haproxy, builtin) for tests and demos")
+	fl.StringVar(&f.runtimeDir, "runtime-dir", "", "with --standalone: directory for pid, temp files and error log (default --out)")
+	fl.StringVar(&f.out, "out", "", "write the files into this directory (as the server's config dir) instead of printing them")
+	fl.StringVar(&f.confDir, "conf-dir", "", "the server's config directory the files refer to (default --out, else the usual one, e.g. /etc/nginx)")
+	fl.BoolVar(&f.caddyLegacy, "caddy-legacy", false, "Caddy < 2.8 (Debian 12's 2.6.2): trusted_ca_cert_file instead of trust_pool")
+	fl.StringVar(&f.namespace, "namespace", "", "ingress-nginx: Kubernetes namespace (default \"default\")")
+	fl.StringVar(&f.ingressBackend, "ingress-backend", "", "ingress-nginx: backend service as name:port")
+	fl.StringVar(&f.tlsSecret, "tls-secret", "", "ingress-nginx: TLS secret with the origin certificate (default <id>-tls)")
+	return cmd
+}
+
+func serverNames() string {
+	names := make([]string, len(render.Servers))
+	for i, s := range render.Servers {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
+}
+
+// absPath makes a user-given path absolute: the servers resolve relative
+// paths against their own directories, not the shell's.
+func absPath(p string) (string, error) {
+	if p == "" {
+		return "", nil
+	}
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return "", fmt.Errorf("make %s absolute: %w", p, err)
+	}
+	return a, nil
+}
+
+func (f originRenderFlags) spec() (render.Spec, error) {
+	var s render.Spec
+	if f.server == "" || f.phase == "" {
+		return s, usagef("--server and --phase are required (e.g. --server nginx --phase soft)")
+	}
+	var err error
+	if s.Server, err = render.ParseServer(f.server); err != nil {
+		return s, asUsage(err)
+	}
+	if s.Phase, err = render.ParsePhase(f.phase); err != nil {
+		return s, asUsage(err)
+	}
+	mode := f.mode
+	if mode == "" {
+		mode = string(render.Zone)
+		if len(f.hostCAs) > 0 {
+			mode = string(render.Hostname)
+		}
+	}
+	if s.Mode, err = render.ParseMode(mode); err != nil {
+		return s, asUsage(err)
+	}
+	hostCA := map[string]string{}
+	for _, hc := range f.hostCAs {
+		h, p, ok := strings.Cut(hc, "=")
+		if !ok || h == "" || p == "" {
+			return s, usagef("--host-ca %q is not HOST=PATH (e.g. --host-ca a.example.com=/etc/ssl/aop/a-ca.pem)", hc)
+		}
+		h = strings.ToLower(h)
+		if _, dup := hostCA[h]; dup {
+			return s, usagef("--host-ca names %s twice; give one CA bundle per hostname", h)
+		}
+		if hostCA[h], err = absPath(p); err != nil {
+			return s, asUsage(err)
+		}
+	}
+	names := slices.Clone(f.hostnames)
+	for h := range hostCA {
+		if !slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, h) }) {
+			names = append(names, h)
+		}
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		s.Hosts = append(s.Hosts, render.Host{Name: n, CAFile: hostCA[strings.ToLower(n)]})
+	}
+	s.ID = f.id
+	if s.ID == "" {
+		if len(names) == 0 {
+			return s, usagef("--id is required when no --hostname is given: it names the managed block (e.g. --id example.com)")
+		}
+		s.ID = strings.TrimPrefix(strings.ToLower(names[0]), "*.")
+	}
+	s.Listen, s.Upstream, s.CaddyLegacy = f.listen, f.upstream, f.caddyLegacy
+	s.Namespace, s.IngressBackend, s.TLSSecret = f.namespace, f.ingressBackend, f.tlsSecret
+	for dst, src := range map[*string]string{
+		&s.CAFile: f.caFile, &s.ServerCertFile: f.cert, &s.ServerKeyFile: f.key, &s.AccessLog: f.accessLog,
+		&s.RuntimeDir: f.runtimeDir, &s.ConfDir: f.confDir,
+	} {
+		if *dst, err = absPath(src); err != nil {
+			return s, asUsage(err)
+		}
+	}
+	out, err := absPath(f.out)
+	if err != nil {
+		return s, asUsage(err)
+	}
+	if s.ConfDir == "" {
+		s.ConfDir = out
+	}
+	if f.standalone && s.RuntimeDir == "" {
+		if out == "" {
+			return s, usagef("--standalone needs --runtime-dir or --out: the config keeps its pid file, temp files and error log there")
+		}
+		s.RuntimeDir = out
+	}
+	return s, nil
+}
+
+func runOriginRender(cmd *cobra.Command, f originRenderFlags) error {
+	spec, err := f.spec()
+	if err != nil {
+		return err
+	}
+	renderFn := render.Render
+	if f.standalone {
+		renderFn = render.Standalone
+	}
+	out, err := renderFn(spec)
+	if err != nil {
+		// Every render error is about the input: say so with exit code 2.
+		return asUsage(err)
+	}
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	for _, n := range out.Notes {
+		fmt.Fprintf(stderr, "note: %s\n", n)
+	}
+	if f.out == "" {
+		for _, file := range out.Files {
+			kind := ""
+			if file.Block {
+				kind = " (managed block: merge into this file)"
+			}
+			fmt.Fprintf(stdout, "==> %s%s <==\n%s", file.Path, kind, file.Content)
+		}
+		return nil
+	}
+	dir, err := absPath(f.out)
+	if err != nil {
+		return asUsage(err)
+	}
+	var errs []error
+	for _, file := range out.Files {
+		target := outPath(dir, file.Path, spec.ConfDir, spec.RuntimeDir)
+		if err := file.WriteTo(target); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Fprintf(stdout, "wrote %s\n", target)
+	}
+	return errors.Join(errs...)
+}
+
+// outPath maps a rendered path into the --out directory: relative to the
+// config or runtime dir it belongs to (when --conf-dir points elsewhere,
+// e.g. staging files for /etc/nginx), else by its base name.
+func outPath(out, path string, roots ...string) string {
+	for _, root := range roots {
+		if root == "" {
+			continue
+		}
+		if rel, err := filepath.Rel(root, path); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return filepath.Join(out, rel)
+		}
+	}
+	return filepath.Join(out, filepath.Base(path))
+}

@@ -1,0 +1,202 @@
+package pki_test
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aopwizard/aopwizard/pki"
+	"github.com/aopwizard/aopwizard/pki/pkitest"
+)
+
+// TestPKIOpenSSLAcceptsGenerated: what we write is what the docs' openssl
+// recipe would have made, as far as openssl itself can tell.
+func TestPKIOpenSSLAcceptsGenerated(t *testing.T) {
+	t.Parallel()
+	for _, kt := range []pki.KeyType{pki.ECDSAP256, pki.ECDSAP384, pki.RSA2048} {
+		t.Run(string(kt), func(t *testing.T) {
+			t.Parallel()
+			pkitest.OpenSSL(t)
+			dir := filepath.Join(t.TempDir(), "aop")
+			set, err := pki.NewSet(pki.SetOptions{Domain: "example.com", Hostnames: []string{"app.example.com"}, KeyType: kt})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Encryption does not depend on the key type; one subtest (PBKDF2
+			// is slow under -race) proves openssl reads it.
+			encrypt := kt == pki.ECDSAP256
+			opts := pki.WriteOptions{Unencrypted: true}
+			if encrypt {
+				opts = pki.WriteOptions{Passphrase: []byte("correct horse")}
+			}
+			if _, err := pki.WriteFiles(dir, set, opts); err != nil {
+				t.Fatal(err)
+			}
+			passFile := filepath.Join(t.TempDir(), "pass")
+			if err := os.WriteFile(passFile, []byte("correct horse\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+
+			out := pkitest.RunOpenSSL(t, dir, "verify", "-purpose", "sslclient", "-CAfile", "rootca.crt", "cert.crt")
+			if !strings.Contains(out, "cert.crt: OK") {
+				t.Fatalf("openssl verify: %s", out)
+			}
+			if encrypt {
+				pkitest.RunOpenSSL(t, dir, "pkey", "-in", "rootca.key", "-passin", "file:"+passFile, "-noout")
+				if err := pkitest.OpenSSLCmd(t, dir, "pkey", "-in", "rootca.key", "-passin", "pass:wrong", "-noout").Run(); err == nil {
+					t.Fatal("openssl decrypted rootca.key with a wrong passphrase: it is not encrypted")
+				}
+			}
+			// cert.key must load without any passphrase: Cloudflare needs it so.
+			pkitest.RunOpenSSL(t, dir, "pkey", "-in", "cert.key", "-passin", "pass:", "-noout")
+
+			leaf := pkitest.RunOpenSSL(t, dir, "x509", "-in", "cert.crt", "-noout", "-text")
+			for _, want := range []string{"X509v3 Basic Constraints: critical\n                CA:FALSE", "TLS Web Client Authentication", "DNS:app.example.com", "Subject: CN = app.example.com", "X509v3 Authority Key Identifier"} {
+				if !strings.Contains(leaf, want) {
+					t.Errorf("leaf lacks %q:\n%s", want, leaf)
+				}
+			}
+			ca := pkitest.RunOpenSSL(t, dir, "x509", "-in", "rootca.crt", "-noout", "-text")
+			for _, want := range []string{"CA:TRUE, pathlen:0", "Certificate Sign, CRL Sign", "X509v3 Subject Key Identifier", "Subject: CN = example.com"} {
+				if !strings.Contains(ca, want) {
+					t.Errorf("CA lacks %q:\n%s", want, ca)
+				}
+			}
+			wantSig := map[pki.KeyType]string{pki.ECDSAP256: "ecdsa-with-SHA256", pki.ECDSAP384: "ecdsa-with-SHA384", pki.RSA2048: "sha256WithRSAEncryption"}[kt]
+			if !strings.Contains(leaf, "Signature Algorithm: "+wantSig) || !strings.Contains(ca, "Signature Algorithm: "+wantSig) {
+				t.Errorf("signatures are not %s", wantSig)
+			}
+		})
+	}
+}
+
+// docsRecipe runs the Cloudflare docs' five openssl commands in dir (RSA-2048
+// instead of 4096 for speed, -subj instead of prompts) and returns the
+// check input for the result. ext is the content of cert.v3.ext, or "" to
+// leave -extfile out as many operators do.
+func docsRecipe(t *testing.T, ext string) pki.CheckInput {
+	t.Helper()
+	dir := t.TempDir()
+	pass := filepath.Join(dir, "pass")
+	if err := os.WriteFile(pass, []byte("recipe-pass\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pkitest.RunOpenSSL(t, dir, "genrsa", "-aes256", "-passout", "file:"+pass, "-out", "rootca.key", "2048")
+	pkitest.RunOpenSSL(t, dir, "req", "-x509", "-new", "-nodes", "-key", "rootca.key", "-passin", "file:"+pass,
+		"-sha256", "-days", "1826", "-out", "rootca.crt", "-subj", "/CN=example.com")
+	pkitest.RunOpenSSL(t, dir, "req", "-new", "-nodes", "-out", "cert.csr", "-newkey", "rsa:2048", "-keyout", "cert.key",
+		"-subj", "/CN=app.example.com")
+	args := []string{"x509", "-req", "-in", "cert.csr", "-CA", "rootca.crt", "-CAkey", "rootca.key", "-passin", "file:" + pass,
+		"-CAcreateserial", "-out", "cert.crt", "-days", "730", "-sha256"}
+	if ext != "" {
+		if err := os.WriteFile(filepath.Join(dir, "cert.v3.ext"), []byte(ext+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "-extfile", "./cert.v3.ext")
+	}
+	pkitest.RunOpenSSL(t, dir, args...)
+	return readInput(t, dir, "rootca.crt", "cert.crt", "cert.key")
+}
+
+func readInput(t *testing.T, dir, ca, cert, key string) pki.CheckInput {
+	t.Helper()
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	return pki.CheckInput{CA: read(ca), Cert: read(cert), Key: read(key), CAName: ca, CertName: cert, KeyName: key}
+}
+
+func TestPKICheckDocsRecipe(t *testing.T) {
+	t.Parallel()
+	pkitest.OpenSSL(t)
+	cases := []struct {
+		name, ext string
+		code      string // the one problem expected, "" for none
+	}{
+		{"with cert.v3.ext", "basicConstraints=CA:FALSE", ""},
+		{"without cert.v3.ext", "", "leaf-no-basic-constraints"},
+		{"with CA:TRUE", "basicConstraints=CA:TRUE", "leaf-is-ca"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			in := docsRecipe(t, c.ext)
+			in.Hostnames = []string{"app.example.com"}
+			r := pki.Check(in)
+			if c.code == "" {
+				if !r.OK() || len(r.Warnings) > 0 {
+					t.Fatalf("docs recipe rejected: %+v", r)
+				}
+				return
+			}
+			if len(r.Problems) != 1 || r.Problems[0].Code != c.code {
+				t.Fatalf("problems %+v, want only %s", r.Problems, c.code)
+			}
+			p := r.Problems[0]
+			if !strings.Contains(p.Message, `"missing leaf certificate"`) || !strings.Contains(p.Remedy, "-extfile cert.v3.ext") || !strings.Contains(p.Remedy, "basicConstraints=CA:FALSE") {
+				t.Fatalf("problem does not explain the fix: %+v", p)
+			}
+		})
+	}
+}
+
+// TestPKIParseOpenSSLKeys reads the key encodings openssl writes, including
+// the legacy encrypted PEM and DER, and rejects DSA with a reason.
+func TestPKIParseOpenSSLKeys(t *testing.T) {
+	t.Parallel()
+	pkitest.OpenSSL(t)
+	dir := t.TempDir()
+	pkitest.RunOpenSSL(t, dir, "ecparam", "-name", "prime256v1", "-genkey", "-out", "ec-params.key")
+	pkitest.RunOpenSSL(t, dir, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384", "-out", "p384.key")
+	pkitest.RunOpenSSL(t, dir, "pkey", "-in", "p384.key", "-outform", "DER", "-out", "p384.der")
+	pkitest.RunOpenSSL(t, dir, "pkey", "-in", "p384.key", "-traditional", "-aes256", "-passout", "pass:s3cret", "-out", "legacy-enc.key")
+	pkitest.RunOpenSSL(t, dir, "pkcs8", "-topk8", "-in", "p384.key", "-outform", "DER", "-v2", "aes256", "-passout", "pass:s3cret", "-out", "enc.der")
+	pkitest.RunOpenSSL(t, dir, "genpkey", "-genparam", "-algorithm", "DSA", "-pkeyopt", "dsa_paramgen_bits:1024", "-out", "dsa.params")
+	pkitest.RunOpenSSL(t, dir, "genpkey", "-paramfile", "dsa.params", "-out", "dsa.key")
+	pkitest.RunOpenSSL(t, dir, "genpkey", "-algorithm", "ED448", "-out", "ed448.key")
+	pkitest.RunOpenSSL(t, dir, "req", "-x509", "-new", "-key", "dsa.key", "-subj", "/CN=app.example.com", "-days", "30", "-out", "dsa.crt")
+	in := readInput(t, dir, "dsa.crt", "dsa.crt", "dsa.key")
+	if r := pki.Check(in); !slices.Contains(codes(r.Problems), "cert-key-unsupported") || !strings.Contains(findingsText(r), "DSA 1024 keys are not accepted") {
+		t.Errorf("DSA certificate: %+v", r.Problems)
+	}
+
+	cases := []struct {
+		file, pass, want, err string
+	}{
+		{"ec-params.key", "", "ECDSA P-256", ""},
+		{"p384.der", "", "ECDSA P-384", ""},
+		{"legacy-enc.key", "s3cret", "ECDSA P-384", ""},
+		{"legacy-enc.key", "", "", "encrypted"},
+		{"legacy-enc.key", "nope", "", "wrong passphrase"},
+		{"enc.der", "s3cret", "ECDSA P-384", ""},
+		{"enc.der", "", "", "encrypted"},
+		{"dsa.key", "", "", "DSA keys are not accepted"},
+		{"ed448.key", "", "", "Ed448 keys are not accepted"},
+	}
+	for _, c := range cases {
+		data, err := os.ReadFile(filepath.Join(dir, c.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, err := pki.ParsePrivateKey(data, []byte(c.pass))
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%s (pass %q): error %v, want one saying %q", c.file, c.pass, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.file, err)
+			continue
+		}
+		if got := pki.DescribeKey(key.Public()); got != c.want {
+			t.Errorf("%s: key %s, want %s", c.file, got, c.want)
+		}
+	}
+}
