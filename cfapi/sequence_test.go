@@ -1,0 +1,201 @@
+package cfapi_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/aopwizard/aopwizard/cfapi"
+	"github.com/aopwizard/aopwizard/cfapi/cfsim"
+)
+
+type leafPair struct{ cert, key []byte }
+
+// rollout is the call sequence a zone-level then per-hostname rollout
+// makes: verify, zone, SSL mode, zone certificate upload + wait + enable,
+// three hostname certificates uploaded and awaited in parallel, then 250
+// hostnames associated over them and their status read. It returns the
+// number of calls that must run one after another (the critical path),
+// given the client's concurrency bound.
+func rollout(ctx context.Context, c *cfapi.SDKClient, zone string, zoneCert leafPair, hostCerts []leafPair, hosts []string, bound int) (int, error) {
+	path := 0
+	info, err := c.VerifyToken(ctx, "")
+	if err != nil {
+		return path, fmt.Errorf("verify: %w", err)
+	}
+	_ = info
+	z, err := c.FindZone(ctx, zone)
+	if err != nil {
+		return path, err
+	}
+	if _, err := c.SSLMode(ctx, z.ID); err != nil {
+		return path, err
+	}
+	path += 3
+	up, err := c.UploadCertificate(ctx, z.ID, cfapi.LevelZone, zoneCert.cert, zoneCert.key)
+	if err != nil {
+		return path, err
+	}
+	polls := 0
+	if _, err := c.WaitActive(ctx, z.ID, up.Ref(), func(cfapi.Certificate) { polls++ }); err != nil {
+		return path, err
+	}
+	if _, err := c.SetZoneAOPEnabled(ctx, z.ID, true); err != nil {
+		return path, err
+	}
+	path += 1 + polls + 1
+
+	ids := make([]string, len(hostCerts))
+	var maxPolls atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	for i, hc := range hostCerts {
+		g.Go(func() error {
+			up, err := c.UploadCertificate(gctx, z.ID, cfapi.LevelHostname, hc.cert, hc.key)
+			if err != nil {
+				return err
+			}
+			var n int64
+			if _, err := c.WaitActive(gctx, z.ID, up.Ref(), func(cfapi.Certificate) { n++ }); err != nil {
+				return err
+			}
+			for old := maxPolls.Load(); n > old && !maxPolls.CompareAndSwap(old, n); old = maxPolls.Load() {
+			}
+			ids[i] = up.ID
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return path, err
+	}
+	path += 1 + int(maxPolls.Load())
+
+	assocs := make([]cfapi.Association, len(hosts))
+	per := (len(hosts) + len(ids) - 1) / len(ids)
+	for i, h := range hosts {
+		assocs[i] = cfapi.Association{Hostname: h, CertID: ids[i/per], Enabled: ptr(true)}
+	}
+	if _, err := c.UpdateHostnames(ctx, z.ID, assocs); err != nil {
+		return path, err
+	}
+	path += (len(ids) + bound - 1) / bound
+	sts, err := c.HostnameStatuses(ctx, z.ID, hosts)
+	if err != nil {
+		return path, err
+	}
+	path += (len(hosts) + bound - 1) / bound
+	for _, st := range sts {
+		if st.CertID == "" || st.Enabled == nil || !*st.Enabled {
+			return path, fmt.Errorf("hostname %s not associated: %+v", st.Hostname, st)
+		}
+	}
+	return path, nil
+}
+
+func rolloutInput(t testing.TB) (leafPair, []leafPair, []string) {
+	lab := newLab(t)
+	zc, zk := lab.leaf(zoneName)
+	var hcs []leafPair
+	for i := range 3 {
+		c, k := lab.leaf(fmt.Sprintf("group%d.%s", i, zoneName))
+		hcs = append(hcs, leafPair{c, k})
+	}
+	hosts := make([]string, 250)
+	for i := range hosts {
+		hosts[i] = fmt.Sprintf("app%03d.%s", i, zoneName)
+	}
+	return leafPair{zc, zk}, hcs, hosts
+}
+
+// With 30% of requests failing (429, 5xx, resets before and after the
+// request is applied), the whole rollout completes and every certificate
+// is uploaded exactly once.
+func TestRolloutSurvivesFaults(t *testing.T) {
+	t.Parallel()
+	zc, hcs, hosts := rolloutInput(t)
+	for _, seed := range []int64{1, 2, 3} {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, cfsim.Options{Seed: seed, DeployAfter: 2, Faults: cfsim.Faults{
+				Rate:  0.3,
+				Kinds: []cfsim.FaultKind{cfsim.Fault429, cfsim.Fault5xx, cfsim.FaultReset, cfsim.FaultResetAfter},
+			}}, func(c *cfapi.Config) {
+				// At 30% a call fails its three default attempts about once
+				// in a hundred, and the rollout makes hundreds of calls; more
+				// attempts keep the test about correctness, not luck.
+				c.MaxAttempts, c.RateLimitRetries = 10, 10
+			})
+			if _, err := rollout(ctxT(t), h.c, zoneName, zc, hcs, hosts, 4); err != nil {
+				t.Fatalf("rollout: %v", err)
+			}
+			if n := h.sim.Uploads(zoneName); n != 4 {
+				t.Errorf("cfsim counted %d uploads, want 4 (one per certificate)", n)
+			}
+			certs := h.sim.Certificates(zoneName)
+			serials := map[string]int{}
+			for _, c := range certs {
+				serials[c.Serial]++
+			}
+			if len(certs) != 4 || len(serials) != 4 {
+				t.Errorf("sim holds %d certificates with %d distinct serials, want 4 and 4", len(certs), len(serials))
+			}
+			assocs := h.sim.Associations(zoneName)
+			enabled := 0
+			for _, a := range assocs {
+				if a.Enabled != nil && *a.Enabled {
+					enabled++
+				}
+			}
+			if enabled != len(hosts) {
+				t.Errorf("%d enabled associations, want %d", enabled, len(hosts))
+			}
+			faulted := 0
+			for _, r := range h.sim.Requests() {
+				if r.Faulted {
+					faulted++
+				}
+			}
+			if faulted == 0 {
+				t.Error("no request was faulted: the test proves nothing")
+			}
+			t.Logf("%d requests, %d faulted", len(h.sim.Requests()), faulted)
+		})
+	}
+}
+
+// BenchmarkSequenceSimulatedLatency runs the rollout against cfsim with
+// 20 ms added to every request. It reports the calls made and wall time
+// divided by (calls on the critical path × 20 ms): near 1 means cfapi
+// parallelises what is independent and adds little of its own.
+func BenchmarkSequenceSimulatedLatency(b *testing.B) {
+	const latency = 20 * time.Millisecond
+	zc, hcs, hosts := rolloutInput(b)
+	var calls, path int
+	var wall time.Duration
+	for b.Loop() {
+		h := newHarness(b, cfsim.Options{DeployAfter: 2, Faults: cfsim.Faults{
+			Rate: 1, Kinds: []cfsim.FaultKind{cfsim.FaultLatency}, Latency: latency,
+		}}, func(c *cfapi.Config) {
+			// No contract validation here: it would add CPU time to the
+			// measurement; the tests validate the same calls.
+			c.HTTPClient = nil
+			c.Sleep = nil
+		})
+		start := time.Now()
+		p, err := rollout(context.Background(), h.c, zoneName, zc, hcs, hosts, 4)
+		wall += time.Since(start)
+		if err != nil {
+			b.Fatal(err)
+		}
+		calls += len(h.sim.Requests())
+		path += p
+		h.srv.Close()
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(calls)/n, "calls/op")
+	b.ReportMetric(float64(path)/n, "critical-path-calls/op")
+	b.ReportMetric(wall.Seconds()/(float64(path)*latency.Seconds()), "wall/critical-path")
+}
