@@ -33,7 +33,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err: err, syntax: true} })
 	for _, f := range commands {
 		root.AddCommand(f())
 	}
@@ -58,7 +58,7 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // what to do, and scripts read stderr.
 func errorHandler(w io.Writer, _ fang.Styles, err error) {
 	fmt.Fprintf(w, "aopwizard: %v\n", err)
-	if isUsage(err) {
+	if isSyntax(err) {
 		fmt.Fprintln(w, "Run with --help for usage.")
 	}
 }
@@ -71,30 +71,40 @@ const (
 	exitInterrupted = 130
 )
 
-// usageError marks bad usage or bad input: exit code 2.
-type usageError struct{ err error }
+// usageError marks bad usage or bad input: exit code 2. syntax is set for
+// command-line syntax errors, where pointing at --help helps; bad input
+// (an invalid domain, existing files) already says what to do.
+type usageError struct {
+	err    error
+	syntax bool
+}
 
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
 // usagef returns a bad-usage / bad-input error (exit code 2).
-func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+func usagef(format string, args ...any) error { return usageError{err: fmt.Errorf(format, args...)} }
 
 // asUsage marks err as bad input (exit code 2), keeping its chain.
 func asUsage(err error) error {
 	if err == nil {
 		return nil
 	}
-	return usageError{err}
+	return usageError{err: err}
 }
 
 func isUsage(err error) bool {
 	var ue usageError
+	return errors.As(err, &ue) || isSyntax(err)
+}
+
+// isSyntax reports command-line syntax errors: flag errors, and the unknown
+// commands and argument counts cobra reports as plain errors.
+func isSyntax(err error) bool {
+	var ue usageError
 	if errors.As(err, &ue) {
-		return true
+		return ue.syntax
 	}
-	// cobra reports unknown commands and argument-count problems as plain
-	// errors; they are usage errors too.
 	msg := err.Error()
 	for _, p := range []string{"unknown command", "accepts ", "requires at least", "requires at most", "unknown flag", "unknown shorthand", "flag needs an argument", "invalid argument"} {
 		if strings.Contains(msg, p) {

@@ -12,11 +12,14 @@ func TestExitCodes(t *testing.T) {
 		args []string
 		code int
 		err  string
+		hint bool // "Run with --help" follows syntax errors only
 	}{
-		{[]string{"--help"}, exitOK, ""},
-		{[]string{"--version"}, exitOK, ""},
-		{[]string{"no-such-command"}, exitUsage, `unknown command "no-such-command"`},
-		{[]string{"--no-such-flag"}, exitUsage, "unknown flag: --no-such-flag"},
+		{[]string{"--help"}, exitOK, "", false},
+		{[]string{"--version"}, exitOK, "", false},
+		{[]string{"no-such-command"}, exitUsage, `unknown command "no-such-command"`, true},
+		{[]string{"--no-such-flag"}, exitUsage, "unknown flag: --no-such-flag", true},
+		{[]string{"pki", "generate", "--dir", t.TempDir(), "--domain", "https://example.com", "--no-passphrase"},
+			exitUsage, "pass the bare domain, without https://", false},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
@@ -27,6 +30,9 @@ func TestExitCodes(t *testing.T) {
 			}
 			if !strings.Contains(errb.String(), c.err) {
 				t.Fatalf("stderr %q does not name %q", errb.String(), c.err)
+			}
+			if hint := strings.Contains(errb.String(), "--help for usage"); hint != c.hint {
+				t.Fatalf("help hint shown = %v, want %v; stderr: %s", hint, c.hint, errb.String())
 			}
 		})
 	}
