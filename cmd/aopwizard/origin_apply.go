@@ -1,0 +1,277 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/charmbracelet/x/term"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/aopwizard/aopwizard/origin/apply"
+	"github.com/aopwizard/aopwizard/origin/render"
+	"github.com/aopwizard/aopwizard/origin/server"
+)
+
+func init() {
+	addOriginSubcommand(newOriginApplyCmd)
+	addOriginSubcommand(newOriginRollbackCmd)
+}
+
+// serverFlags override the Debian driver: for containers, other layouts
+// and hosts without systemd.
+type serverFlags struct {
+	config, binary, testCmd, reloadCmd, pidFile, errorLog string
+	checkpointDir                                         string
+	systemd                                               bool
+	fl                                                    *pflag.FlagSet
+}
+
+func (f *serverFlags) bind(fl *pflag.FlagSet) {
+	f.fl = fl
+	fl.BoolVar(&f.systemd, "systemd", server.SystemdRunning(), "reload with `systemctl reload UNIT` (default: when systemd runs this host)")
+	fl.StringVar(&f.config, "config", "", "main config file (default: Debian's /etc/nginx/nginx.conf, /etc/apache2/apache2.conf, /etc/haproxy/haproxy.cfg)")
+	fl.StringVar(&f.binary, "binary", "", "server binary (default /usr/sbin/nginx, /usr/sbin/apache2, /usr/sbin/haproxy)")
+	fl.StringVar(&f.testCmd, "test-cmd", "", "config-test command, run with sh -c (default: nginx -t -c CONFIG, apache2ctl configtest, haproxy -c -f CONFIG)")
+	fl.StringVar(&f.reloadCmd, "reload-cmd", "", "reload command, run with sh -c (default: systemctl reload UNIT under systemd, else nginx -s reload, apache2ctl graceful, kill -USR2 $(cat PIDFILE))")
+	fl.StringVar(&f.pidFile, "pid-file", "", "HAProxy master pid file for the USR2 reload without systemd (default /run/haproxy.pid)")
+	fl.StringVar(&f.errorLog, "error-log", "", "nginx -e error log (absolute), for layouts without /var/log/nginx")
+	fl.StringVar(&f.checkpointDir, "checkpoint-dir", "", "where checkpoints and the lock file live (default: $AOPWIZARD_STATE_DIR/checkpoints, /var/lib/aopwizard/checkpoints for root)")
+}
+
+// override applies the set flags to d.
+func (f *serverFlags) override(d *server.Driver) {
+	if f.fl != nil && f.fl.Changed("systemd") {
+		d.Systemd = f.systemd
+	}
+	if f.config != "" {
+		if p, err := filepath.Abs(f.config); err == nil {
+			d.SetConfigPath(p)
+		}
+	}
+	for _, o := range []struct {
+		dst *string
+		src string
+	}{{&d.Binary, f.binary}, {&d.TestCmd, f.testCmd}, {&d.ReloadCmd, f.reloadCmd}, {&d.PIDFile, f.pidFile}, {&d.ErrorLog, f.errorLog}} {
+		if o.src != "" {
+			*o.dst = o.src
+		}
+	}
+}
+
+func (f *serverFlags) checkpoints() (string, error) {
+	if f.checkpointDir != "" {
+		return filepath.Abs(f.checkpointDir)
+	}
+	if d := os.Getenv("AOPWIZARD_STATE_DIR"); d != "" {
+		return filepath.Join(d, "checkpoints"), nil
+	}
+	if os.Geteuid() == 0 {
+		return "/var/lib/aopwizard/checkpoints", nil
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "aopwizard", "checkpoints"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", usagef("no home directory for the default checkpoint dir; pass --checkpoint-dir")
+	}
+	return filepath.Join(home, ".local", "state", "aopwizard", "checkpoints"), nil
+}
+
+type originApplyFlags struct {
+	spec     originRenderFlags
+	srv      serverFlags
+	dryRun   bool
+	yes      bool
+	noListen bool
+}
+
+func newOriginApplyCmd() *cobra.Command {
+	var f originApplyFlags
+	cmd := &cobra.Command{
+		Use:   "apply --server nginx|apache|haproxy --phase soft|enforce [flags]",
+		Short: "Write the rendered config into the running server safely, with checkpoint and automatic restore",
+		Long: "apply renders the config (the same flags as `origin render`) and changes the running server\n" +
+			"the way certbot does: it tests the current config and refuses if that already fails, takes\n" +
+			"a lock, saves every file it touches in a checkpoint, writes atomically, tests again, reloads,\n" +
+			"and checks the listener with real TLS handshakes until the new CA names are announced.\n" +
+			"On any failure or Ctrl-C it restores the checkpoint byte for byte, reloads and says so.\n" +
+			"A checkpoint a killed run left behind is restored first. Every command is shown as `$ …`.\n\n" +
+			"Exit status: 0 applied (or nothing to change), 1 failed (what was restored is printed),\n" +
+			"2 bad flags or input, 130 interrupted (after restoring).",
+		Example: "  aopwizard origin apply --server nginx --phase soft --ca-file /etc/ssl/aop/zone-ca.pem \\\n" +
+			"      --hostname example.com --hostname www.example.com --cert /etc/ssl/origin.pem --key /etc/ssl/origin.key --dry-run\n" +
+			"  aopwizard origin apply --server haproxy --phase enforce --ca-file ca.pem --hostname example.com \\\n" +
+			"      --cert /etc/haproxy/origin.pem --config /srv/haproxy/haproxy.cfg --reload-cmd 'kill -USR2 $(cat /srv/haproxy/pid)' --yes",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runOriginApply(cmd, &f) },
+	}
+	bindOriginSpecFlags(cmd.Flags(), &f.spec, "nginx, apache or haproxy")
+	f.srv.bind(cmd.Flags())
+	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "print the unified diff of what would change and write nothing")
+	cmd.Flags().BoolVar(&f.yes, "yes", false, "apply without asking (required without a terminal)")
+	cmd.Flags().BoolVar(&f.noListen, "no-listener-check", false, "skip the TLS listener check after the reload (when this host cannot connect to the listen address)")
+	return cmd
+}
+
+// originApplyHook lets tests stand in for a kill after the write.
+var originApplyHook func() error
+
+func runOriginApply(cmd *cobra.Command, f *originApplyFlags) error {
+	stderr := cmd.ErrOrStderr()
+	kind, err := server.ParseKind(f.spec.server)
+	if f.spec.server != "" && err != nil {
+		return usagef("%v; other servers: render with `aopwizard origin render --out` and reload yourself", err)
+	}
+	var d *server.Driver
+	if err == nil {
+		d, _ = server.Debian(kind)
+		f.srv.override(d)
+		if f.spec.confDir == "" {
+			f.spec.confDir = filepath.Dir(d.ConfigPath)
+		}
+	}
+	spec, err := f.spec.spec()
+	if err != nil {
+		return err
+	}
+	if err := spec.Validate(); err != nil {
+		return asUsage(err)
+	}
+	out, err := render.Render(spec)
+	if err != nil {
+		return asUsage(err)
+	}
+	for _, n := range out.Notes {
+		fmt.Fprintf(stderr, "note: %s\n", n)
+	}
+	changes, err := apply.Changes(out, spec.ID, d)
+	if err != nil {
+		return err
+	}
+	if f.dryRun {
+		diff, err := apply.DryRun(changes)
+		if err != nil {
+			return err
+		}
+		if diff == "" {
+			fmt.Fprintln(cmd.OutOrStdout(), "no changes: the files already hold this config")
+			return nil
+		}
+		fmt.Fprint(cmd.OutOrStdout(), diff)
+		return nil
+	}
+	var targets []apply.Target
+	if !f.noListen {
+		if targets, err = apply.Targets(spec); err != nil {
+			return asUsage(err)
+		}
+	}
+	cpDir, err := f.srv.checkpoints()
+	if err != nil {
+		return err
+	}
+	if !f.yes {
+		if err := confirmApply(cmd, changes); err != nil {
+			return err
+		}
+	}
+	o := apply.Options{
+		Driver: d, Runner: server.NewExecRunner(stderr), CheckpointDir: cpDir, Log: stderr, ID: spec.ID,
+		Targets: targets, Override: f.srv.override,
+	}
+	if originApplyHook != nil {
+		o.AfterWrite = func(context.Context) error { return originApplyHook() }
+	}
+	res, err := apply.Apply(cmd.Context(), o, changes)
+	if err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	if res.Unchanged {
+		fmt.Fprintln(w, "no changes: the files already hold this config")
+		return nil
+	}
+	fmt.Fprintf(w, "applied %s %s phase (checkpoint %s in %s)\n", kind, spec.Phase, res.Checkpoint, cpDir)
+	for _, p := range res.Changed {
+		fmt.Fprintf(w, "  wrote %s\n", p)
+	}
+	return nil
+}
+
+// confirmApply shows the diff and asks, on a terminal only: a script must
+// say --yes.
+func confirmApply(cmd *cobra.Command, changes []apply.Change) error {
+	in, inOK := cmd.InOrStdin().(*os.File)
+	out, outOK := cmd.OutOrStdout().(*os.File)
+	if !inOK || !outOK || !term.IsTerminal(in.Fd()) || !term.IsTerminal(out.Fd()) {
+		return usagef("no terminal to confirm on; pass --yes to apply (or --dry-run to see the diff)")
+	}
+	diff, err := apply.DryRun(changes)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(out, diff)
+	fmt.Fprint(out, "Apply these changes and reload the server? [y/N] ")
+	answer, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+		return errors.New("not applied: the answer was not yes")
+	}
+	return nil
+}
+
+func newOriginRollbackCmd() *cobra.Command {
+	var (
+		f     serverFlags
+		kind  string
+		force bool
+	)
+	cmd := &cobra.Command{
+		Use:   "rollback [--server nginx|apache|haproxy] [flags]",
+		Short: "Restore the files of the last applied origin change and reload the server",
+		Long: "rollback restores the newest finalised checkpoint (of --server, if given) byte for byte, with\n" +
+			"mode and owner, removes the files that change created, tests the config, reloads and checks\n" +
+			"that the listener answers as it did before the change. Each run undoes one more apply.\n" +
+			"It refuses when a file was edited after aopwizard wrote it, unless --force.\n\n" +
+			"Exit status: 0 rolled back, 1 failed or nothing to roll back, 2 bad flags, 130 interrupted.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			stderr := cmd.ErrOrStderr()
+			o := apply.Options{Runner: server.NewExecRunner(stderr), Log: stderr, Override: f.override, Force: force}
+			if kind != "" {
+				k, err := server.ParseKind(kind)
+				if err != nil {
+					return asUsage(err)
+				}
+				o.Driver, _ = server.Debian(k)
+			}
+			var err error
+			if o.CheckpointDir, err = f.checkpoints(); err != nil {
+				return err
+			}
+			res, err := apply.Rollback(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "rolled back checkpoint %s\n", res.Checkpoint)
+			for _, r := range res.Restored {
+				fmt.Fprintf(cmd.OutOrStdout(), "  %s\n", r)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&kind, "server", "", "only roll back changes to this server (default: the newest change of any)")
+	cmd.Flags().BoolVar(&force, "force", false, "roll back even files edited since aopwizard wrote them")
+	f.bind(cmd.Flags())
+	return cmd
+}

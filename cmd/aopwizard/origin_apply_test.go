@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aopwizard/aopwizard/origin/render"
+	"github.com/aopwizard/aopwizard/origin/server"
+	"github.com/aopwizard/aopwizard/origin/servertest"
+	"github.com/aopwizard/aopwizard/pki/pkitest"
+)
+
+func TestOriginApplyBadFlags(t *testing.T) {
+	base := []string{"origin", "apply", "--cert", "/c.pem", "--key", "/k.pem", "--checkpoint-dir", t.TempDir(), "--systemd=false"}
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--phase", "soft"}, "--server and --phase are required"},
+		{[]string{"--server", "caddy", "--phase", "soft", "--id", "x"}, "unknown server \"caddy\""},
+		{[]string{"--server", "nginx", "--phase", "strict", "--id", "x"}, `phase "strict" is unknown`},
+		{[]string{"--server", "nginx", "--phase", "soft", "--id", "x", "--ca-file", "/no/such/ca.pem", "--yes"}, "read CA bundle"},
+		{[]string{"--server", "nginx", "--phase", "soft", "--id", "x", "--ca-file", "/ca.pem", "--no-listener-check",
+			"--config", filepath.Join(t.TempDir(), "nginx.conf")}, "pass --yes"},
+	}
+	for _, c := range cases {
+		code, _, errs := runOriginCLI(t, append(base, c.args...)...)
+		if code != exitUsage || !strings.Contains(errs, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 naming %q", c.args, code, errs, c.want)
+		}
+	}
+}
+
+// cliLab is a real nginx started from a standalone render with CA A.
+type cliLab struct {
+	lab        *pkitest.Lab
+	dir, cpDir string
+	run        *servertest.Running
+	args       []string // apply flags for CA B, minus --phase
+}
+
+func newCLILab(t *testing.T) *cliLab {
+	t.Helper()
+	servertest.RequireServer(t, server.Nginx)
+	lab := pkitest.New(t)
+	dir := servertest.Dir(t)
+	listen := fmt.Sprintf("127.0.0.1:%d", servertest.FreePort(t))
+	spec := render.Spec{ID: "example.test", Server: server.Nginx, Phase: render.Soft, Mode: render.Zone, Listen: listen,
+		ServerCertFile: lab.Path(pkitest.ServerCert), ServerKeyFile: lab.Path(pkitest.ServerKey), CAFile: lab.Path(pkitest.CAAFile),
+		Hosts: []render.Host{{Name: "a.example.test"}}, AccessLog: filepath.Join(dir, "access.log"), RuntimeDir: dir}
+	out, err := render.Standalone(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Write(); err != nil {
+		t.Fatal(err)
+	}
+	l := &cliLab{lab: lab, dir: dir, cpDir: filepath.Join(t.TempDir(), "cp")}
+	l.run = servertest.Start(t, server.Nginx, out.Files[0].Path)
+	l.args = []string{"origin", "apply", "--server", "nginx", "--hostname", "a.example.test", "--id", "example.test",
+		"--ca-file", lab.Path(pkitest.CABFile), "--cert", spec.ServerCertFile, "--key", spec.ServerKeyFile,
+		"--listen", listen, "--access-log", spec.AccessLog, "--config", l.run.Driver.ConfigPath,
+		"--error-log", l.run.ErrorLog, "--checkpoint-dir", l.cpDir, "--systemd=false"}
+	return l
+}
+
+func (l *cliLab) files(t *testing.T) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	for _, p := range []string{l.run.Driver.ConfigPath, filepath.Join(l.dir, "conf.d", "aopwizard-example.test.conf")} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := os.Stat(p)
+		m[p] = fmt.Sprintf("%v\n%s", fi.Mode(), b)
+	}
+	return m
+}
+
+func sameFiles(t *testing.T, got, want map[string]string, what string) {
+	t.Helper()
+	for p := range want {
+		if got[p] != want[p] {
+			t.Errorf("%s: %s differs", what, p)
+		}
+	}
+}
+
+func TestOriginApplyDryRunApplyRollback(t *testing.T) {
+	t.Parallel()
+	l := newCLILab(t)
+	original := l.files(t)
+
+	code, out, errs := runOriginCLI(t, append(l.args, "--phase", "soft", "--dry-run")...)
+	if code != exitOK || !strings.Contains(out, "-    ssl_client_certificate "+l.lab.Path(pkitest.CAAFile)) ||
+		!strings.Contains(out, "+    ssl_client_certificate "+l.lab.Path(pkitest.CABFile)) {
+		t.Fatalf("dry run: exit %d, stdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	sameFiles(t, l.files(t), original, "after --dry-run")
+
+	code, out, errs = runOriginCLI(t, append(l.args, "--phase", "soft", "--yes")...)
+	if code != exitOK {
+		t.Fatalf("apply: exit %d\nstderr:\n%s", code, errs)
+	}
+	for _, want := range []string{"$ /usr/sbin/nginx -t -q -c " + l.run.Driver.ConfigPath, "-s reload", "Listener OK"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+	if !strings.Contains(out, "applied nginx soft phase") {
+		t.Errorf("stdout: %s", out)
+	}
+
+	code, out, errs = runOriginCLI(t, "origin", "rollback", "--server", "nginx", "--checkpoint-dir", l.cpDir,
+		"--config", l.run.Driver.ConfigPath, "--error-log", l.run.ErrorLog, "--systemd=false")
+	if code != exitOK || !strings.Contains(out, "restored "+filepath.Join(l.dir, "conf.d", "aopwizard-example.test.conf")) {
+		t.Fatalf("rollback: exit %d, stdout %s\nstderr:\n%s", code, out, errs)
+	}
+	sameFiles(t, l.files(t), original, "after rollback")
+
+	code, _, errs = runOriginCLI(t, "origin", "rollback", "--checkpoint-dir", l.cpDir, "--systemd=false")
+	if code != exitFailure || !strings.Contains(errs, "no applied change to roll back") {
+		t.Fatalf("second rollback: exit %d, stderr %s", code, errs)
+	}
+}
+
+// A failure after the write exits 1 and says what was restored; Ctrl-C
+// (the cancelled context) exits 130, also after restoring.
+func TestOriginApplyFailureAndInterruptRestore(t *testing.T) {
+	l := newCLILab(t) // not parallel: it sets the package-level hook
+	original := l.files(t)
+	t.Cleanup(func() { originApplyHook = nil })
+
+	originApplyHook = func() error { return errors.New("simulated failure after the write") }
+	code, _, errs := runOriginCLI(t, append(l.args, "--phase", "enforce", "--yes")...)
+	if code != exitFailure || !strings.Contains(errs, "simulated failure") || !strings.Contains(errs, "restored 1 file and reloaded nginx") {
+		t.Fatalf("failed apply: exit %d, stderr:\n%s", code, errs)
+	}
+	sameFiles(t, l.files(t), original, "after failed apply")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	originApplyHook = func() error { cancel(); return nil } // as SIGINT cancels the CLI context
+	var out, errb bytes.Buffer
+	code = execute(ctx, append(l.args, "--phase", "enforce", "--yes"), &out, &errb)
+	if code != exitInterrupted || !strings.Contains(errb.String(), "interrupted; restored 1 file") {
+		t.Fatalf("interrupted apply: exit %d, stderr:\n%s", code, errb.String())
+	}
+	sameFiles(t, l.files(t), original, "after interrupted apply")
+}

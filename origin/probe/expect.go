@@ -1,0 +1,91 @@
+package probe
+
+import (
+	"crypto/tls"
+	"fmt"
+	"time"
+
+	"github.com/aopwizard/aopwizard/pki"
+)
+
+// Phase is the origin's AOP phase a verification expects.
+type Phase string
+
+// Phases: soft lets every request through (and logs the verify result);
+// enforce lets only the right certificate through.
+const (
+	Soft    Phase = "soft"
+	Enforce Phase = "enforce"
+)
+
+// ParsePhase accepts "soft" or "enforce".
+func ParsePhase(s string) (Phase, error) {
+	switch p := Phase(s); p {
+	case Soft, Enforce:
+		return p, nil
+	}
+	return "", fmt.Errorf("phase %q is not known: use soft or enforce", s)
+}
+
+// Expect reports whether r is what phase requires for r.Kind, and if not,
+// what was expected. Soft: every case accepted (note: Apache's soft mode
+// still rejects expired certificates, origin-servers.md §2, so an expired
+// case fails there by design). Enforce: the right certificate accepted,
+// every other case rejected at TLS or HTTP. Unreachable and inconclusive
+// results never meet an expectation.
+func Expect(phase Phase, r Result) (bool, string) {
+	if r.Class == Unreachable || r.Class == Inconclusive {
+		return false, fmt.Sprintf("%s: the probe could not tell, got %s", r.Case, r)
+	}
+	wantAccept := phase == Soft || r.Kind == KindRight
+	switch {
+	case phase != Soft && phase != Enforce:
+		return false, fmt.Sprintf("phase %q is not known", phase)
+	case r.Kind == "":
+		return false, fmt.Sprintf("%s: case has no kind, so no expectation", r.Case)
+	case wantAccept && r.Class == Accepted:
+		return true, ""
+	case wantAccept:
+		return false, fmt.Sprintf("%s: %s phase needs it accepted, got %s", r.Case, phase, r)
+	case r.Class == RejectedHTTP || r.Class == RejectedTLS:
+		return true, ""
+	}
+	return false, fmt.Sprintf("%s: %s phase needs it rejected, got %s", r.Case, phase, r)
+}
+
+// NoCert is the case without a client certificate.
+func NoCert() Case { return Case{Kind: KindNoCert} }
+
+// RightCert presents cert, the certificate the origin must accept.
+func RightCert(cert tls.Certificate) Case { return Case{Kind: KindRight, Cert: &cert} }
+
+// WrongCA makes a client certificate from a fresh throwaway CA that no
+// origin trusts (ECDSA P-256: fast, and every server accepts it).
+func WrongCA() (Case, error) {
+	ca, err := pki.NewCA(pki.CAOptions{CommonName: "aopwizard probe throwaway CA", Organization: "aopwizard probe", KeyType: pki.ECDSAP256, Days: 1})
+	if err != nil {
+		return Case{}, fmt.Errorf("make throwaway CA: %w", err)
+	}
+	leaf, err := pki.IssueClient(ca, pki.ClientOptions{CommonName: "aopwizard probe wrong-CA client", KeyType: pki.ECDSAP256, Days: 1})
+	if err != nil {
+		return Case{}, fmt.Errorf("issue wrong-CA client certificate: %w", err)
+	}
+	cert := leaf.TLSCertificate()
+	return Case{Kind: KindWrongCA, Cert: &cert}, nil
+}
+
+// Expired issues, from the origin's trusted CA, a client certificate that
+// expired yesterday. It needs the CA's key, which only the operator has
+// (the wizard's own CA, or --ca-cert/--ca-key).
+func Expired(ca *pki.Pair) (Case, error) {
+	now := time.Now()
+	leaf, err := pki.IssueClient(ca, pki.ClientOptions{
+		CommonName: "aopwizard probe expired client", KeyType: pki.ECDSAP256,
+		NotBefore: now.Add(-31 * 24 * time.Hour), NotAfter: now.Add(-24 * time.Hour),
+	})
+	if err != nil {
+		return Case{}, fmt.Errorf("issue expired client certificate: %w", err)
+	}
+	cert := leaf.TLSCertificate()
+	return Case{Kind: KindExpired, Cert: &cert}, nil
+}

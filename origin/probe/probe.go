@@ -1,0 +1,577 @@
+// Package probe connects straight to an origin (bypassing Cloudflare) with
+// and without client certificates and classifies what the origin does with
+// each: accept, reject at the HTTP layer (nginx answers 400), reject in TLS
+// (Apache, HAProxy, Go servers send an alert), or cannot be reached.
+//
+// The technique is the one measured in origin-servers.md §7–§8: the
+// certificate under test is offered through GetClientCertificate (never
+// tls.Config.Certificates, which silently sends nothing when the cert does
+// not chain to an announced CA), and after a TLS 1.3 handshake the probe
+// reads before it writes, so a post-handshake alert is seen instead of being
+// lost in a TCP reset.
+package probe
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Class is the outcome of one probe.
+type Class string
+
+// Outcome classes. Only accepted and the two rejected classes are answers
+// about client authentication; unreachable and inconclusive say the probe
+// could not tell.
+const (
+	Accepted     Class = "accepted"
+	RejectedHTTP Class = "rejected_http"
+	RejectedTLS  Class = "rejected_tls"
+	Unreachable  Class = "unreachable"
+	Inconclusive Class = "inconclusive"
+)
+
+// Kind says which certificate a case presents; Expect uses it to decide
+// what a phase requires.
+type Kind string
+
+// The four standard cases.
+const (
+	KindNoCert  Kind = "no-cert"    // no certificate at all
+	KindRight   Kind = "right-cert" // the certificate the origin must accept (Cloudflare's or ours)
+	KindWrongCA Kind = "wrong-ca"   // a certificate from a throwaway CA the origin must not trust
+	KindExpired Kind = "expired"    // an expired certificate from the right CA
+)
+
+// Defaults for Target's timeouts.
+const (
+	DefaultTimeout = 10 * time.Second
+	// DefaultAlertWait is how long the probe waits for a post-handshake
+	// TLS 1.3 alert before it writes the request (origin-servers.md §8).
+	// A rejecting server sends it one round trip after our Finished.
+	DefaultAlertWait = time.Second
+)
+
+// Target is one origin address and the names to use on it.
+type Target struct {
+	// Addr is the origin's "IP:port" (or "host:port").
+	Addr string
+	// SNI is the TLS server name; empty sends none.
+	SNI string
+	// Host is the HTTP Host header; empty means SNI, else Addr's host.
+	Host string
+	// Path is the request path; empty means "/".
+	Path string
+	// RootCAs verifies the origin's server certificate; nil skips the
+	// check. A failed check is reported in Result.ServerCertError and does
+	// not stop the client-authentication probe.
+	RootCAs *x509.CertPool
+	// Timeout bounds the whole probe (dial, handshake, request); zero
+	// means DefaultTimeout.
+	Timeout time.Duration
+	// AlertWait overrides DefaultAlertWait.
+	AlertWait time.Duration
+	// MaxVersion caps the TLS version (tls.VersionTLS12 to see how an
+	// origin rejects on TLS 1.2); zero means TLS 1.3.
+	MaxVersion uint16
+}
+
+// Case is one client certificate to present.
+type Case struct {
+	// Name labels the case in results; empty means Kind.
+	Name string
+	Kind Kind
+	// Cert is presented when the origin asks for one; nil sends none.
+	Cert *tls.Certificate
+}
+
+// Result is what one probe found.
+type Result struct {
+	Addr string `json:"addr"`
+	SNI  string `json:"sni,omitempty"`
+	Host string `json:"host"`
+	Case string `json:"case"`
+	Kind Kind   `json:"kind,omitempty"`
+
+	Class      Class `json:"class"`
+	HTTPStatus int   `json:"http_status,omitempty"`
+	// Alert is the TLS alert received ("unknown ca"), or "reset" when the
+	// connection was closed right after the handshake without one.
+	Alert     string `json:"alert,omitempty"`
+	AlertCode int    `json:"alert_code,omitempty"`
+	// Reason refines unreachable: refused, timeout, DNS, unreachable.
+	Reason string `json:"reason,omitempty"`
+	Detail string `json:"detail,omitempty"`
+
+	TLSVersion    string `json:"tls_version,omitempty"`
+	CertRequested bool   `json:"cert_requested"`
+	CertSent      bool   `json:"cert_sent"`
+	// AcceptableCAs are the CA names the origin announced in its
+	// CertificateRequest (RFC 2253-ish, as pkix.Name.String).
+	AcceptableCAs []string `json:"acceptable_cas,omitempty"`
+	// OurCAAnnounced says whether the issuer of the presented certificate is
+	// among AcceptableCAs; nil when no cert was presented or the origin
+	// announced no names (Envoy may send none: inconclusive, not a failure).
+	OurCAAnnounced *bool `json:"our_ca_announced,omitempty"`
+	// ServerCertError is set when RootCAs was given and the origin's own
+	// certificate does not verify for SNI; separate from client auth.
+	ServerCertError string `json:"server_cert_error,omitempty"`
+}
+
+// String is the human form: "accepted (HTTP 200)", "rejected at TLS
+// (alert: unknown ca)", "unreachable (refused)".
+func (r Result) String() string {
+	switch r.Class {
+	case Accepted:
+		return fmt.Sprintf("accepted (HTTP %d)", r.HTTPStatus)
+	case RejectedHTTP:
+		return strings.TrimSpace(fmt.Sprintf("rejected at HTTP (%d %s)", r.HTTPStatus, r.Detail))
+	case RejectedTLS:
+		if r.Alert == "reset" {
+			return "rejected at TLS (reset)"
+		}
+		return fmt.Sprintf("rejected at TLS (alert: %s)", r.Alert)
+	case Unreachable:
+		return fmt.Sprintf("unreachable (%s)", r.Reason)
+	}
+	if r.Detail == "" {
+		return string(r.Class)
+	}
+	return fmt.Sprintf("%s (%s)", r.Class, r.Detail)
+}
+
+// Run probes every target with every case, at most concurrency at a time,
+// and returns the results in target-major order. A cancelled ctx makes the
+// remaining probes inconclusive.
+func Run(ctx context.Context, targets []Target, cases []Case, concurrency int) []Result {
+	if concurrency < 1 {
+		concurrency = 1
+	}
+	results := make([]Result, len(targets)*len(cases))
+	sem := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		for j, c := range cases {
+			wg.Go(func() {
+				select {
+				case sem <- struct{}{}:
+					defer func() { <-sem }()
+				case <-ctx.Done():
+				}
+				results[i*len(cases)+j] = Probe(ctx, t, c)
+			})
+		}
+	}
+	wg.Wait()
+	return results
+}
+
+// Probe makes one connection to t presenting c's certificate and
+// classifies the outcome. It never returns an error: every failure is a
+// Result.
+func Probe(ctx context.Context, t Target, c Case) Result {
+	r := Result{Addr: t.Addr, SNI: t.SNI, Host: t.hostHeader(), Case: c.Name, Kind: c.Kind}
+	if r.Case == "" {
+		r.Case = string(c.Kind)
+	}
+	timeout := t.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	var d net.Dialer
+	raw, err := d.DialContext(ctx, "tcp", t.Addr)
+	if err != nil {
+		classifyDialError(ctx, &r, err)
+		return r
+	}
+	defer raw.Close()
+	// The deadline covers everything that does not take ctx (reads/writes).
+	if dl, ok := ctx.Deadline(); ok {
+		_ = raw.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+
+	conn := tls.Client(raw, t.tlsConfig(c, &r))
+	if err := conn.HandshakeContext(ctx); err != nil {
+		classifyHandshakeError(ctx, &r, err)
+		return r
+	}
+	st := conn.ConnectionState()
+	r.TLSVersion = tls.VersionName(st.Version)
+
+	// TLS 1.2 finishes only after the server has checked our certificate,
+	// so a rejection is already a handshake error. In TLS 1.3 our side is
+	// done first: wait for a late alert before writing anything.
+	if st.Version >= tls.VersionTLS13 && r.CertRequested {
+		if done := peekForAlert(ctx, conn, raw, t.alertWait(), &r); done {
+			return r
+		}
+	}
+	doRequest(ctx, conn, t, &r)
+	return r
+}
+
+func (t Target) hostHeader() string {
+	if t.Host != "" {
+		return t.Host
+	}
+	if t.SNI != "" {
+		return t.SNI
+	}
+	return t.Addr
+}
+
+func (t Target) alertWait() time.Duration {
+	if t.AlertWait > 0 {
+		return t.AlertWait
+	}
+	return DefaultAlertWait
+}
+
+func (t Target) tlsConfig(c Case, r *Result) *tls.Config {
+	cfg := &tls.Config{
+		ServerName: t.SNI,
+		// The server certificate is checked in VerifyConnection so a
+		// mismatch is reported, not fatal: the client-auth answer is still
+		// worth having.
+		InsecureSkipVerify: true, //nolint:gosec // verified below when RootCAs is set
+		MinVersion:         tls.VersionTLS12,
+		MaxVersion:         t.MaxVersion,
+		GetClientCertificate: func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			r.CertRequested = true
+			r.AcceptableCAs = caNames(cri.AcceptableCAs)
+			if c.Cert == nil || len(c.Cert.Certificate) == 0 {
+				return &tls.Certificate{}, nil // empty = send no certificate
+			}
+			r.CertSent = true
+			r.OurCAAnnounced = issuerAnnounced(c.Cert, cri.AcceptableCAs)
+			return c.Cert, nil
+		},
+	}
+	if t.RootCAs != nil {
+		name := t.SNI
+		if name == "" {
+			name, _, _ = net.SplitHostPort(t.Addr)
+		}
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			if err := verifyServer(cs, t.RootCAs, name); err != nil {
+				r.ServerCertError = err.Error()
+			}
+			return nil
+		}
+	}
+	return cfg
+}
+
+func verifyServer(cs tls.ConnectionState, roots *x509.CertPool, name string) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("origin sent no server certificate")
+	}
+	inter := x509.NewCertPool()
+	for _, c := range cs.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{
+		DNSName: name, Roots: roots, Intermediates: inter,
+	})
+	return err
+}
+
+// caNames turns the DER RDNSequences of a CertificateRequest into names.
+func caNames(ders [][]byte) []string {
+	if len(ders) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(ders))
+	for _, der := range ders {
+		var seq pkix.RDNSequence
+		if rest, err := asn1.Unmarshal(der, &seq); err != nil || len(rest) > 0 {
+			names = append(names, fmt.Sprintf("(unparsable name, %d bytes)", len(der)))
+			continue
+		}
+		var n pkix.Name
+		n.FillFromRDNSequence(&seq)
+		names = append(names, n.String())
+	}
+	return names
+}
+
+func issuerAnnounced(cert *tls.Certificate, acceptable [][]byte) *bool {
+	if len(acceptable) == 0 {
+		return nil
+	}
+	leaf := cert.Leaf
+	if leaf == nil {
+		var err error
+		if leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return nil
+		}
+	}
+	found := false
+	for _, der := range acceptable {
+		if bytes.Equal(der, leaf.RawIssuer) {
+			found = true
+			break
+		}
+	}
+	return &found
+}
+
+// peekForAlert reads one byte under a short deadline. It reports true when
+// the probe is finished (an alert, a reset, or cancellation).
+func peekForAlert(ctx context.Context, conn *tls.Conn, raw net.Conn, wait time.Duration, r *Result) bool {
+	deadline := time.Now().Add(wait)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	_ = raw.SetReadDeadline(deadline)
+	n, err := conn.Read(make([]byte, 1))
+	if n > 0 {
+		// Application data before any request: not an alert. Classify on
+		// the HTTP answer we are about to ask for.
+		r.Detail = "origin sent data before the request"
+	}
+	var ne net.Error
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		inconclusive(r, ctx, err)
+		return true
+	case errors.As(err, &ne) && ne.Timeout():
+		// No alert within the wait: accepted at the TLS level.
+	default:
+		if !rejectedTLS(r, err) {
+			inconclusive(r, ctx, err)
+		}
+		return true
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = raw.SetReadDeadline(dl)
+	} else {
+		_ = raw.SetReadDeadline(time.Time{})
+	}
+	return false
+}
+
+// maxBody bounds how much of a response body is read to recognise nginx's
+// client-certificate error pages.
+const maxBody = 8 << 10
+
+func doRequest(ctx context.Context, conn *tls.Conn, t Target, r *Result) {
+	path := t.Path
+	if path == "" {
+		path = "/"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+hostForURL(r.Host)+path, nil)
+	if err != nil {
+		r.Class, r.Detail = Inconclusive, fmt.Sprintf("build request: %v", err)
+		return
+	}
+	req.Host = r.Host
+	req.Header.Set("User-Agent", "aopwizard-probe")
+	req.Close = true
+	if err := req.Write(conn); err != nil {
+		if !rejectedTLS(r, err) {
+			inconclusive(r, ctx, err)
+		}
+		return
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		// An alert here is a late rejection (a slow link beat AlertWait).
+		// A bare EOF after our request is not: the origin accepted the
+		// TLS session and then said nothing at HTTP.
+		if _, ok := remoteAlert(err); ok {
+			rejectedTLS(r, err)
+			return
+		}
+		inconclusive(r, ctx, fmt.Errorf("no HTTP response: %w", err))
+		return
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	r.HTTPStatus = resp.StatusCode
+	r.Class, r.Detail = classifyHTTP(resp.StatusCode, body)
+}
+
+// hostForURL makes a Host value safe inside a URL; the header itself is set
+// verbatim.
+func hostForURL(h string) string {
+	if h == "" || strings.ContainsAny(h, "/?#@ ") {
+		return "origin.invalid"
+	}
+	return h
+}
+
+// nginx's own error pages for client-certificate failures (§7).
+var nginxCertErrors = []string{"No required SSL certificate was sent", "The SSL certificate error"}
+
+func classifyHTTP(status int, body []byte) (Class, string) {
+	for _, s := range nginxCertErrors {
+		if bytes.Contains(body, []byte(s)) {
+			return RejectedHTTP, s
+		}
+	}
+	switch status {
+	case 495:
+		return RejectedHTTP, "SSL certificate error"
+	case 496:
+		return RejectedHTTP, "SSL certificate required"
+	case http.StatusMisdirectedRequest:
+		return RejectedHTTP, "Misdirected Request"
+	case http.StatusForbidden:
+		// A common mapping of failed client auth (HAProxy deny, Apache
+		// Require expr); an application 403 reads the same, so say both.
+		return RejectedHTTP, "Forbidden (a mapped client-certificate rejection, or the application's own 403: try --path)"
+	}
+	// Anything else got through TLS and the client-certificate gate.
+	return Accepted, ""
+}
+
+// TLS alert descriptions (RFC 8446 §6, RFC 5246 §7.2) for the alerts a
+// client-auth rejection produces, in the words operators see from curl.
+var alertNames = map[uint8]string{
+	40:  "handshake failure",
+	42:  "bad certificate",
+	43:  "unsupported certificate",
+	44:  "certificate revoked",
+	45:  "certificate expired",
+	46:  "certificate unknown",
+	48:  "unknown ca",
+	49:  "access denied",
+	116: "certificate required",
+}
+
+// goAlertText maps crypto/tls's alert strings back to codes, for when the
+// error's dynamic type is not the uint8 alert (a wrapped error).
+var goAlertText = map[string]uint8{
+	"handshake failure":             40,
+	"bad certificate":               42,
+	"unsupported certificate":       43,
+	"revoked certificate":           44,
+	"expired certificate":           45,
+	"unknown certificate":           46,
+	"unknown certificate authority": 48,
+	"access denied":                 49,
+	"certificate required":          116,
+}
+
+// AlertName returns the description of a TLS alert code.
+func AlertName(code uint8) string {
+	if n, ok := alertNames[code]; ok {
+		return n
+	}
+	return "alert " + strconv.Itoa(int(code))
+}
+
+// remoteAlert extracts a received alert: crypto/tls reports it as a
+// *net.OpError{Op: "remote error"} around its unexported uint8 alert type.
+// errors.As(err, &tls.AlertError{}) does not match received alerts.
+func remoteAlert(err error) (uint8, bool) {
+	var oe *net.OpError
+	if !errors.As(err, &oe) || oe.Op != "remote error" || oe.Err == nil {
+		return 0, false
+	}
+	if code, ok := asUint8(oe.Err); ok {
+		return code, true
+	}
+	msg := strings.TrimPrefix(oe.Err.Error(), "tls: ")
+	if code, ok := goAlertText[msg]; ok {
+		return code, true
+	}
+	return 0, true
+}
+
+// asUint8 reads crypto/tls's unexported alert type, a uint8.
+func asUint8(err error) (uint8, bool) {
+	v := reflect.ValueOf(err)
+	if v.Kind() != reflect.Uint8 {
+		return 0, false
+	}
+	return uint8(v.Uint()), true
+}
+
+// isReset reports a connection closed or reset without an alert.
+func isReset(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ECONNABORTED)
+}
+
+// rejectedTLS fills r when err is an alert or a reset and reports whether
+// it did.
+func rejectedTLS(r *Result, err error) bool {
+	if code, ok := remoteAlert(err); ok {
+		r.Class, r.AlertCode, r.Alert = RejectedTLS, int(code), AlertName(code)
+		r.Detail = err.Error()
+		return true
+	}
+	if isReset(err) {
+		r.Class, r.Alert = RejectedTLS, "reset"
+		r.Detail = "connection closed without an alert right after the handshake (a rejection whose alert was lost): " + err.Error()
+		return true
+	}
+	return false
+}
+
+func inconclusive(r *Result, ctx context.Context, err error) {
+	r.Class = Inconclusive
+	var ne net.Error
+	switch {
+	case errors.Is(ctx.Err(), context.Canceled):
+		r.Detail = "cancelled"
+	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		r.Detail = "timed out: " + err.Error()
+	default:
+		r.Detail = err.Error()
+	}
+}
+
+func classifyHandshakeError(ctx context.Context, r *Result, err error) {
+	// Only a failure after the origin asked for a certificate can be a
+	// client-auth rejection; earlier ones (protocol version, no common
+	// cipher, plain HTTP on the port) say nothing about AOP.
+	if r.CertRequested && ctx.Err() == nil && rejectedTLS(r, err) {
+		return
+	}
+	inconclusive(r, ctx, fmt.Errorf("TLS handshake: %w", err))
+}
+
+func classifyDialError(ctx context.Context, r *Result, err error) {
+	r.Class, r.Detail = Unreachable, err.Error()
+	var dnsErr *net.DNSError
+	var ne net.Error
+	switch {
+	case errors.As(err, &dnsErr):
+		r.Reason = "DNS"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		r.Reason = "refused"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		r.Reason = "timeout"
+	case ctx.Err() != nil:
+		r.Class, r.Detail = Inconclusive, "cancelled"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		r.Reason = "unreachable"
+	default:
+		r.Reason = "error"
+	}
+}

@@ -1,0 +1,271 @@
+// Package server knows how to test, reload, start and stop the
+// Debian-packaged web servers aopwizard configures (nginx, Apache httpd,
+// HAProxy): which binary, which main config, which include directory and
+// which commands, with every path and command overridable for containers,
+// non-Debian layouts and hosts without systemd (origin-servers.md §6).
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/aopwizard/aopwizard/origin/render"
+)
+
+// The servers this package drives.
+const (
+	Nginx   render.Server = "nginx"
+	Apache  render.Server = "apache"
+	HAProxy render.Server = "haproxy"
+)
+
+// Kinds lists the supported servers in the order Detect prefers them.
+var Kinds = []render.Server{Nginx, Apache, HAProxy}
+
+// Driver holds the binary, paths and commands of one server. The zero
+// values of the override fields mean "derive from the other fields".
+type Driver struct {
+	Kind render.Server
+
+	Binary     string // e.g. /usr/sbin/nginx
+	ConfigPath string // main config, e.g. /etc/nginx/nginx.conf
+
+	// ErrorLog is nginx's -e path: nginx opens its compiled-in error log
+	// before reading the config, so an absolute path avoids failing on
+	// layouts without /var/log/nginx. Empty means no -e.
+	ErrorLog string
+	// PIDFile is HAProxy's master pid file, signalled with USR2 to reload
+	// when systemd is not in charge.
+	PIDFile string
+
+	// TestCmd and ReloadCmd replace the derived commands; they run with
+	// /bin/sh -c so they may use $(…) and pipes.
+	TestCmd   string
+	ReloadCmd string
+
+	// Systemd makes the default reload `systemctl reload <Unit>`.
+	Systemd bool
+	Unit    string
+
+	// Apache2ctl marks the stock Debian Apache layout, whose apache2.conf
+	// only parses with the variables /etc/apache2/envvars sets; apache2ctl
+	// sources them.
+	Apache2ctl bool
+}
+
+// ParseKind checks a --server value.
+func ParseKind(s string) (render.Server, error) {
+	for _, k := range Kinds {
+		if string(k) == s {
+			return k, nil
+		}
+	}
+	return "", fmt.Errorf("unknown server %q: use one of nginx, apache, haproxy", s)
+}
+
+// SystemdRunning reports whether systemd manages this host, the test
+// systemd's own sd_booted() uses.
+func SystemdRunning() bool {
+	fi, err := os.Stat("/run/systemd/system")
+	return err == nil && fi.IsDir()
+}
+
+// Debian returns the driver for a server as Debian 12 packages it.
+func Debian(kind render.Server) (*Driver, error) {
+	d := &Driver{Kind: kind, Systemd: SystemdRunning()}
+	switch kind {
+	case Nginx:
+		d.Binary, d.ConfigPath, d.Unit = "/usr/sbin/nginx", "/etc/nginx/nginx.conf", "nginx"
+	case Apache:
+		d.Binary, d.ConfigPath, d.Unit = "/usr/sbin/apache2", "/etc/apache2/apache2.conf", "apache2"
+		d.Apache2ctl = true
+	case HAProxy:
+		d.Binary, d.ConfigPath, d.Unit, d.PIDFile = "/usr/sbin/haproxy", "/etc/haproxy/haproxy.cfg", "haproxy", "/run/haproxy.pid"
+	default:
+		return nil, fmt.Errorf("no driver for server %q: aopwizard applies configs only to nginx, apache and haproxy", kind)
+	}
+	return d, nil
+}
+
+// Standalone returns a driver for a server started by aopwizard (tests,
+// demo, containers) from mainConfig: no systemd, no apache2ctl, and
+// HAProxy's pid file next to the config.
+func Standalone(kind render.Server, mainConfig string) (*Driver, error) {
+	d, err := Debian(kind)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Dir(mainConfig)
+	d.ConfigPath, d.Systemd, d.Apache2ctl = mainConfig, false, false
+	switch kind {
+	case Nginx:
+		d.ErrorLog = filepath.Join(dir, "nginx-error.log")
+	case HAProxy:
+		d.PIDFile = filepath.Join(dir, "haproxy.pid")
+	}
+	return d, nil
+}
+
+// SetConfigPath points the driver at another main config. A non-default
+// Apache config no longer gets Debian's envvars from apache2ctl.
+func (d *Driver) SetConfigPath(path string) {
+	d.ConfigPath = path
+	if d.Kind == Apache && path != "/etc/apache2/apache2.conf" {
+		d.Apache2ctl = false
+	}
+}
+
+// Installed reports whether the driver's binary exists.
+func (d *Driver) Installed() bool {
+	_, err := exec.LookPath(d.Binary)
+	return err == nil
+}
+
+// Detect returns the supported servers whose Debian binary and main config
+// are both present, for a default when the operator names none.
+func Detect() []render.Server {
+	var found []render.Server
+	for _, k := range Kinds {
+		d, _ := Debian(k)
+		if _, err := os.Stat(d.ConfigPath); err == nil && d.Installed() {
+			found = append(found, k)
+		}
+	}
+	return found
+}
+
+func shell(cmd string) []string { return []string{"/bin/sh", "-c", cmd} }
+
+// apache2ctl is Debian's wrapper next to the apache2 binary.
+func (d *Driver) apache2ctl() string { return filepath.Join(filepath.Dir(d.Binary), "apache2ctl") }
+
+// TestArgv is the config-test command.
+func (d *Driver) TestArgv() []string {
+	if d.TestCmd != "" {
+		return shell(d.TestCmd)
+	}
+	switch d.Kind {
+	case Nginx:
+		return append([]string{d.Binary, "-t", "-q", "-c", d.ConfigPath}, d.errorLogArgs()...)
+	case Apache:
+		if d.Apache2ctl {
+			return []string{d.apache2ctl(), "configtest"}
+		}
+		return []string{d.Binary, "-t", "-f", d.ConfigPath}
+	default:
+		return []string{d.Binary, "-c", "-q", "-f", d.ConfigPath}
+	}
+}
+
+func (d *Driver) errorLogArgs() []string {
+	if d.ErrorLog == "" {
+		return nil
+	}
+	return []string{"-e", d.ErrorLog}
+}
+
+// ReloadArgv is the reload command. HAProxy without systemd is reloaded by
+// signalling the master process named in its pid file, so that file is read
+// here.
+func (d *Driver) ReloadArgv() ([]string, error) {
+	if d.ReloadCmd != "" {
+		return shell(d.ReloadCmd), nil
+	}
+	if d.Systemd {
+		return []string{"systemctl", "reload", d.Unit}, nil
+	}
+	switch d.Kind {
+	case Nginx:
+		return append(append([]string{d.Binary, "-c", d.ConfigPath}, d.errorLogArgs()...), "-s", "reload"), nil
+	case Apache:
+		if d.Apache2ctl {
+			return []string{d.apache2ctl(), "graceful"}, nil
+		}
+		return []string{d.Binary, "-f", d.ConfigPath, "-k", "graceful"}, nil
+	default:
+		pid, err := ReadPID(d.PIDFile)
+		if err != nil {
+			return nil, fmt.Errorf("reload haproxy: %w; pass --reload-cmd if haproxy keeps its pid elsewhere", err)
+		}
+		return []string{"kill", "-USR2", strconv.Itoa(pid)}, nil
+	}
+}
+
+// StartArgv is the command that starts the server in the background-free
+// form the test harness uses: nginx and Apache daemonise themselves,
+// HAProxy runs in master-worker mode in the foreground (origin-servers.md §6).
+func (d *Driver) StartArgv() []string {
+	switch d.Kind {
+	case Nginx:
+		return append([]string{d.Binary, "-c", d.ConfigPath}, d.errorLogArgs()...)
+	case Apache:
+		return []string{d.Binary, "-f", d.ConfigPath, "-k", "start"}
+	default:
+		return []string{d.Binary, "-W", "-db", "-f", d.ConfigPath, "-p", d.PIDFile}
+	}
+}
+
+// Test runs the config test.
+func (d *Driver) Test(ctx context.Context, r Runner) error {
+	if _, err := r.Run(ctx, d.TestArgv()...); err != nil {
+		return fmt.Errorf("%s config test failed: %w", d.Kind, err)
+	}
+	return nil
+}
+
+// Reload asks the running server to load its config again. A zero exit
+// only means the request was delivered: reloads apply asynchronously, so
+// callers must check the listener afterwards.
+func (d *Driver) Reload(ctx context.Context, r Runner) error {
+	argv, err := d.ReloadArgv()
+	if err != nil {
+		return err
+	}
+	if _, err := r.Run(ctx, argv...); err != nil {
+		return fmt.Errorf("%s reload failed: %w", d.Kind, err)
+	}
+	return nil
+}
+
+// ReadPID reads a pid file.
+func ReadPID(path string) (int, error) {
+	if path == "" {
+		return 0, errors.New("no pid file configured")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("read pid file: %w", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("pid file %s holds %q, not a process id", path, strings.TrimSpace(string(b)))
+	}
+	return pid, nil
+}
+
+// DialAddr turns a listen address ("127.0.0.1:8443", ":443", "[::]:443",
+// "443") into one a local client can dial: wildcard hosts become loopback.
+// It returns "" for what is not a host:port or port.
+func DialAddr(listen string) string {
+	if _, err := strconv.Atoi(listen); err == nil {
+		return net.JoinHostPort("127.0.0.1", listen)
+	}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return ""
+	}
+	switch host {
+	case "", "*", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::":
+		host = "::1"
+	}
+	return net.JoinHostPort(host, port)
+}
