@@ -265,7 +265,7 @@ func (s *Server) logRequest(r *http.Request, sni, host string, status int, resul
 		subject, issuer = c.Subject.String(), c.Issuer.String()
 	}
 	line := fmt.Sprintf("aop1 time=%s sni=%s host=%s status=%d verify=%s fp=%s serial=%s subject=%s issuer=%s\n",
-		time.Now().UTC().Format(time.RFC3339), orDash(sni), orDash(host), status, result, fp, serial, quote(subject), quote(issuer))
+		time.Now().UTC().Format(time.RFC3339), orDash(sni), orDash(host), status, quote(result), fp, serial, quote(subject), quote(issuer))
 	s.write([]byte(line))
 }
 

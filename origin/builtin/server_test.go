@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aopwizard/aopwizard/origin/evidence"
 	"github.com/aopwizard/aopwizard/pki/pkitest"
 )
 
@@ -135,10 +136,19 @@ func TestSoftAcceptsEveryCaseAndLogsTheResult(t *testing.T) {
 			t.Errorf("%s: got status %d verify %q err %v, want 200 %q", c.name, got.status, got.verify, got.err, c.verify)
 		}
 	}
+	// The evidence parser is the log's consumer: assert through it.
 	lines := readLines(t, logPath, len(cases))
 	for i, c := range cases {
-		if !strings.HasPrefix(lines[i], "aop1 time=") || !strings.Contains(lines[i], " sni=a.example.test host=a.example.test status=200 verify="+c.verify+" fp=") {
-			t.Errorf("%s: log line %q lacks the aop1 fields", c.name, lines[i])
+		e, err := evidence.ParseLine(lines[i])
+		if err != nil {
+			t.Fatalf("%s: log line %q does not parse: %v", c.name, lines[i], err)
+		}
+		verify := e.Verify
+		if e.Reason != "" {
+			verify += ":" + e.Reason
+		}
+		if e.SNI != "a.example.test" || e.Host != "a.example.test" || e.Status != http.StatusOK || verify != c.verify {
+			t.Errorf("%s: log line %q parsed as sni %q host %q status %d verify %q", c.name, lines[i], e.SNI, e.Host, e.Status, verify)
 		}
 	}
 	sum := sha1Hex(lab.ClientA.Cert.Raw)

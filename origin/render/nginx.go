@@ -9,7 +9,7 @@ import (
 // nginxLogFormat is the aop1 evidence line. nginx writes "-" for empty
 // variables, so a request without a certificate logs fp=- serial=- and
 // subject="-".
-const nginxLogFormat = `'aop1 time=$time_iso8601 sni=$ssl_server_name host=$host status=$status verify=$ssl_client_verify '
+const nginxLogFormat = `'aop1 time=$time_iso8601 sni=$ssl_server_name host=$host status=$status verify="$ssl_client_verify" '
         'fp=$ssl_client_fingerprint serial=$ssl_client_serial subject="$ssl_client_s_dn" issuer="$ssl_client_i_dn"'`
 
 // nginxSite is the conf.d include (http context). defaultServer marks the
