@@ -96,7 +96,7 @@ type originApplyFlags struct {
 func newOriginApplyCmd() *cobra.Command {
 	var f originApplyFlags
 	cmd := &cobra.Command{
-		Use:   "apply --server nginx|apache|haproxy --phase soft|enforce [flags]",
+		Use:   "apply",
 		Short: "Write the rendered config into the running server safely, with checkpoint and automatic restore",
 		Long: "apply renders the config (the same flags as `origin render`) and changes the running server\n" +
 			"the way certbot does: it tests the current config and refuses if that already fails, takes\n" +
@@ -237,7 +237,7 @@ func newOriginRollbackCmd() *cobra.Command {
 		force bool
 	)
 	cmd := &cobra.Command{
-		Use:   "rollback [--server nginx|apache|haproxy] [flags]",
+		Use:   "rollback",
 		Short: "Restore the files of the last applied origin change and reload the server",
 		Long: "rollback restores the newest finalised checkpoint (of --server, if given) byte for byte, with\n" +
 			"mode and owner, removes the files that change created, tests the config, reloads and checks\n" +

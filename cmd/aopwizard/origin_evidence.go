@@ -29,7 +29,7 @@ type evidenceFlags struct {
 func newOriginEvidenceCmd() *cobra.Command {
 	var f evidenceFlags
 	cmd := &cobra.Command{
-		Use:   "evidence --log PATH [--since DUR] [--hostname NAME]... [flags]",
+		Use:   "evidence",
 		Short: "Count, per hostname, the requests that came with a valid client certificate (soft-phase proof)",
 		Long: "evidence reads the soft-phase access log (aop1 lines written by the configuration aopwizard\n" +
 			"renders) and counts, per hostname (SNI, else Host), the requests with a valid client\n" +

@@ -35,7 +35,7 @@ type probeFlags struct {
 func newProbeCmd() *cobra.Command {
 	var f probeFlags
 	cmd := &cobra.Command{
-		Use:   "probe --origin HOST:PORT [--sni NAME]... [flags]",
+		Use:   "probe",
 		Short: "Connect straight to the origin with and without client certificates and classify the answers",
 		Long: "probe bypasses Cloudflare and connects to each origin address with each SNI, in up to four\n" +
 			"cases: no client certificate, the right one (--cert/--key), one from a throwaway CA, and an\n" +

@@ -34,7 +34,7 @@ type simFlags struct {
 func newSimCmd() *cobra.Command {
 	var f simFlags
 	cmd := &cobra.Command{
-		Use:   "sim [--listen 127.0.0.1:PORT] [--zone example.com]...",
+		Use:   "sim",
 		Short: "Run a local simulator of the Cloudflare AOP API (and optionally of the edge)",
 		Long: "Serve an in-memory imitation of the Cloudflare API calls Authenticated Origin Pulls uses, for\n" +
 			"tests, demos and dry runs: token verification, zone lookup, ssl and tls_client_auth settings,\n" +
