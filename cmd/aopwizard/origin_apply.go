@@ -260,6 +260,14 @@ func newOriginRollbackCmd() *cobra.Command {
 				return err
 			}
 			res, err := apply.Rollback(cmd.Context(), o)
+			if errors.Is(err, apply.ErrNoCheckpoint) && res != nil && len(res.Recovered) > 0 {
+				// The run that was cut short is the change the user wants
+				// undone, and recovery just undid it.
+				for _, name := range res.Recovered {
+					fmt.Fprintf(cmd.OutOrStdout(), "rolled back unfinished change %s (a previous run stopped before finishing)\n", name)
+				}
+				return nil
+			}
 			if err != nil {
 				return err
 			}
