@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -29,7 +30,7 @@ func TestOriginApplyKilledMidReloadIsRecoveredByTheNextRun(t *testing.T) {
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "AOPWIZARD_TEST_RUN_MAIN=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // kill the blocked reload too
-	var stderr bytes.Buffer
+	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -63,4 +64,23 @@ func TestOriginApplyKilledMidReloadIsRecoveredByTheNextRun(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "rolled back unfinished change") {
 		t.Errorf("rollback after a recovery: exit %d, want 0 (the unfinished change was undone)\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a child's output copier and the
+// test reading it at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
