@@ -29,7 +29,7 @@ type Kind string
 
 const (
 	KindOther              Kind = "other"
-	KindPermission         Kind = "permission"          // 10000, 9109
+	KindPermission         Kind = "permission"          // 10000, 9109 "unauthorized to access requested resource"
 	KindCredentialsFormat  Kind = "credentials-format"  // 6003 with 6111/6103
 	KindInvalidCredentials Kind = "invalid-credentials" // 1000, 9103, 9106, 401
 	KindNotFound           Kind = "not-found"           // 7003, 7000, 404
@@ -153,6 +153,10 @@ func classify(op *opSpec, status int, codes []int, msgs []string) Kind {
 		return KindRateLimited
 	case has(6003, 6111, 6103):
 		return KindCredentialsFormat
+	case has(9109) && contains("invalid access token"):
+		// 9109 carries two meanings: this one is a bad token (revoked,
+		// mistyped); "unauthorized to access requested resource" is scope.
+		return KindInvalidCredentials
 	case has(10000, 9109):
 		return KindPermission
 	case has(1000, 9103, 9106) || status == http.StatusUnauthorized:
@@ -239,6 +243,9 @@ var explanations = map[Kind][2]string{
 func (c *SDKClient) explain(e *APIError) {
 	if x, ok := explanations[e.Kind]; ok {
 		e.Explanation, e.Remedy = x[0], x[1]
+		if e.Kind == KindInvalidCredentials && e.Permission != "" && c.cfg.Scheme() != AuthGlobalKey {
+			e.Remedy += " (this call needs " + e.Permission + ")"
+		}
 		return
 	}
 	if e.Kind == KindPermission {

@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// cfsim never answers 9109 ("Invalid access token"), which Cloudflare sends
-// for some permission failures; it must read like 10000.
+// cfsim answers 9109 only as "Invalid access token" (a bad token); the
+// other 9109, "Unauthorized to access requested resource", is a scope
+// failure and must read like 10000, naming the permission group.
 func TestCode9109IsAPermissionError(t *testing.T) {
 	t.Parallel()
 	c, err := New(Config{Token: "cfut_x", BaseURL: "http://127.0.0.1:1/client/v4/"})

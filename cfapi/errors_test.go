@@ -88,6 +88,18 @@ func TestCredentialFormatErrors(t *testing.T) {
 	}
 }
 
+// A wrong or revoked token is answered 9109 "Invalid access token" outside
+// the verify endpoints: the advice is a new token, not another permission.
+func TestInvalidTokenIsNotAPermissionProblem(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, cfsim.Options{}, func(c *cfapi.Config) { c.Token = "cfut_revokedrevokedrevokedrevokedrevoked00" })
+	_, err := h.c.FindZone(ctxT(t), zoneName)
+	ae := wantAPIError(t, err, cfapi.KindInvalidCredentials, "create a new API token", "Zone Read")
+	if !ae.HasCode(9109) || ae.Status != 403 {
+		t.Errorf("status %d codes %v, want 403 with 9109", ae.Status, ae.Codes)
+	}
+}
+
 func TestNotFoundErrors(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, cfsim.Options{}, nil)
@@ -409,7 +421,7 @@ func TestCredentialsNeverLeak(t *testing.T) {
 	}
 	withToken := func(c *cfapi.Config) { c.Token = token }
 
-	// Wrong token everywhere: 401/1000 and 403/10000.
+	// Wrong token everywhere: 401/1000 on verify, 403/9109 elsewhere.
 	exercise(newHarness(t, cfsim.Options{}, withToken))
 	// Right token, no permissions beyond Zone Read.
 	exercise(newHarness(t, cfsim.Options{Token: token, Scopes: map[string][]string{zoneName: {cfsim.PermZoneRead}}}, nil))

@@ -24,7 +24,7 @@ func TestAuthErrors(t *testing.T) {
 		{"not bearer", "/zones", []string{"Authorization", "Token " + e.token}, 400, cfsim.CodeInvalidHeaders, cfsim.CodeBadAuthorization, "Invalid request headers"},
 		{"bearer with space", "/zones", []string{"Authorization", "Bearer a b"}, 400, cfsim.CodeInvalidHeaders, cfsim.CodeBadAuthorization, "Invalid request headers"},
 		{"empty bearer", "/zones", []string{"Authorization", "Bearer "}, 400, cfsim.CodeInvalidHeaders, cfsim.CodeBadAuthorization, "Invalid request headers"},
-		{"wrong token", "/zones", []string{"Authorization", "Bearer cfut_wrong"}, 403, cfsim.CodeAuthentication, 0, "Authentication error"},
+		{"wrong token", "/zones", []string{"Authorization", "Bearer cfut_wrong"}, 403, cfsim.CodeInvalidAccessToken, 0, "Invalid access token"},
 		{"wrong token verify", "/user/tokens/verify", []string{"Authorization", "Bearer cfut_wrong"}, 401, cfsim.CodeInvalidToken, 0, "Invalid API Token"},
 		{"user token on account verify", "/accounts/" + acct + "/tokens/verify", nil, 401, cfsim.CodeInvalidToken, 0, "Invalid API Token"},
 		{"legacy key", "/zones", []string{"Authorization", "", "X-Auth-Key", key, "X-Auth-Email", "ops@example.com"}, 200, 0, 0, ""},

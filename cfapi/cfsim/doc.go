@@ -41,7 +41,7 @@
 //     does not document: match on HTTP status and message, not on them.
 //   - Auth: a malformed Authorization header is 400/6003 with error_chain
 //     6111; no credentials is 400/9106; a wrong token is 401/1000 on the
-//     verify endpoints and 403/10000 elsewhere; an account token on
+//     verify endpoints and 403/9109 "Invalid access token" elsewhere; an account token on
 //     /user/tokens/verify (and a user token on the account endpoint) is
 //     401/1000. A token lacking the permission group (Options.Scopes) gets
 //     403/10000 "Authentication error"; a zone outside its scopes is 404/7003

@@ -230,7 +230,8 @@ func authKind(req *http.Request) string {
 var keyRE = regexp.MustCompile(`^([0-9a-f]{37,45}|cfk_[A-Za-z0-9]{40,60})$`)
 
 // authenticate checks the credentials. Cloudflare's answers differ by
-// endpoint: token verification says 401/1000, other calls 403/10000.
+// endpoint: token verification says 401/1000 for an unknown token, other
+// calls 403/9109.
 // With both a token and a key present (the sdk sends both when both are
 // configured) the token decides.
 func (s *Sim) authenticate(req *http.Request, rt *route) (principal, error) {
@@ -250,7 +251,10 @@ func (s *Sim) authenticate(req *http.Request, rt *route) (principal, error) {
 			if verify {
 				return principal{}, fail(http.StatusUnauthorized, CodeInvalidToken, "Invalid API Token")
 			}
-			return principal{}, fail(http.StatusForbidden, CodeAuthentication, "Authentication error")
+			// An unknown (revoked, mistyped) token is 9109 elsewhere, as
+			// seen in the wild ("Error determining zone_id: 9109 Invalid
+			// access token"); 10000 is a valid token lacking a permission.
+			return principal{}, fail(http.StatusForbidden, CodeInvalidAccessToken, "Invalid access token")
 		}
 		acct := strings.HasPrefix(s.token, "cfat_") || (s.opts.LegacyAccountToken && !strings.Contains(s.token, "_"))
 		return principal{accountToken: acct}, nil
