@@ -69,7 +69,7 @@ func newOriginRenderCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return runOriginRender(cmd, f) },
 	}
 	fl := cmd.Flags()
-	bindOriginSpecFlags(fl, &f, serverNames())
+	bindOriginSpecFlags(fl, &f, serverNames()+" (required)")
 	fl.BoolVar(&f.standalone, "standalone", false, "render a complete main config (nginx, apache, haproxy, builtin) for tests and demos")
 	fl.StringVar(&f.runtimeDir, "runtime-dir", "", "with --standalone: directory for pid, temp files and error log (default --out)")
 	fl.StringVar(&f.out, "out", "", "write the files into this directory (as the server's config dir) instead of printing them")
@@ -85,7 +85,7 @@ func newOriginRenderCmd() *cobra.Command {
 // the same managed-block id) from the same command line. servers lists the
 // servers the command supports, for the help text.
 func bindOriginSpecFlags(fl *pflag.FlagSet, f *originRenderFlags, servers string) {
-	fl.StringVar(&f.server, "server", "", "origin server: "+servers+" (required)")
+	fl.StringVar(&f.server, "server", "", "origin server: "+servers)
 	fl.StringVar(&f.phase, "phase", "", "soft (accept all, log the result) or enforce (require the certificate) (required)")
 	fl.StringVar(&f.mode, "mode", "", "global (Cloudflare's shared CA), zone (one CA) or hostname (a CA per hostname); default zone, or hostname when --host-ca is given")
 	fl.StringVar(&f.caFile, "ca-file", "", "CA bundle the origin trusts in zone mode (may hold several CAs during a rotation); global mode defaults to Cloudflare's CA, written next to the config")

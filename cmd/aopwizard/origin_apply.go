@@ -113,7 +113,7 @@ func newOriginApplyCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runOriginApply(cmd, &f) },
 	}
-	bindOriginSpecFlags(cmd.Flags(), &f.spec, "nginx, apache or haproxy")
+	bindOriginSpecFlags(cmd.Flags(), &f.spec, "nginx, apache or haproxy (default: the only one of them installed)")
 	f.srv.bind(cmd.Flags())
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "print the unified diff of what would change and write nothing")
 	cmd.Flags().BoolVar(&f.yes, "yes", false, "apply without asking (required without a terminal)")
@@ -126,6 +126,14 @@ var originApplyHook func() error
 
 func runOriginApply(cmd *cobra.Command, f *originApplyFlags) error {
 	stderr := cmd.ErrOrStderr()
+	if f.spec.server == "" && f.spec.phase != "" {
+		kind, err := pickServer(server.Detect())
+		if err != nil {
+			return err
+		}
+		f.spec.server = string(kind)
+		fmt.Fprintf(stderr, "Detected %s (the only supported server installed here); pass --server to choose\n", kind)
+	}
 	kind, err := server.ParseKind(f.spec.server)
 	if f.spec.server != "" && err != nil {
 		return usagef("%v; other servers: render with `aopwizard origin render --out` and reload yourself", err)
@@ -204,6 +212,24 @@ func runOriginApply(cmd *cobra.Command, f *originApplyFlags) error {
 		fmt.Fprintf(w, "  wrote %s\n", p)
 	}
 	return nil
+}
+
+// pickServer chooses the server to configure from the ones installed, when
+// the operator named none: only an unambiguous answer is taken.
+func pickServer(found []render.Server) (render.Server, error) {
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return "", usagef("--server is required: no nginx, Apache or HAProxy was found at the Debian paths " +
+			"(/usr/sbin/nginx with /etc/nginx/nginx.conf, …); for other layouts pass --server with --binary and --config")
+	}
+	names := make([]string, len(found))
+	for i, k := range found {
+		names[i] = string(k)
+	}
+	return "", usagef("--server is required: %s are all installed here; pass --server to say which one to configure",
+		strings.Join(names, ", "))
 }
 
 // confirmApply shows the diff and asks, on a terminal only: a script must

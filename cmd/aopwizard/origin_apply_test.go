@@ -22,7 +22,7 @@ func TestOriginApplyBadFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--phase", "soft"}, "--server and --phase are required"},
+		{[]string{"--server", "nginx"}, "--server and --phase are required"},
 		{[]string{"--server", "caddy", "--phase", "soft", "--id", "x"}, "unknown server \"caddy\""},
 		{[]string{"--server", "nginx", "--phase", "strict", "--id", "x"}, `phase "strict" is unknown`},
 		{[]string{"--server", "nginx", "--phase", "soft", "--id", "x", "--ca-file", "/no/such/ca.pem", "--yes"}, "read CA bundle"},
@@ -33,6 +33,22 @@ func TestOriginApplyBadFlags(t *testing.T) {
 		code, _, errs := runOriginCLI(t, append(base, c.args...)...)
 		if code != exitUsage || !strings.Contains(errs, c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit 2 naming %q", c.args, code, errs, c.want)
+		}
+	}
+}
+
+func TestOriginApplyPicksTheOnlyInstalledServer(t *testing.T) {
+	if got, err := pickServer([]render.Server{server.HAProxy}); err != nil || got != server.HAProxy {
+		t.Errorf("one server installed: got %q, %v; want haproxy", got, err)
+	}
+	for _, found := range [][]render.Server{nil, {server.Nginx, server.Apache}} {
+		_, err := pickServer(found)
+		var ue usageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "pass --server") {
+			t.Errorf("found %v: err %v, want a usage error asking for --server", found, err)
+		}
+		if len(found) == 2 && !strings.Contains(err.Error(), "nginx, apache") {
+			t.Errorf("found %v: err %v does not name what is installed", found, err)
 		}
 	}
 }
