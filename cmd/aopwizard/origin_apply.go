@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
@@ -191,8 +192,13 @@ func runOriginApply(cmd *cobra.Command, f *originApplyFlags) error {
 			return err
 		}
 	}
+	progress, closeLog, err := openOriginLog(cpDir, stderr, cmd)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
 	o := apply.Options{
-		Driver: d, Runner: server.NewExecRunner(stderr), CheckpointDir: cpDir, Log: stderr, ID: spec.ID,
+		Driver: d, Runner: server.NewExecRunner(progress), CheckpointDir: cpDir, Log: progress, ID: spec.ID,
 		Targets: targets, Override: f.srv.override,
 	}
 	if originApplyHook != nil {
@@ -212,6 +218,29 @@ func runOriginApply(cmd *cobra.Command, f *originApplyFlags) error {
 		fmt.Fprintf(w, "  wrote %s\n", p)
 	}
 	return nil
+}
+
+// originLogName is the file in the checkpoint dir that keeps every apply
+// and rollback run's progress and the commands it ran, after the terminal
+// has scrolled away.
+const originLogName = "origin.log"
+
+// openOriginLog returns a writer that shows progress on stderr and appends
+// it to <checkpoint-dir>/origin.log under a header naming the run. The log
+// is a stream, so it is appended to, not replaced atomically; it holds
+// commands and paths, never key material.
+func openOriginLog(cpDir string, stderr io.Writer, cmd *cobra.Command) (io.Writer, func(), error) {
+	if err := os.MkdirAll(cpDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("create checkpoint dir %s: %w (pass --checkpoint-dir to use another)", cpDir, err)
+	}
+	f, err := os.OpenFile(filepath.Join(cpDir, originLogName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open the origin change log: %w", err)
+	}
+	line := []string{cmd.CommandPath()}
+	cmd.Flags().Visit(func(fl *pflag.Flag) { line = append(line, "--"+fl.Name+"="+fl.Value.String()) })
+	fmt.Fprintf(f, "=== %s pid %d: %s\n", time.Now().UTC().Format(time.RFC3339), os.Getpid(), strings.Join(line, " "))
+	return io.MultiWriter(stderr, f), func() { _ = f.Close() }, nil
 }
 
 // pickServer chooses the server to configure from the ones installed, when
@@ -272,8 +301,7 @@ func newOriginRollbackCmd() *cobra.Command {
 			"Exit status: 0 rolled back, 1 failed or nothing to roll back, 2 bad flags, 130 interrupted.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			stderr := cmd.ErrOrStderr()
-			o := apply.Options{Runner: server.NewExecRunner(stderr), Log: stderr, Override: f.override, Force: force}
+			o := apply.Options{Override: f.override, Force: force}
 			if kind != "" {
 				k, err := server.ParseKind(kind)
 				if err != nil {
@@ -285,6 +313,12 @@ func newOriginRollbackCmd() *cobra.Command {
 			if o.CheckpointDir, err = f.checkpoints(); err != nil {
 				return err
 			}
+			progress, closeLog, err := openOriginLog(o.CheckpointDir, cmd.ErrOrStderr(), cmd)
+			if err != nil {
+				return err
+			}
+			defer closeLog()
+			o.Runner, o.Log = server.NewExecRunner(progress), progress
 			res, err := apply.Rollback(cmd.Context(), o)
 			if errors.Is(err, apply.ErrNoCheckpoint) && res != nil && len(res.Recovered) > 0 {
 				// The run that was cut short is the change the user wants

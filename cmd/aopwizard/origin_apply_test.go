@@ -145,6 +145,30 @@ func TestOriginApplyDryRunApplyRollback(t *testing.T) {
 	if code != exitFailure || !strings.Contains(errs, "no applied change to roll back") {
 		t.Fatalf("second rollback: exit %d, stderr %s", code, errs)
 	}
+
+	// The change log keeps each run's header and every command it ran.
+	logBytes, err := os.ReadFile(filepath.Join(l.cpDir, originLogName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := string(logBytes)
+	for _, want := range []string{
+		"aopwizard origin apply --",
+		"--phase=soft",
+		"$ /usr/sbin/nginx -t -q -c " + l.run.Driver.ConfigPath,
+		"aopwizard origin rollback --",
+		"Listener OK",
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("%s lacks %q:\n%s", originLogName, want, log)
+		}
+	}
+	if strings.Count(log, "\n=== ")+1 != 3 || !strings.HasPrefix(log, "=== ") {
+		t.Errorf("%s should have one header per apply and rollback run (3):\n%s", originLogName, log)
+	}
+	if fi, err := os.Stat(filepath.Join(l.cpDir, originLogName)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s mode: %v, %v; want 0600", originLogName, fi.Mode(), err)
+	}
 }
 
 // A failure after the write exits 1 and says what was restored; Ctrl-C
