@@ -159,7 +159,7 @@ func checkLeaf(r *Report, in CheckInput, leaf *x509.Certificate, now time.Time) 
 	switch {
 	case leaf.IsCA:
 		r.problem("leaf-is-ca",
-			fmt.Sprintf("%s is a CA certificate (basicConstraints CA:TRUE), not a leaf: Cloudflare rejects it as \"missing leaf certificate\" (API error 1412 \"Only leaf certificate is allowed.\")", in.CertName),
+			fmt.Sprintf("%s is a CA certificate (basicConstraints CA:TRUE), not a leaf: Cloudflare rejects it as \"missing leaf certificate\"", in.CertName),
 			leafRemedy)
 	case !leaf.BasicConstraintsValid:
 		r.problem("leaf-no-basic-constraints",
@@ -179,7 +179,7 @@ func checkLeaf(r *Report, in CheckInput, leaf *x509.Certificate, now time.Time) 
 			"issue it again with extendedKeyUsage=clientAuth (or no extendedKeyUsage)")
 	}
 	if len(r.Chain) > 1 {
-		r.warn("cert-has-chain", fmt.Sprintf("%s holds %d more certificates after the client certificate; only the client certificate is uploaded, and whether Cloudflare sends intermediates is undocumented", in.CertName, len(r.Chain)-1),
+		r.warn("cert-has-chain", fmt.Sprintf("%s holds %d more certificate(s) after the client certificate; only the client certificate is uploaded, and whether Cloudflare sends intermediates is undocumented", in.CertName, len(r.Chain)-1),
 			"issue the client certificate directly from the CA the origin trusts")
 	}
 	for _, h := range in.Hostnames {
@@ -280,6 +280,8 @@ func checkKeyMatch(r *Report, in CheckInput, leaf *x509.Certificate) {
 	}
 	for _, ca := range r.CA {
 		if KeyMatches(ca, r.Key) {
+			// "Decrypt it and upload it" would be wrong advice for a CA key.
+			r.Problems = slices.DeleteFunc(r.Problems, func(f Finding) bool { return f.Code == "key-encrypted" })
 			r.problem("key-is-ca-key", fmt.Sprintf("%s is the CA's private key, not the client certificate's", in.KeyName),
 				"pass the key made with the client certificate (cert.key); never upload the CA key")
 			return

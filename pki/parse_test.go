@@ -32,6 +32,7 @@ func TestPKIParseBadInput(t *testing.T) {
 		{"garbage cert", []byte("not PEM at all"), true, pki.ErrNotCertificate, "neither a PEM certificate"},
 		{"garbage key", []byte("not PEM at all"), false, pki.ErrNotPrivateKey, "neither a PEM private key"},
 		{"truncated", []byte(strings.SplitAfter(string(f.ClientA.CertPEM()), "\n")[0] + "MIIB\n"), true, pki.ErrMalformed, "truncated"},
+		{"truncated key", key[:len(key)/2], false, pki.ErrMalformed, "truncated"},
 		{"bad base64", []byte("-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n"), true, pki.ErrMalformed, "truncated or damaged"},
 		{"bad DER in PEM", block("CERTIFICATE"), true, pki.ErrMalformed, "cannot be parsed"},
 		{"key as cert", key, true, pki.ErrNotCertificate, "holds a private key"},

@@ -99,7 +99,7 @@ func runGenerate(cmd *cobra.Command, f generateFlags) error {
 	// RSA keys take seconds; an operator who pressed Ctrl-C meanwhile must
 	// not find files written anyway.
 	if err := cmd.Context().Err(); err != nil {
-		return err
+		return fmt.Errorf("interrupted: nothing was written to %s: %w", f.dir, err)
 	}
 	written, err := pki.WriteFiles(f.dir, set, pki.WriteOptions{Passphrase: pass, Unencrypted: f.noPass, Force: f.force})
 	if errors.Is(err, pki.ErrExists) {

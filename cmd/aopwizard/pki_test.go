@@ -137,7 +137,8 @@ func TestPKIGenerateCLINoPassphrase(t *testing.T) {
 }
 
 // TestPKIGenerateCLIBadInput: every bad input exits 2 (or 1 for a directory
-// that cannot be created), says what is wrong, and writes nothing.
+// that cannot be created), says what is wrong, and writes nothing: no
+// directory, or an existing one left exactly as it was.
 func TestPKIGenerateCLIBadInput(t *testing.T) {
 	t.Parallel()
 	tmp := t.TempDir()
@@ -145,35 +146,50 @@ func TestPKIGenerateCLIBadInput(t *testing.T) {
 	empty := writeFile(t, tmp, "empty", []byte("\n"))
 	notDir := writeFile(t, tmp, "file", nil)
 	cases := []struct {
-		name string
-		args []string
-		code int
-		says string
+		name     string
+		args     []string
+		code     int
+		says     string
+		existing bool // the directory already holds cert.crt
 	}{
-		{"no passphrase", nil, exitUsage, "no passphrase for rootca.key"},
-		{"empty passphrase file", []string{"--passphrase-file", empty}, exitUsage, "is empty"},
-		{"missing passphrase file", []string{"--passphrase-file", filepath.Join(tmp, "nope")}, exitUsage, "read passphrase file"},
-		{"missing domain", []string{"--domain", "", "--passphrase-file", pass}, exitUsage, "--domain is required"},
-		{"URL as domain", []string{"--domain", "https://example.com", "--passphrase-file", pass}, exitUsage, "without https://"},
-		{"spaces", []string{"--domain", "example .com", "--passphrase-file", pass}, exitUsage, "contains spaces"},
-		{"empty label", []string{"--domain", "example..com", "--passphrase-file", pass}, exitUsage, "empty label"},
-		{"too long", []string{"--domain", strings.Repeat("a.", 127) + "com", "--passphrase-file", pass}, exitUsage, "at most 253"},
-		{"underscore hostname", []string{"--hostname", "my_app.example.com", "--passphrase-file", pass}, exitUsage, "underscore"},
-		{"URL hostname", []string{"--hostname", "https://app.example.com", "--passphrase-file", pass}, exitUsage, "pass the bare hostname, without https://"},
-		{"bad key type", []string{"--key-type", "dsa", "--passphrase-file", pass}, exitUsage, "unsupported key type"},
-		{"zero days", []string{"--ca-days", "0", "--passphrase-file", pass}, exitUsage, "--ca-days 0 is out of range"},
-		{"too many days", []string{"--cert-days", "99999999", "--passphrase-file", pass}, exitUsage, "--cert-days 99999999 is out of range"},
-		{"bad flag value", []string{"--ca-days", "ten", "--passphrase-file", pass}, exitUsage, "invalid argument"},
-		{"unwritable directory", []string{"--dir", filepath.Join(notDir, "aop"), "--passphrase-file", pass}, exitFailure, "create directory"},
+		{"no passphrase", nil, exitUsage, "no passphrase for rootca.key", false},
+		{"empty passphrase file", []string{"--passphrase-file", empty}, exitUsage, "is empty", false},
+		{"missing passphrase file", []string{"--passphrase-file", filepath.Join(tmp, "nope")}, exitUsage, "read passphrase file", false},
+		{"missing domain", []string{"--domain", "", "--passphrase-file", pass}, exitUsage, "--domain is required", false},
+		{"URL as domain", []string{"--domain", "https://example.com", "--passphrase-file", pass}, exitUsage, "without https://", false},
+		{"spaces", []string{"--domain", "example .com", "--passphrase-file", pass}, exitUsage, "contains spaces", false},
+		{"empty label", []string{"--domain", "example..com", "--passphrase-file", pass}, exitUsage, "empty label", false},
+		{"too long", []string{"--domain", strings.Repeat("a.", 127) + "com", "--passphrase-file", pass}, exitUsage, "at most 253", false},
+		{"underscore hostname", []string{"--hostname", "my_app.example.com", "--passphrase-file", pass}, exitUsage, "underscore", false},
+		{"URL hostname", []string{"--hostname", "https://app.example.com", "--passphrase-file", pass}, exitUsage, "pass the bare hostname, without https://", false},
+		{"bad key type", []string{"--key-type", "dsa", "--passphrase-file", pass}, exitUsage, "unsupported key type", false},
+		{"zero days", []string{"--ca-days", "0", "--passphrase-file", pass}, exitUsage, "--ca-days 0 is out of range", false},
+		{"too many days", []string{"--cert-days", "99999999", "--passphrase-file", pass}, exitUsage, "--cert-days 99999999 is out of range", false},
+		{"bad flag value", []string{"--ca-days", "ten", "--passphrase-file", pass}, exitUsage, "invalid argument", false},
+		{"unwritable directory", []string{"--dir", filepath.Join(notDir, "aop"), "--passphrase-file", pass}, exitFailure, "create directory", false},
+		{"existing files without --force", []string{"--passphrase-file", pass}, exitUsage, "files already exist in", true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			dir := filepath.Join(t.TempDir(), "aop")
+			old := []byte("old certificate\n")
+			if c.existing {
+				if err := os.Mkdir(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				writeFile(t, dir, pki.ClientCertFile, old)
+			}
 			args := append([]string{"pki", "generate", "--dir", dir, "--domain", "example.com", "--key-type", "ecdsa-p256"}, c.args...)
 			r := runCLI(t, args...)
 			r.expect(t, c.code, c.says)
-			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			if c.existing {
+				entries, _ := os.ReadDir(dir)
+				got, _ := os.ReadFile(filepath.Join(dir, pki.ClientCertFile))
+				if len(entries) != 1 || !bytes.Equal(got, old) {
+					t.Fatalf("refused run changed %s: %d entries, cert.crt %q", dir, len(entries), got)
+				}
+			} else if _, err := os.Stat(dir); !os.IsNotExist(err) {
 				t.Fatalf("bad input created %s", dir)
 			}
 			assertNoSecrets(t, r, dir)
@@ -291,6 +307,9 @@ func TestPKIGenerateCLIInterrupted(t *testing.T) {
 	code := execute(ctx, []string{"pki", "generate", "--dir", dir, "--domain", "example.com", "--key-type", "ecdsa-p256", "--no-passphrase"}, &out, &errb)
 	if code != exitInterrupted {
 		t.Fatalf("exit code %d, want %d: %s", code, exitInterrupted, errb.String())
+	}
+	if !strings.Contains(errb.String(), "interrupted: nothing was written to "+dir) {
+		t.Fatalf("stderr does not say that nothing was written: %s", errb.String())
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Fatalf("interrupted run created %s", dir)

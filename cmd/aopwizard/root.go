@@ -14,7 +14,7 @@ import (
 )
 
 // Version is set at build time with -ldflags "-X main.Version=…"; empty means
-// fang falls back to the module's build info.
+// buildVersion falls back to the module's build info.
 var Version = ""
 
 // commands lists the constructors of the top-level subcommands; each lives in
@@ -114,8 +114,7 @@ func isSyntax(err error) bool {
 	return false
 }
 
-// buildVersion is the -ldflags version, else the module version and VCS
-// revision from the build info.
+// buildVersion is the -ldflags version, else what the build info says.
 func buildVersion() string {
 	if Version != "" {
 		return Version
@@ -124,14 +123,37 @@ func buildVersion() string {
 	if !ok {
 		return "unknown"
 	}
+	return versionFromBuildInfo(info)
+}
+
+// versionFromBuildInfo is the module version (Go derives a pseudo-version
+// holding the revision from VCS data since 1.24, or the tag for go install
+// module@version), else "(devel)", plus the VCS revision when the version
+// does not already name it, and "+dirty" for uncommitted changes, so a bug
+// report identifies the exact source.
+func versionFromBuildInfo(info *debug.BuildInfo) string {
 	v := info.Main.Version
 	if v == "" {
 		v = "(devel)"
 	}
+	var rev string
+	var dirty bool
 	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " (" + s.Value[:12] + ")"
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
 		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev != "" && dirty && !strings.HasSuffix(v, "+dirty") {
+		rev += "+dirty"
+	}
+	if rev != "" && !strings.Contains(v, rev) {
+		v += " (" + rev + ")"
 	}
 	return v
 }
