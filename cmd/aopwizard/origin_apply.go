@@ -102,7 +102,8 @@ func newOriginApplyCmd() *cobra.Command {
 		Long: "apply renders the config (the same flags as `origin render`) and changes the running server\n" +
 			"the way certbot does: it tests the current config and refuses if that already fails, takes\n" +
 			"a lock, saves every file it touches in a checkpoint, writes atomically, tests again, reloads,\n" +
-			"and checks the listener with real TLS handshakes until the new CA names are announced.\n" +
+			"and checks the listener with real TLS handshakes until the new CA names are announced\n" +
+			"and a request without a certificate is refused (enforce) or served (soft).\n" +
 			"On any failure or Ctrl-C it restores the checkpoint byte for byte, reloads and says so.\n" +
 			"A checkpoint a killed run left behind is restored first. Every command is shown as `$ …`.\n\n" +
 			"Exit status: 0 applied (or nothing to change), 1 failed (what was restored is printed),\n" +

@@ -282,6 +282,25 @@ func TestOriginApply(t *testing.T) {
 				e.assertSame(original, "after the listener check failed")
 			})
 
+			t.Run("a phase change with the same CA that is not live is caught too", func(t *testing.T) {
+				if kind != server.Nginx {
+					t.Skip("one server is enough: the check does not depend on it")
+				}
+				// soft -> enforce with CA A: the announced CA names stay the
+				// same, so only a request without a certificate tells.
+				enforce := e.spec
+				enforce.Phase = render.Enforce
+				o := e.opts()
+				o.Driver.ReloadCmd = "true"
+				o.Targets = e.targets(enforce)
+				o.ProbeTimeout = time.Second
+				_, err := apply.Apply(ctx, o, e.changes(enforce))
+				if !errors.Is(err, apply.ErrRestored) || !strings.Contains(err.Error(), "the enforce config is not live yet") {
+					t.Fatalf("Apply error %v, want a restored listener-check failure", err)
+				}
+				e.assertSame(original, "after the listener check failed")
+			})
+
 			t.Run("refuses when the current config already fails", func(t *testing.T) {
 				main := e.run.Driver.ConfigPath
 				good, _ := os.ReadFile(main)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aopwizard/aopwizard/origin/cfca"
+	"github.com/aopwizard/aopwizard/origin/probe"
 	"github.com/aopwizard/aopwizard/origin/render"
 	"github.com/aopwizard/aopwizard/origin/server"
 	"github.com/aopwizard/aopwizard/pki"
@@ -28,6 +29,11 @@ type Target struct {
 	// not the old one: a zero exit from reload only means the signal was
 	// sent. Empty = a completed TLS handshake is enough.
 	CAs [][]byte
+	// Phase, when set, is also checked with a request without a client
+	// certificate: refused in the enforce phase, served in the soft one.
+	// Switching phases with the same CA changes no CA name, so only this
+	// shows which config is live.
+	Phase render.Phase
 }
 
 // Targets builds the listener checks for a spec: one per hostname, each
@@ -44,7 +50,7 @@ func Targets(spec render.Spec) ([]Target, error) {
 	}
 	if len(spec.Hosts) == 0 {
 		cas, err := caSubjects(spec, spec.CAFile)
-		return []Target{{Addr: addr, CAs: cas}}, err
+		return []Target{{Addr: addr, CAs: cas, Phase: spec.Phase}}, err
 	}
 	var ts []Target
 	for _, h := range spec.Hosts {
@@ -56,7 +62,7 @@ func Targets(spec render.Spec) ([]Target, error) {
 		if err != nil {
 			return nil, err
 		}
-		ts = append(ts, Target{Addr: addr, SNI: h.Name, CAs: cas})
+		ts = append(ts, Target{Addr: addr, SNI: h.Name, CAs: cas, Phase: spec.Phase})
 	}
 	return ts, nil
 }
@@ -140,6 +146,39 @@ func probeOnce(ctx context.Context, t Target) error {
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("the server does not announce %s yet", strings.Join(missing, "; "))
+	}
+	return checkPhase(ctx, t)
+}
+
+// phaseAlertWait is how long the phase check waits for a TLS 1.3 alert
+// before it sends its request. The listener is this host's own, so an
+// alert comes within a millisecond; one that misses the wait still shows
+// up as the answer to the request.
+const phaseAlertWait = 250 * time.Millisecond
+
+// checkPhase asks without a client certificate and compares the answer
+// with t.Phase. Only answers the AOP config itself gives count as refusals
+// (a TLS alert, nginx's "No required SSL certificate was sent"): an
+// application's own 403 must not pass for the enforce phase.
+func checkPhase(ctx context.Context, t Target) error {
+	if t.Phase == "" {
+		return nil
+	}
+	r := probe.Probe(ctx, probe.Target{Addr: t.Addr, SNI: t.SNI, AlertWait: phaseAlertWait, Timeout: 3 * time.Second}, probe.NoCert())
+	if dl, ok := ctx.Deadline(); ctx.Err() != nil || (ok && !time.Now().Before(dl)) {
+		// Cut short (the connection deadline may fire before ctx does):
+		// live reports why the earlier attempts failed instead.
+		return context.DeadlineExceeded
+	}
+	if r.Class == probe.Unreachable || r.Class == probe.Inconclusive {
+		return fmt.Errorf("request without a client certificate: %s", r)
+	}
+	refused := r.Class == probe.RejectedTLS || (r.Class == probe.RejectedHTTP && probe.NoCertPage(r.Detail))
+	switch {
+	case t.Phase == render.Enforce && !refused:
+		return fmt.Errorf("a request without a client certificate was %s: the enforce config is not live yet", r)
+	case t.Phase == render.Soft && refused:
+		return fmt.Errorf("a request without a client certificate was %s: the soft config is not live yet", r)
 	}
 	return nil
 }

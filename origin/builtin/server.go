@@ -98,12 +98,14 @@ func loadPool(path string) (*x509.CertPool, error) {
 }
 
 // poolFor returns the CA pool for an SNI and whether the SNI names a
-// configured host (always true outside hostname mode).
+// configured host (always true outside hostname mode). No SNI is not a
+// configured host, although it gets the first host's pool: pools[""] is
+// that fallback, not a hostname.
 func (s *Server) poolFor(sni string) (*x509.CertPool, bool) {
 	if s.cfg.Mode != "hostname" {
 		return s.pools[""], true
 	}
-	if p, ok := s.pools[strings.ToLower(sni)]; ok {
+	if p, ok := s.pools[strings.ToLower(sni)]; ok && sni != "" {
 		return p, true
 	}
 	return s.pools[""], false

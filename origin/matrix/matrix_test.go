@@ -32,9 +32,8 @@ var tlsVersions = []uint16{tls.VersionTLS13, tls.VersionTLS12}
 // origin is a running server under test.
 type origin struct {
 	addr string
-	// evidence is the file holding the aop1 lines. HAProxy logs to stdout,
-	// which the harness redirects to its output log, mixed with HAProxy's
-	// own messages (the parser skips those).
+	// evidence is the file holding the aop1 lines: the spec's AccessLog
+	// for every server (HAProxy's stdout is redirected there).
 	evidence string
 }
 
@@ -74,12 +73,17 @@ func startOrigin(t *testing.T, lab *pkitest.Lab, kind render.Server, phase rende
 	if kind == render.Builtin {
 		return origin{addr: startBuiltin(t, out.Files[0].Path), evidence: spec.AccessLog}
 	}
-	run := servertest.Start(t, kind, out.Files[0].Path)
-	o := origin{addr: run.Addr, evidence: spec.AccessLog}
+	// HAProxy logs to stdout: run it as the standalone config's start
+	// command says, with stdout going to the spec's evidence log.
+	run := servertest.Start(t, kind, out.Files[0].Path, servertest.Stdout(spec.AccessLog))
 	if kind == render.HAProxy {
-		o.evidence = run.ErrorLog
+		// An alert at start means the standalone config and its start
+		// command disagree (e.g. a pid file named twice).
+		if tail := run.ErrorTail(); strings.Contains(tail, "[ALERT]") {
+			t.Errorf("haproxy alerts at start:\n%s", tail)
+		}
 	}
-	return o
+	return origin{addr: run.Addr, evidence: spec.AccessLog}
 }
 
 // startBuiltin runs the builtin origin in-process from its rendered
@@ -373,7 +377,7 @@ func TestProbePerHostname(t *testing.T) {
 		wg.Wait()
 		want := map[string]*counts{ha: {}, hb: {}}
 		for i, c := range cases {
-			checkHostCase(t, phase, c, results[i])
+			checkHostCase(t, kind, phase, c, results[i])
 			if results[i].HTTPStatus != 0 {
 				// Every request that reached HTTP is logged under its SNI.
 				want[c.sni].add(kind, tls.VersionTLS13, c.kind)
@@ -385,7 +389,7 @@ func TestProbePerHostname(t *testing.T) {
 	})
 }
 
-func checkHostCase(t *testing.T, phase render.Phase, c hostCase, r probe.Result) {
+func checkHostCase(t *testing.T, kind render.Server, phase render.Phase, c hostCase, r probe.Result) {
 	t.Helper()
 	wantCA := map[string]string{"a.example.test": caAName, "b.example.test": caBName}[c.sni]
 	if !slices.Equal(r.AcceptableCAs, []string{wantCA}) {
@@ -401,8 +405,74 @@ func checkHostCase(t *testing.T, phase render.Phase, c hostCase, r probe.Result)
 			t.Errorf("%s: got %s (%s), want accepted (HTTP 200)", c.name, r, r.Detail)
 		}
 	default:
-		if r.Class != probe.RejectedHTTP && r.Class != probe.RejectedTLS {
-			t.Errorf("%s: got %s (%s), want a rejection", c.name, r, r.Detail)
+		// Each hostname rejects like a zone-mode origin with its own CA.
+		if got, want := r.String(), expected(kind, phase, tls.VersionTLS13)[c.kind]; got != want {
+			t.Errorf("%s: got %q (%s), want %q", c.name, got, r.Detail, want)
 		}
 	}
+}
+
+// TestProbeNoSNI covers clients that send no SNI to a per-hostname origin.
+// The server then verifies the certificate against the CA of its first
+// hostname, whatever Host the request names; in the enforce phase the
+// renderer refuses such requests (nginx `if ($ssl_server_name = "")`,
+// HAProxy `deny if !{ ssl_fc_has_sni }`, Apache SSLStrictSNIVHostCheck,
+// the builtin origin's unknown-SNI check) so a certificate from the first
+// hostname's CA cannot open the other hostnames. The soft phase adds no
+// such guard: it must keep serving every request it served before.
+func TestProbeNoSNI(t *testing.T) {
+	t.Parallel()
+	lab := pkitest.New(t)
+	a := lab.ClientA.TLSCertificate()
+	cases := []hostCase{
+		{name: "no SNI, Host a, cert A", host: "a.example.test", cert: &a, kind: probe.KindRight},
+		{name: "no SNI, Host b, cert A (borrowing a's CA)", host: "b.example.test", cert: &a, kind: probe.KindRight},
+	}
+	forEachServer(t, func(t *testing.T, kind render.Server, phase render.Phase) {
+		o := startOrigin(t, lab, kind, phase, render.Hostname)
+		results := make([]probe.Result, len(cases))
+		var wg sync.WaitGroup
+		for i, c := range cases {
+			tg := probe.Target{Addr: o.addr, Host: c.host, RootCAs: serverCAs(lab)}
+			wg.Go(func() {
+				results[i] = probe.Probe(context.Background(), tg, probe.Case{Name: c.name, Kind: c.kind, Cert: c.cert})
+			})
+		}
+		wg.Wait()
+		for i, c := range cases {
+			r := results[i]
+			if r.SNI != "" {
+				t.Fatalf("%s: the probe sent SNI %q", c.name, r.SNI)
+			}
+			if got, want := r.String(), noSNIOutcome(kind, phase, c.host); got != want {
+				t.Errorf("%s: got %q (%s), want %q", c.name, got, r.Detail, want)
+			}
+			// Without SNI the first hostname's CA verifies the certificate.
+			if !slices.Equal(r.AcceptableCAs, []string{caAName}) {
+				t.Errorf("%s: announced CAs %q, want [%s] (the first hostname's CA)", c.name, r.AcceptableCAs, caAName)
+			}
+			if r.ServerCertError != "" {
+				t.Errorf("%s: server certificate reported bad: %s", c.name, r.ServerCertError)
+			}
+		}
+	})
+}
+
+// noSNIOutcome is the measured answer to a request without SNI, for Host
+// a.example.test (the first hostname) or b.example.test, carrying a
+// certificate from a's CA.
+func noSNIOutcome(kind render.Server, phase render.Phase, host string) string {
+	switch {
+	case kind == render.Apache && phase == render.Enforce:
+		// SSLStrictSNIVHostCheck answers 403, whatever the Host.
+		return "rejected at HTTP (403 Forbidden (a mapped client-certificate rejection, or the application's own 403: try --path))"
+	case phase == render.Enforce:
+		return "rejected at HTTP (421 Misdirected Request)"
+	case kind == render.Apache && host != "a.example.test":
+		// Apache's own check, in both phases: the handshake was made with
+		// the first vhost's client-CA settings, the Host selects a vhost
+		// with other ones. The renderer's notes say so.
+		return "rejected at HTTP (421 Misdirected Request)"
+	}
+	return ok200
 }

@@ -423,7 +423,19 @@ func hostForURL(h string) string {
 }
 
 // nginx's own error pages for client-certificate failures (§7).
-var nginxCertErrors = []string{"No required SSL certificate was sent", "The SSL certificate error"}
+var nginxCertErrors = []string{noCertPage, "The SSL certificate error"}
+
+// The Detail of the HTTP rejections that mean "no client certificate":
+// nginx's error page, and the bare 496 status.
+const (
+	noCertPage   = "No required SSL certificate was sent"
+	noCertStatus = "SSL certificate required"
+)
+
+// NoCertPage reports whether a rejected_http Detail is the origin refusing
+// a request for carrying no client certificate, as opposed to an
+// application's own 403 or 421.
+func NoCertPage(detail string) bool { return detail == noCertPage || detail == noCertStatus }
 
 func classifyHTTP(status int, body []byte) (Class, string) {
 	for _, s := range nginxCertErrors {
@@ -435,7 +447,7 @@ func classifyHTTP(status int, body []byte) (Class, string) {
 	case 495:
 		return RejectedHTTP, "SSL certificate error"
 	case 496:
-		return RejectedHTTP, "SSL certificate required"
+		return RejectedHTTP, noCertStatus
 	case http.StatusMisdirectedRequest:
 		return RejectedHTTP, "Misdirected Request"
 	case http.StatusForbidden:

@@ -83,6 +83,9 @@ func (r *resolved) apacheNotes() []string {
 func (r *resolved) apache(standalone bool) *Output {
 	withListen := standalone || r.listenPort != "443"
 	notes := r.apacheNotes()
+	if r.Mode == Hostname {
+		notes = append(notes, "apache hostname mode: a client that sends no SNI is verified against the first vhost's CA; Apache itself answers 421 when its Host names another hostname, in the soft phase too, and the enforce phase answers 403 to every request without SNI (SSLStrictSNIVHostCheck)")
+	}
 	if !standalone && withListen {
 		notes = append(notes, fmt.Sprintf("apache: the site file listens on %s itself; remove the Listen line if ports.conf already has it", r.listenAddr()))
 	}

@@ -94,8 +94,7 @@ func (r *resolved) haproxy(standalone bool) *Output {
 	}
 	out.Notes = append(out.Notes, "haproxy: the first file is a managed block for haproxy.cfg (merge it with render.ReplaceBlock); its frontend binds "+r.listenAddr()+" itself, so no other frontend may bind that address")
 	if standalone {
-		out.Notes = append(out.Notes, fmt.Sprintf("haproxy standalone: HAProxy cannot log to a file; it logs to stdout, so run it with stdout redirected to the evidence log: haproxy -W -db -f %s -p %s > %s 2> %s",
-			filepath.Join(r.RuntimeDir, "haproxy.cfg"), filepath.Join(r.RuntimeDir, "haproxy.pid"), r.AccessLog, filepath.Join(r.RuntimeDir, "error.log")))
+		out.Notes = append(out.Notes, "haproxy standalone: HAProxy cannot log to a file; it logs to stdout, so run it with stdout redirected to the evidence log: "+r.haproxyStartCommand())
 	} else {
 		out.Notes = append(out.Notes, "haproxy: evidence lines go to the global log target (Debian: log /dev/log -> rsyslog -> /var/log/haproxy.log, after a syslog prefix); the access-log path is not used")
 	}
@@ -103,6 +102,14 @@ func (r *resolved) haproxy(standalone bool) *Output {
 		"haproxy soft: every request is served; the log has used=1 verify=0 for a valid certificate, used=0 for none, verify=<X509 error> (21 wrong CA, 10 expired) otherwise",
 		"haproxy enforce: rejections are TLS alerts; they are logged by error-log-format as aopwizard-tls-error lines"))
 	return out
+}
+
+// haproxyStartCommand runs the standalone config in the foreground with
+// the evidence (stdout) and HAProxy's own messages (stderr) apart; the
+// pid file is where origin/server's standalone driver looks for it.
+func (r *resolved) haproxyStartCommand() string {
+	return fmt.Sprintf("haproxy -W -db -f %s -p %s > %s 2> %s", filepath.Join(r.RuntimeDir, "haproxy.cfg"),
+		filepath.Join(r.RuntimeDir, "haproxy.pid"), r.AccessLog, filepath.Join(r.RuntimeDir, "error.log"))
 }
 
 // haproxyStandalone mirrors origin-servers.md §4.3. The global log target
@@ -113,9 +120,10 @@ func (r *resolved) haproxyStandalone() *Output {
 	main := filepath.Join(r.RuntimeDir, "haproxy.cfg")
 	b := &strings.Builder{}
 	b.WriteString("# aopwizard standalone HAProxy config (tests, demos). Start (stdout is the evidence log):\n")
-	fmt.Fprintf(b, "#   haproxy -W -db -f %s -p %s > %s\n", main, filepath.Join(r.RuntimeDir, "haproxy.pid"), r.AccessLog)
-	fmt.Fprintf(b, "global\n    log stdout format raw local0 info\n    pidfile %s\n    ssl-default-bind-options ssl-min-ver TLSv1.2\n",
-		filepath.Join(r.RuntimeDir, "haproxy.pid"))
+	fmt.Fprintf(b, "#   %s\n", r.haproxyStartCommand())
+	// No pidfile directive: the start command's -p names it, and HAProxy
+	// alerts "'pidfile' already specified" when both do.
+	b.WriteString("global\n    log stdout format raw local0 info\n    ssl-default-bind-options ssl-min-ver TLSv1.2\n")
 	b.WriteString("defaults\n    mode http\n    log global\n    timeout connect 5s\n    timeout client 10s\n    timeout server 10s\n\n")
 	b.Write(out.Files[0].Content)
 	out.Files[0] = File{Path: main, Content: []byte(b.String()), Mode: 0o644}

@@ -91,18 +91,33 @@ type Running struct {
 	// reports startup and reload problems.
 	PIDFile, ErrorLog string
 
+	// Stdout is where HAProxy's stdout goes (HAProxy only): with
+	// render.Standalone's "log stdout", the evidence (aop1) lines. It is
+	// ErrorLog unless the Stdout option names another file.
+	Stdout string
+
 	t       testing.TB
 	cmd     *exec.Cmd     // HAProxy only: the foreground master
 	exited  chan struct{} // closed when cmd has been reaped
 	stopped bool
 }
 
+// Option adjusts how Start runs a server.
+type Option func(*Running)
+
+// Stdout sends HAProxy's stdout to path, apart from its own messages on
+// stderr (ErrorLog). render.Standalone logs HAProxy's evidence to stdout and
+// tells the operator to redirect it to the spec's AccessLog: pass that path
+// here to run it exactly so. nginx and Apache daemonise and log to files,
+// so it changes nothing for them.
+func Stdout(path string) Option { return func(r *Running) { r.Stdout = path } }
+
 // Start starts kind from mainConfigPath, waits until every listen address
 // in the config (and the files it includes) accepts connections, and stops
 // the server when the test ends. It skips or fails per Require when the
 // binary is missing, and fails the test if the server does not come up,
 // quoting its error log.
-func Start(t testing.TB, kind render.Server, mainConfigPath string) *Running {
+func Start(t testing.TB, kind render.Server, mainConfigPath string, opts ...Option) *Running {
 	t.Helper()
 	RequireServer(t, kind)
 	d, err := server.Standalone(kind, mainConfigPath)
@@ -117,6 +132,9 @@ func Start(t testing.TB, kind render.Server, mainConfigPath string) *Running {
 		t.Fatalf("no listen address found in %s or its includes", mainConfigPath)
 	}
 	r := &Running{Kind: kind, Driver: d, Addrs: info.Addrs, Addr: info.Addrs[0], PIDFile: info.PIDFile, ErrorLog: info.ErrorLog, t: t}
+	for _, o := range opts {
+		o(r)
+	}
 	switch kind {
 	case server.Nginx:
 		if r.ErrorLog != "" {
@@ -125,7 +143,11 @@ func Start(t testing.TB, kind render.Server, mainConfigPath string) *Running {
 			r.ErrorLog = d.ErrorLog
 		}
 	case server.HAProxy:
-		r.PIDFile, r.ErrorLog = d.PIDFile, filepath.Join(filepath.Dir(mainConfigPath), "haproxy-output.log")
+		// The error log render.Standalone's start command names.
+		r.PIDFile, r.ErrorLog = d.PIDFile, filepath.Join(filepath.Dir(mainConfigPath), "error.log")
+		if r.Stdout == "" {
+			r.Stdout = r.ErrorLog
+		}
 	}
 	if r.PIDFile == "" {
 		t.Fatalf("no pid file directive in %s: the harness needs it to stop the server", mainConfigPath)
@@ -181,13 +203,23 @@ func (r *Running) start() error {
 		}
 		return nil
 	}
-	// A file, not a pipe, so Wait never blocks on a worker holding it.
-	logf, err := os.OpenFile(r.ErrorLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	// Files, not pipes, so Wait never blocks on a worker holding them.
+	stderr, err := os.OpenFile(r.ErrorLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
-	defer logf.Close()
-	cmd.Stdout, cmd.Stderr = logf, logf
+	defer stderr.Close()
+	// One file description when both go to one file: HAProxy sets
+	// O_NONBLOCK on its log fd with F_SETFL, which clears O_APPEND, so a
+	// second description would overwrite the first's lines from offset 0.
+	stdout := stderr
+	if r.Stdout != r.ErrorLog {
+		if stdout, err = os.OpenFile(r.Stdout, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+			return err
+		}
+		defer stdout.Close()
+	}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		return err
 	}
