@@ -237,7 +237,7 @@ func TestRateLimit(t *testing.T) {
 		if !ae.HasCode(971) || ae.RetryAfter != time.Second {
 			t.Errorf("codes %v retry-after %v", ae.Codes, ae.RetryAfter)
 		}
-		if n := len(h.settledRequests(3)); n != 3 {
+		if n := len(h.sim.Requests()); n != 3 {
 			t.Errorf("%d requests, want 3 (two retries)", n)
 		}
 	})
@@ -268,7 +268,7 @@ func TestRateLimit(t *testing.T) {
 		if _, err := h.c.UploadCertificate(ctxT(t), h.zoneID, cfapi.LevelZone, c, k); err != nil {
 			t.Fatal(err)
 		}
-		if n := len(h.settledRequests(2)); n != 2 {
+		if n := len(h.sim.Requests()); n != 2 {
 			t.Errorf("%d requests, want 2: a 429 is not processed, so no lookup is needed", n)
 		}
 	})
@@ -298,7 +298,7 @@ func TestServerErrorsAndResets(t *testing.T) {
 		h := newHarness(t, cfsim.Options{Faults: faults(cfsim.Fault5xx, 3)}, nil)
 		_, err := h.c.FindZone(ctxT(t), zoneName)
 		wantAPIError(t, err, cfapi.KindServer, "cloudflarestatus")
-		if n := len(h.settledRequests(3)); n != 3 {
+		if n := len(h.sim.Requests()); n != 3 {
 			t.Errorf("%d attempts, want 3", n)
 		}
 	})
@@ -323,12 +323,48 @@ func TestServerErrorsAndResets(t *testing.T) {
 		if n := h.sim.Uploads(zoneName); n != 1 {
 			t.Errorf("%d uploads, want 1", n)
 		}
-		// cfsim logs a dropped request after the client has moved on, so
-		// the state, not the request log, is what to check.
 		if certs := h.sim.Certificates(zoneName); len(certs) != 1 || certs[0].ID != up.ID {
 			t.Errorf("returned %s, sim holds %+v", up.ID, certs)
 		}
+		if got := methods(h.sim.Requests()); !slices.Equal(got, []string{"POST", "GET"}) {
+			t.Errorf("requests %v, want the upload then the lookup that found it, no second upload", got)
+		}
 	})
+	t.Run("upload whose last attempt landed unanswered", func(t *testing.T) {
+		t.Parallel()
+		// Two 5xx answers, each followed by a lookup, then a third attempt
+		// applied but reset: the final lookup finds it, so the call succeeds.
+		h := newHarness(t, cfsim.Options{Faults: cfsim.Faults{Sequence: []cfsim.FaultKind{
+			cfsim.Fault5xx, "", cfsim.Fault5xx, "", cfsim.FaultResetAfter}}}, nil)
+		c, key := newLab(t).leaf("a." + zoneName)
+		up, err := h.c.UploadCertificate(ctxT(t), h.zoneID, cfapi.LevelZone, c, key)
+		if err != nil {
+			t.Fatalf("the third attempt landed; the upload must report it: %v", err)
+		}
+		if got := methods(h.sim.Requests()); !slices.Equal(got, []string{"POST", "GET", "POST", "GET", "POST", "GET"}) || up.ID == "" {
+			t.Errorf("requests %v, upload %+v; want three uploads each followed by a lookup", got, up)
+		}
+	})
+	// Without an answer (5xx, or a reset before the request was applied)
+	// the upload may or may not have landed: it is re-sent only after a
+	// lookup shows it did not.
+	for _, k := range []cfsim.FaultKind{cfsim.Fault5xx, cfsim.FaultReset} {
+		t.Run("upload re-sent after a lookup on "+string(k), func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, cfsim.Options{Faults: faults(k, 1)}, nil)
+			c, key := newLab(t).leaf("a." + zoneName)
+			if _, err := h.c.UploadCertificate(ctxT(t), h.zoneID, cfapi.LevelHostname, c, key); err != nil {
+				t.Fatal(err)
+			}
+			rs := h.sim.Requests()
+			if got := methods(rs); !slices.Equal(got, []string{"POST", "GET", "POST"}) {
+				t.Fatalf("requests %v, want upload, lookup, upload", got)
+			}
+			if !hasSuffix(rs[1].Path, "/hostnames/certificates") || h.sim.Uploads(zoneName) != 1 {
+				t.Errorf("lookup %s, %d uploads; want the hostname certificate list and 1 upload", rs[1].Path, h.sim.Uploads(zoneName))
+			}
+		})
+	}
 	t.Run("policy create reset after commit", func(t *testing.T) {
 		t.Parallel()
 		// #0 is the existence check, #1 the create whose answer is lost.

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -118,18 +117,13 @@ func (h *harness) requests(method, suffix string) []cfsim.Request {
 	return out
 }
 
-// settledRequests returns the request log once it holds at least want
-// entries (or after a deadline): cfsim records a faulted request after it
-// answered, so the log may lag the client by a moment.
-func (h *harness) settledRequests(want int) []cfsim.Request {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		rs := h.sim.Requests()
-		if len(rs) >= want || time.Now().After(deadline) {
-			return rs
-		}
-		runtime.Gosched()
+// methods lists the HTTP methods of rs, in order.
+func methods(rs []cfsim.Request) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Method
 	}
+	return out
 }
 
 func hasSuffix(s, suf string) bool { return len(s) >= len(suf) && s[len(s)-len(suf):] == suf }

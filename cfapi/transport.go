@@ -197,28 +197,32 @@ func (c *SDKClient) do(ctx context.Context, op *opSpec, send func(context.Contex
 			}
 		case at.status >= 500 || at.status == 0:
 			failures++
-			if failures >= c.cfg.MaxAttempts {
+			last := failures >= c.cfg.MaxAttempts
+			if !last {
+				d := c.backoff(failures)
+				c.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "cloudflare call failed, retrying", slog.String("op", op.name),
+					slog.Int("status", at.status), slog.String("error", c.redact(err.Error())), slog.Duration("backoff", d))
+				if err := c.cfg.Sleep(ctx, d); err != nil {
+					return c.wrapErr(op, "waiting to retry", err)
+				}
+			}
+			if !op.idempotent && op.landed != nil {
+				// The request may have been applied before the failure (a
+				// reset after commit): re-sending would duplicate it, and
+				// after the last attempt it may still have succeeded.
+				done, lerr := op.landed(ctx)
+				switch {
+				case lerr == nil && done:
+					return errLanded
+				case lerr != nil && !last:
+					return c.wrapErr(op, "the outcome of the first attempt is unknown and checking it failed", lerr)
+				}
+			}
+			if last {
 				if at.status == 0 {
 					return c.wrapErr(op, fmt.Sprintf("no answer after %d attempts", failures), err)
 				}
 				return c.errorFromAttempt(op, at)
-			}
-			d := c.backoff(failures)
-			c.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "cloudflare call failed, retrying", slog.String("op", op.name),
-				slog.Int("status", at.status), slog.String("error", c.redact(err.Error())), slog.Duration("backoff", d))
-			if err := c.cfg.Sleep(ctx, d); err != nil {
-				return c.wrapErr(op, "waiting to retry", err)
-			}
-			if !op.idempotent && op.landed != nil {
-				// The request may have been applied before the failure (a
-				// reset after commit); re-sending would duplicate it.
-				done, lerr := op.landed(ctx)
-				if lerr != nil {
-					return c.wrapErr(op, "the outcome of the first attempt is unknown and checking it failed", lerr)
-				}
-				if done {
-					return errLanded
-				}
 			}
 		case at.status < 400:
 			return c.wrapErr(op, "unexpected answer from Cloudflare", err)

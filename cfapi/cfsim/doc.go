@@ -59,7 +59,10 @@
 //     only. 429, 5xx and reset never change state; reset_after applies the
 //     request and then drops the connection; latency delays, then applies.
 //   - Requests() is the log; bodies have private_key values replaced by
-//     "[redacted]", credentials are never recorded.
+//     "[redacted]", credentials are never recorded. An entry is recorded
+//     before its answer is sent or its connection dropped, so a client
+//     never sees an outcome the log lacks; the exception is a latency
+//     fault the client abandons, logged once the server notices.
 //
 // # Edge
 //

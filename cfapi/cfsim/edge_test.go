@@ -136,7 +136,6 @@ func TestEdgeZoneLevel(t *testing.T) {
 	e.wantVisit("a.example.test", 525, "") // newest active zone cert wins
 	e.call("PUT", e.zpath("/origin_tls_client_auth/settings"), map[string]bool{"enabled": false}).want(t, 200, 0)
 	e.wantVisit("a.example.test", 525, "")
-	e.noViolations()
 }
 
 // TestEdgePrecedence: per-hostname > enabled:false > zone-level > global.
@@ -170,7 +169,6 @@ func TestEdgePrecedence(t *testing.T) {
 	// Voiding the association hands the hostname back to the lower levels.
 	assoc("a.example.test", nil)
 	e.wantVisit("a.example.test", 200, "issuer="+cfsim.GlobalCACommonName)
-	e.noViolations()
 }
 
 // newEdgeEnvWithGlobal builds an edge whose origin trusts CA A, CA B and
@@ -241,8 +239,6 @@ func TestEdgeSSLModes(t *testing.T) {
 		e2.call("PATCH", e2.zpath("/settings/ssl"), map[string]string{"value": mode}).want(t, 200, 0)
 		e2.wantVisit("a.example.test", 526, "error code: 526")
 	}
-	e.noViolations()
-	e2.noViolations()
 }
 
 // TestEdgeOriginDown: a closed origin port is 521, a host outside the zone

@@ -46,38 +46,42 @@ func unitFloat(seed int64, i int, purpose string) float64 {
 	return float64(binary.BigEndian.Uint64(h[:8])>>11) / (1 << 53)
 }
 
-// injectFailure answers a faulted request without touching state and
-// returns the status sent (0 for a dropped connection).
-func (s *Sim) injectFailure(w http.ResponseWriter, kind FaultKind, i int) int {
+// injectedStatus is the status a faulted request is answered with (0 for a
+// dropped connection); the 5xx variant depends only on (Seed, i).
+func (s *Sim) injectedStatus(kind FaultKind, i int) int {
 	switch kind {
 	case Fault429:
+		return http.StatusTooManyRequests
+	case Fault5xx:
+		return []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable}[int(unitFloat(s.opts.Seed, i, "5xx")*3)]
+	}
+	return 0
+}
+
+// writeInjected answers a faulted request with status (from
+// injectedStatus) without touching state.
+func (s *Sim) writeInjected(w http.ResponseWriter, status int) {
+	switch status {
+	case http.StatusTooManyRequests:
 		ra := s.opts.Faults.RetryAfter
 		h := w.Header()
 		h.Set("Retry-After", strconv.Itoa(ra))
 		h.Set("X-Ratelimit-Limit", "1200")
 		h.Set("X-Ratelimit-Remaining", "0")
 		h.Set("X-Ratelimit-Reset", s.clock().Add(secondsDuration(ra)).UTC().Format(http.TimeFormat))
-		writeFailure(w, fail(http.StatusTooManyRequests, CodeRateLimited, "Please wait and consider throttling your request speed"))
-		return http.StatusTooManyRequests
-	case Fault5xx:
-		switch int(unitFloat(s.opts.Seed, i, "5xx") * 3) {
-		case 0:
-			writeFailure(w, fail(http.StatusInternalServerError, CodeInternal, "Internal Server Error"))
-			return http.StatusInternalServerError
-		case 1:
-			// Cloudflare's edge answers a failed API origin with an HTML
-			// page, not the JSON envelope: clients must cope with both.
-			w.Header().Set("Content-Type", "text/html; charset=UTF-8")
-			w.WriteHeader(http.StatusBadGateway)
-			fmt.Fprint(w, "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n")
-			return http.StatusBadGateway
-		default:
-			writeFailure(w, fail(http.StatusServiceUnavailable, CodeUnavailable, "Service Unavailable"))
-			return http.StatusServiceUnavailable
-		}
-	default: // FaultReset
+		writeFailure(w, fail(status, CodeRateLimited, "Please wait and consider throttling your request speed"))
+	case http.StatusInternalServerError:
+		writeFailure(w, fail(status, CodeInternal, "Internal Server Error"))
+	case http.StatusBadGateway:
+		// Cloudflare's edge answers a failed API origin with an HTML page,
+		// not the JSON envelope: clients must cope with both.
+		w.Header().Set("Content-Type", "text/html; charset=UTF-8")
+		w.WriteHeader(status)
+		fmt.Fprint(w, "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n")
+	case http.StatusServiceUnavailable:
+		writeFailure(w, fail(status, CodeUnavailable, "Service Unavailable"))
+	default:
 		dropConnection(w)
-		return 0
 	}
 }
 

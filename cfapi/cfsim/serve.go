@@ -129,10 +129,13 @@ func (s *Sim) serve(w http.ResponseWriter, req *http.Request) {
 	s.mu.Unlock()
 	entry.Fault, entry.Faulted = fault, fault != ""
 
+	// Every entry is logged before its answer (or dropped connection)
+	// leaves, so a client that has seen the outcome finds it in the log.
 	switch fault {
 	case Fault429, Fault5xx, FaultReset:
-		entry.Status = s.injectFailure(w, fault, entry.Index)
+		entry.Status = s.injectedStatus(fault, entry.Index)
 		s.record(entry)
+		s.writeInjected(w, entry.Status)
 		return
 	case FaultLatency:
 		t := time.NewTimer(s.opts.Faults.Latency)
@@ -147,8 +150,8 @@ func (s *Sim) serve(w http.ResponseWriter, req *http.Request) {
 
 	status, out := s.dispatch(req, path, body)
 	if fault == FaultResetAfter {
-		dropConnection(w)
 		s.record(entry)
+		dropConnection(w)
 		return
 	}
 	entry.Status = status

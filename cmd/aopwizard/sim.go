@@ -62,7 +62,7 @@ func newSimCmd() *cobra.Command {
 	fl.BoolVar(&f.deployTimeout, "deploy-timeout", false, "end deployments in deployment_timed_out instead of active")
 	fl.Float64Var(&f.faultRate, "faults", 0, "fraction of API requests (0 to 1) that get an injected fault")
 	fl.StringSliceVar(&f.faultKinds, "fault-kinds", []string{"429", "5xx"}, "faults to inject: 429, 5xx, reset, reset_after, latency")
-	fl.Int64Var(&f.seed, "seed", 0, "seed for IDs and fault choices (same seed, same faulted requests)")
+	fl.Int64Var(&f.seed, "seed", 0, "seed for IDs and fault choices (a fault depends on the seed and the request's position: same seed and request order, same faults)")
 	fl.StringVar(&f.logFile, "log", "", "append the request log to FILE as JSON lines (private keys redacted); - for stderr")
 	fl.StringVar(&f.edgeListen, "edge-listen", "", "also run the edge on this address (loopback only), for the first --zone")
 	fl.StringVar(&f.edgeOrigin, "edge-origin", "", "origin HOST:PORT the edge proxies to (required with --edge-listen)")
@@ -185,8 +185,12 @@ func simOptions(f simFlags) (cfsim.Options, error) {
 		}
 		o.Faults.Kinds = append(o.Faults.Kinds, cfsim.FaultKind(k))
 	}
-	if strings.ContainsAny(f.token, " \t\r\n") {
-		return o, usagef("--token contains whitespace: a bearer token is one word of letters, digits, '_' and '-'")
+	if strings.ContainsFunc(f.token, func(r rune) bool {
+		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' || r == '-')
+	}) {
+		// The simulator answers any other character with 6003/6111, so
+		// no client could ever authenticate.
+		return o, usagef("--token has characters a bearer token cannot hold: use letters, digits, '_' and '-'")
 	}
 	zones := f.zones
 	if len(zones) == 0 {

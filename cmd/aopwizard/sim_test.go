@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -21,7 +20,7 @@ func startSim(t *testing.T, args ...string) (simInfo, func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	var errb safeBuffer
+	var errb lockedBuffer
 	code := make(chan int, 1)
 	go func() {
 		code <- execute(ctx, append([]string{"sim"}, args...), pw, &errb)
@@ -55,24 +54,6 @@ func startSim(t *testing.T, args ...string) (simInfo, func() int) {
 	}
 	t.Cleanup(func() { stop() })
 	return info, stop
-}
-
-// safeBuffer is stderr for a command running in another goroutine.
-type safeBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *safeBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *safeBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestSimServesAPIAndStopsOnCancel(t *testing.T) {
@@ -126,6 +107,8 @@ func TestSimRefusesBadFlags(t *testing.T) {
 		{[]string{"--faults", "1.5"}, "out of range"},
 		{[]string{"--fault-kinds", "teapot"}, "unknown"},
 		{[]string{"--zone", "localhost"}, "not a domain name"},
+		{[]string{"--token", "cfut_a.b"}, "characters a bearer token cannot hold"},
+		{[]string{"--token", "two words"}, "characters a bearer token cannot hold"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
@@ -147,5 +130,29 @@ func TestSimEdgeLine(t *testing.T) {
 	info, _ := startSim(t, "--edge-listen", "127.0.0.1:0", "--edge-origin", "127.0.0.1:9")
 	if !strings.HasPrefix(info.Edge, "127.0.0.1:") || !strings.Contains(info.EdgeCAPEM, "BEGIN CERTIFICATE") {
 		t.Fatalf("edge fields missing: %+v", info)
+	}
+}
+
+// --faults with a seed injects the chosen faults, and the request log
+// marks them.
+func TestSimInjectsFaults(t *testing.T) {
+	logFile := filepath.Join(t.TempDir(), "sim.jsonl")
+	info, stop := startSim(t, "--faults", "1", "--fault-kinds", "429", "--seed", "7", "--log", logFile)
+	req, _ := http.NewRequest("GET", info.APIURL+"zones", nil)
+	req.Header.Set("Authorization", "Bearer "+info.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("--faults 1 --fault-kinds 429 answered %d (Retry-After %q), want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if code := stop(); code != exitOK {
+		t.Fatalf("exit code %d", code)
+	}
+	b, err := os.ReadFile(logFile)
+	if err != nil || !strings.Contains(string(b), `"faulted":true`) || !strings.Contains(string(b), `"fault":"429"`) {
+		t.Fatalf("request log should mark the fault: %s %v", b, err)
 	}
 }
