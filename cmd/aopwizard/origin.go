@@ -74,9 +74,9 @@ func newOriginRenderCmd() *cobra.Command {
 	fl.StringVar(&f.runtimeDir, "runtime-dir", "", "with --standalone: directory for pid, temp files and error log (default --out)")
 	fl.StringVar(&f.out, "out", "", "write the files into this directory (as the server's config dir) instead of printing them")
 	fl.BoolVar(&f.caddyLegacy, "caddy-legacy", false, "Caddy < 2.8 (Debian 12's 2.6.2): trusted_ca_cert_file instead of trust_pool")
-	fl.StringVar(&f.namespace, "namespace", "", "ingress-nginx: Kubernetes namespace (default \"default\")")
-	fl.StringVar(&f.ingressBackend, "ingress-backend", "", "ingress-nginx: backend service as name:port")
-	fl.StringVar(&f.tlsSecret, "tls-secret", "", "ingress-nginx: TLS secret with the origin certificate (default <id>-tls)")
+	fl.StringVar(&f.namespace, "namespace", "", "for ingress-nginx: the Kubernetes namespace (default \"default\")")
+	fl.StringVar(&f.ingressBackend, "ingress-backend", "", "for ingress-nginx: the backend service as name:port")
+	fl.StringVar(&f.tlsSecret, "tls-secret", "", "for ingress-nginx: the TLS secret with the origin certificate (default <id>-tls)")
 	return cmd
 }
 
@@ -88,15 +88,15 @@ func bindOriginSpecFlags(fl *pflag.FlagSet, f *originRenderFlags, servers string
 	fl.StringVar(&f.server, "server", "", "origin server: "+servers)
 	fl.StringVar(&f.phase, "phase", "", "soft (accept all, log the result) or enforce (require the certificate) (required)")
 	fl.StringVar(&f.mode, "mode", "", "global (Cloudflare's shared CA), zone (one CA) or hostname (a CA per hostname); default zone, or hostname when --host-ca is given")
-	fl.StringVar(&f.caFile, "ca-file", "", "CA bundle the origin trusts in zone mode (may hold several CAs during a rotation); global mode defaults to Cloudflare's CA, written next to the config")
+	fl.StringVar(&f.caFile, "ca-file", "", "the CA bundle the origin trusts in zone mode (may hold several CAs during a rotation); global mode defaults to Cloudflare's CA, written next to the config")
 	fl.StringArrayVar(&f.hostnames, "hostname", nil, "hostname served (repeatable)")
-	fl.StringArrayVar(&f.hostCAs, "host-ca", nil, "HOST=PATH: the CA bundle of one hostname in hostname mode (repeatable; adds the hostname)")
+	fl.StringArrayVar(&f.hostCAs, "host-ca", nil, "one hostname's own CA bundle in hostname mode, as HOST=PATH (repeatable; adds the hostname)")
 	fl.StringVar(&f.listen, "listen", ":443", "address to listen on, [IP]:port (apply checks the listener there)")
-	fl.StringVar(&f.upstream, "upstream", "", "http(s)://host:port to proxy to; empty answers 200 \"ok verify=…\" (tests, demos)")
+	fl.StringVar(&f.upstream, "upstream", "", "where to proxy to, as http(s)://host:port; empty answers 200 \"ok verify=…\" (tests, demos)")
 	fl.StringVar(&f.cert, "cert", "", "the origin's own TLS certificate (HAProxy: certificate and key in one PEM)")
 	fl.StringVar(&f.key, "key", "", "the origin's TLS private key (not for HAProxy)")
 	fl.StringVar(&f.accessLog, "access-log", "", "evidence log path (aop1 lines); default per server, e.g. /var/log/nginx/aopwizard-<id>.log")
-	fl.StringVar(&f.id, "id", "", "managed-block id, e.g. the zone name; default the first hostname")
+	fl.StringVar(&f.id, "id", "", "the managed-block id, e.g. the zone name; default the first hostname")
 	fl.StringVar(&f.confDir, "conf-dir", "", "the server's config directory the files refer to (default: render's --out, apply's directory of --config, else the usual one, e.g. /etc/nginx)")
 }
 

@@ -39,9 +39,9 @@ func (f *serverFlags) bind(fl *pflag.FlagSet) {
 	fl.BoolVar(&f.systemd, "systemd", server.SystemdRunning(), "reload with `systemctl reload UNIT` (default: when systemd runs this host)")
 	fl.StringVar(&f.config, "config", "", "main config file (default: Debian's /etc/nginx/nginx.conf, /etc/apache2/apache2.conf, /etc/haproxy/haproxy.cfg)")
 	fl.StringVar(&f.binary, "binary", "", "server binary (default /usr/sbin/nginx, /usr/sbin/apache2, /usr/sbin/haproxy)")
-	fl.StringVar(&f.testCmd, "test-cmd", "", "config-test command, run with sh -c (default: nginx -t -c CONFIG, apache2ctl configtest, haproxy -c -f CONFIG)")
+	fl.StringVar(&f.testCmd, "test-cmd", "", "the config-test command, run with sh -c (default: nginx -t -c CONFIG, apache2ctl configtest, haproxy -c -f CONFIG)")
 	fl.StringVar(&f.reloadCmd, "reload-cmd", "", "reload command, run with sh -c (default: systemctl reload UNIT under systemd, else nginx -s reload, apache2ctl graceful, kill -USR2 $(cat PIDFILE))")
-	fl.StringVar(&f.pidFile, "pid-file", "", "HAProxy master pid file for the USR2 reload without systemd (default /run/haproxy.pid)")
+	fl.StringVar(&f.pidFile, "pid-file", "", "the HAProxy master pid file for the USR2 reload without systemd (default /run/haproxy.pid)")
 	fl.StringVar(&f.errorLog, "error-log", "", "nginx -e error log (absolute), for layouts without /var/log/nginx")
 	fl.StringVar(&f.checkpointDir, "checkpoint-dir", "", "where checkpoints and the lock file live (default: $AOPWIZARD_STATE_DIR/checkpoints, /var/lib/aopwizard/checkpoints for root)")
 }

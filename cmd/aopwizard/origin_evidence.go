@@ -46,6 +46,8 @@ func newOriginEvidenceCmd() *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&f.log, "log", "", "evidence log (aop1 lines) to read (required)")
 	fl.DurationVar(&f.since, "since", 0, "count only requests from this long ago until now, e.g. 30m or 24h (default: the whole log)")
+	// A zero duration prints as "(0s)" after the text's own default.
+	fl.Lookup("since").DefValue = ""
 	fl.StringVar(&f.from, "from", "", "count only requests at or after this time (RFC 3339, e.g. 2026-11-22T20:00:00Z); not with --since")
 	fl.StringVar(&f.to, "to", "", "count only requests at or before this time (RFC 3339)")
 	fl.StringSliceVar(&f.hostnames, "hostname", nil, "report only this hostname (listed even with no requests); repeat for several")

@@ -243,7 +243,7 @@ func newPKICheckCmd() *cobra.Command {
 		RunE:    func(cmd *cobra.Command, _ []string) error { return runCheck(cmd, f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.ca, "ca", "", "CA certificate the origin will trust (PEM or DER; may hold several CAs)")
+	fl.StringVar(&f.ca, "ca", "", "the CA certificate the origin will trust (PEM or DER; may hold several CAs)")
 	fl.StringVar(&f.cert, "cert", "", "client certificate to upload (PEM or DER; extra certificates are treated as its chain)")
 	fl.StringVar(&f.key, "key", "", "private key of the client certificate")
 	fl.StringSliceVar(&f.hostnames, "hostname", nil, "hostname the certificate is for (repeatable); a mismatch is a warning")
