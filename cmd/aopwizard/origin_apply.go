@@ -176,6 +176,7 @@ func runOriginApply(cmd *cobra.Command, f *originApplyFlags) error {
 			return nil
 		}
 		fmt.Fprint(cmd.OutOrStdout(), diff)
+		fmt.Fprintln(stderr, "dry run: nothing was written; run again without --dry-run (and with --yes in scripts) to apply")
 		return nil
 	}
 	var targets []apply.Target

@@ -120,6 +120,9 @@ func TestOriginApplyDryRunApplyRollback(t *testing.T) {
 		t.Fatalf("dry run: exit %d, stdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
 	sameFiles(t, l.files(t), original, "after --dry-run")
+	if !strings.Contains(errs, "dry run: nothing was written") {
+		t.Errorf("dry run does not say it wrote nothing; stderr:\n%s", errs)
+	}
 
 	code, out, errs = runOriginCLI(t, append(l.args, "--phase", "soft", "--yes")...)
 	if code != exitOK {
