@@ -221,12 +221,15 @@ func Probe(ctx context.Context, t Target, c Case) Result {
 	// TLS 1.2 finishes only after the server has checked our certificate,
 	// so a rejection is already a handshake error. In TLS 1.3 our side is
 	// done first: wait for a late alert before writing anything.
+	// One buffered reader serves the alert peek and the response, so a
+	// byte the peek sees is still there for http.ReadResponse.
+	br := bufio.NewReader(conn)
 	if st.Version >= tls.VersionTLS13 && r.CertRequested {
-		if done := peekForAlert(ctx, conn, raw, t.alertWait(), &r); done {
+		if done := peekForAlert(ctx, br, raw, t.alertWait(), &r); done {
 			return r
 		}
 	}
-	doRequest(ctx, conn, t, &r)
+	doRequest(ctx, conn, br, t, &r)
 	return r
 }
 
@@ -336,16 +339,17 @@ func issuerAnnounced(cert *tls.Certificate, acceptable [][]byte) *bool {
 	return &found
 }
 
-// peekForAlert reads one byte under a short deadline. It reports true when
-// the probe is finished (an alert, a reset, or cancellation).
-func peekForAlert(ctx context.Context, conn *tls.Conn, raw net.Conn, wait time.Duration, r *Result) bool {
+// peekForAlert peeks at one byte under a short deadline (a timeout leaves
+// the TLS connection usable). It reports true when the probe is finished
+// (an alert, a reset, or cancellation).
+func peekForAlert(ctx context.Context, br *bufio.Reader, raw net.Conn, wait time.Duration, r *Result) bool {
 	deadline := time.Now().Add(wait)
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 		deadline = dl
 	}
 	_ = raw.SetReadDeadline(deadline)
-	n, err := conn.Read(make([]byte, 1))
-	if n > 0 {
+	b, err := br.Peek(1)
+	if len(b) > 0 {
 		// Application data before any request: not an alert. Classify on
 		// the HTTP answer we are about to ask for.
 		r.Detail = "origin sent data before the request"
@@ -376,7 +380,7 @@ func peekForAlert(ctx context.Context, conn *tls.Conn, raw net.Conn, wait time.D
 // client-certificate error pages.
 const maxBody = 8 << 10
 
-func doRequest(ctx context.Context, conn *tls.Conn, t Target, r *Result) {
+func doRequest(ctx context.Context, conn *tls.Conn, br *bufio.Reader, t Target, r *Result) {
 	path := t.Path
 	if path == "" {
 		path = "/"
@@ -395,7 +399,7 @@ func doRequest(ctx context.Context, conn *tls.Conn, t Target, r *Result) {
 		}
 		return
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	resp, err := http.ReadResponse(br, req)
 	if err != nil {
 		// An alert here is a late rejection (a slow link beat AlertWait).
 		// A bare EOF after our request is not: the origin accepted the

@@ -242,6 +242,44 @@ func resetOrigin(t *testing.T, lab *pkitest.Lab) string {
 	return ln.Addr().String()
 }
 
+// eagerOrigin completes a TLS 1.3 handshake that asks for a certificate,
+// then answers at once, before the request arrives.
+func eagerOrigin(t *testing.T, lab *pkitest.Lab) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	cfg := &tls.Config{Certificates: []tls.Certificate{lab.Server.TLSCertificate()}, ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS13}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			tc := tls.Server(c, cfg)
+			if tc.Handshake() == nil {
+				_, _ = io.WriteString(tc, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n")
+				_, _ = io.Copy(io.Discard, tc) // read the request, then close
+			}
+			tc.Close()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// The TLS 1.3 alert peek must not eat the first byte of an answer that
+// arrives before the request: the response is still classified.
+func TestProbeKeepsDataSentBeforeTheRequest(t *testing.T) {
+	t.Parallel()
+	lab := pkitest.New(t)
+	r := Probe(context.Background(), target(lab, eagerOrigin(t, lab)), NoCert())
+	if r.String() != "accepted (HTTP 200)" {
+		t.Fatalf("got %s (%s), want accepted (HTTP 200)", r, r.Detail)
+	}
+}
+
 func TestProbeReset(t *testing.T) {
 	t.Parallel()
 	lab := pkitest.New(t)
