@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/x509"
 	"errors"
@@ -166,6 +167,11 @@ func checkLeaf(r *Report, in CheckInput, leaf *x509.Certificate, now time.Time) 
 			fmt.Sprintf("%s has no basicConstraints extension (openssl x509 -req makes such a certificate without -extfile): Cloudflare wants an explicit CA:FALSE and rejects it as \"missing leaf certificate\"", in.CertName),
 			leafRemedy)
 	}
+	if !leaf.IsCA && looksSelfSignedToOpenSSL(leaf) {
+		r.problem("cert-subject-is-issuer",
+			fmt.Sprintf("%s has the same subject as its issuer (%s) and no key identifiers that tell them apart: OpenSSL, which nginx, Apache and HAProxy verify with, takes it for self-signed and rejects it (\"error 18: self-signed certificate\")", in.CertName, leaf.Subject),
+			"issue the client certificate with a subject that differs from the CA's, e.g. the hostname as common name (aopwizard pki generate does), or with a subjectKeyIdentifier (openssl x509 -req adds one)")
+	}
 	checkValidity(r, "cert", in.CertName, leaf, now)
 	if err := CheckKeySupported(leaf.PublicKey); err != nil {
 		r.problem("cert-key-unsupported", fmt.Sprintf("%s: %v", in.CertName, err), "")
@@ -317,4 +323,32 @@ func NamesHostname(c *x509.Certificate, host string) bool {
 		}
 	}
 	return false
+}
+
+// looksSelfSignedToOpenSSL mirrors OpenSSL's self-signed test (x509v3
+// cache_extensions): the subject equals the issuer, the key identifiers do
+// not tell them apart, and the signature algorithm fits the certificate's
+// own key. Such a leaf fails X509_verify_cert with error 18.
+func looksSelfSignedToOpenSSL(c *x509.Certificate) bool {
+	if !bytes.Equal(c.RawSubject, c.RawIssuer) {
+		return false
+	}
+	if len(c.AuthorityKeyId) > 0 && len(c.SubjectKeyId) > 0 && !bytes.Equal(c.AuthorityKeyId, c.SubjectKeyId) {
+		return false
+	}
+	return signatureKeyAlgorithm(c.SignatureAlgorithm) == c.PublicKeyAlgorithm
+}
+
+// signatureKeyAlgorithm is the key type a signature algorithm signs with.
+func signatureKeyAlgorithm(a x509.SignatureAlgorithm) x509.PublicKeyAlgorithm {
+	switch a {
+	case x509.SHA256WithRSA, x509.SHA384WithRSA, x509.SHA512WithRSA, x509.SHA1WithRSA, x509.MD5WithRSA,
+		x509.SHA256WithRSAPSS, x509.SHA384WithRSAPSS, x509.SHA512WithRSAPSS:
+		return x509.RSA
+	case x509.ECDSAWithSHA1, x509.ECDSAWithSHA256, x509.ECDSAWithSHA384, x509.ECDSAWithSHA512:
+		return x509.ECDSA
+	case x509.PureEd25519:
+		return x509.Ed25519
+	}
+	return x509.UnknownPublicKeyAlgorithm
 }

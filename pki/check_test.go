@@ -263,7 +263,7 @@ func TestPKICheckExpiredCA(t *testing.T) {
 	t.Parallel()
 	must := mustPair(t)
 	ca := must(pki.NewCA(pki.CAOptions{CommonName: "example.com", KeyType: pki.ECDSAP256, Days: 10}))
-	leaf := must(pki.IssueClient(ca, pki.ClientOptions{CommonName: "example.com", KeyType: pki.ECDSAP256}))
+	leaf := must(pki.IssueClient(ca, pki.ClientOptions{CommonName: "app.example.com", KeyType: pki.ECDSAP256}))
 	in := pki.CheckInput{CA: ca.CertPEM(), Cert: leaf.CertPEM(), Key: keyPEM(t, leaf), Now: time.Now().Add(20 * 24 * time.Hour)}
 	r := pki.Check(in)
 	if got := codes(r.Problems); !sameSet(got, []string{"ca-expired", "cert-expired"}) {

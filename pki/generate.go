@@ -4,9 +4,11 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -64,7 +66,10 @@ type CAOptions struct {
 	CommonName string
 	// Organization is optional; it helps operators tell CAs apart in logs.
 	Organization string
-	KeyType      KeyType
+	// OrganizationalUnit is optional. The AOP set uses it so the CA's
+	// subject never equals a client certificate's named after the domain.
+	OrganizationalUnit string
+	KeyType            KeyType
 	// Days of validity from NotBefore; zero means DefaultCADays.
 	Days int
 	// NotBefore defaults to now minus a small clock-skew allowance.
@@ -145,6 +150,9 @@ func NewCA(opts CAOptions) (*Pair, error) {
 	subject := pkix.Name{CommonName: opts.CommonName}
 	if opts.Organization != "" {
 		subject.Organization = []string{opts.Organization}
+	}
+	if opts.OrganizationalUnit != "" {
+		subject.OrganizationalUnit = []string{opts.OrganizationalUnit}
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
@@ -228,6 +236,15 @@ func issueLeaf(ca *Pair, tmpl *x509.Certificate, kt KeyType, days, defDays int, 
 		tmpl.KeyUsage |= x509.KeyUsageKeyEncipherment
 	}
 	tmpl.SignatureAlgorithm = signatureAlgorithm(ca.Key)
+	// Both key identifiers, explicitly: Go adds a subject key identifier to
+	// CA certificates only, and leaves out the authority key identifier when
+	// the subject equals the issuer's name. Without them OpenSSL (nginx,
+	// Apache, HAProxy) takes a leaf named like its CA for self-signed and
+	// rejects it ("error 18").
+	if tmpl.SubjectKeyId, err = subjectKeyID(key.Public()); err != nil {
+		return nil, err
+	}
+	tmpl.AuthorityKeyId = ca.Cert.SubjectKeyId
 	return sign(tmpl, ca.Cert, key, ca.Key)
 }
 
@@ -241,4 +258,22 @@ func sign(tmpl, parent *x509.Certificate, key, parentKey crypto.Signer) (*Pair, 
 		return nil, fmt.Errorf("parse signed certificate: %w", err)
 	}
 	return &Pair{Cert: cert, Key: key}, nil
+}
+
+// subjectKeyID is RFC 5280's method 1: the SHA-1 of the subjectPublicKey
+// bits, as Go and OpenSSL compute it for CA certificates.
+func subjectKeyID(pub crypto.PublicKey) ([]byte, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, fmt.Errorf("encode public key: %w", err)
+	}
+	var spki struct {
+		Algorithm        pkix.AlgorithmIdentifier
+		SubjectPublicKey asn1.BitString
+	}
+	if _, err := asn1.Unmarshal(der, &spki); err != nil {
+		return nil, fmt.Errorf("parse public key: %w", err)
+	}
+	sum := sha1.Sum(spki.SubjectPublicKey.Bytes) //nolint:gosec // an identifier, as RFC 5280 specifies
+	return sum[:], nil
 }

@@ -1,6 +1,7 @@
 package pki_test
 
 import (
+	"crypto/x509"
 	"os"
 	"path/filepath"
 	"slices"
@@ -53,13 +54,13 @@ func TestPKIOpenSSLAcceptsGenerated(t *testing.T) {
 			pkitest.RunOpenSSL(t, dir, "pkey", "-in", "cert.key", "-passin", "pass:", "-noout")
 
 			leaf := pkitest.RunOpenSSL(t, dir, "x509", "-in", "cert.crt", "-noout", "-text")
-			for _, want := range []string{"X509v3 Basic Constraints: critical\n                CA:FALSE", "TLS Web Client Authentication", "DNS:app.example.com", "Subject: CN = app.example.com", "X509v3 Authority Key Identifier"} {
+			for _, want := range []string{"X509v3 Basic Constraints: critical\n                CA:FALSE", "TLS Web Client Authentication", "DNS:app.example.com", "Subject: CN = app.example.com", "X509v3 Authority Key Identifier", "X509v3 Subject Key Identifier"} {
 				if !strings.Contains(leaf, want) {
 					t.Errorf("leaf lacks %q:\n%s", want, leaf)
 				}
 			}
 			ca := pkitest.RunOpenSSL(t, dir, "x509", "-in", "rootca.crt", "-noout", "-text")
-			for _, want := range []string{"CA:TRUE, pathlen:0", "Certificate Sign, CRL Sign", "X509v3 Subject Key Identifier", "Subject: CN = example.com"} {
+			for _, want := range []string{"CA:TRUE, pathlen:0", "Certificate Sign, CRL Sign", "X509v3 Subject Key Identifier", "Subject: OU = Authenticated Origin Pulls CA, CN = example.com"} {
 				if !strings.Contains(ca, want) {
 					t.Errorf("CA lacks %q:\n%s", want, ca)
 				}
@@ -72,11 +73,40 @@ func TestPKIOpenSSLAcceptsGenerated(t *testing.T) {
 	}
 }
 
+// TestPKIOpenSSLVerifiesEveryNameShape: the zone-level default (client CN =
+// the domain) and an apex hostname give the client certificate the CA's
+// common name. OpenSSL, which nginx, Apache and HAProxy verify with, takes
+// a certificate whose subject equals its issuer for self-signed and
+// rejects it (error 18), so the two subjects must differ.
+func TestPKIOpenSSLVerifiesEveryNameShape(t *testing.T) {
+	t.Parallel()
+	for name, hosts := range map[string][]string{"zone default": nil, "apex hostname": {"example.com"}, "subdomain": {"app.example.com"}} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			pkitest.OpenSSL(t)
+			dir := filepath.Join(t.TempDir(), "aop")
+			set, err := pki.NewSet(pki.SetOptions{Domain: "example.com", Hostnames: hosts, KeyType: pki.ECDSAP256})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := pki.WriteFiles(dir, set, pki.WriteOptions{Unencrypted: true}); err != nil {
+				t.Fatal(err)
+			}
+			cmd := pkitest.OpenSSLCmd(t, dir, "verify", "-purpose", "sslclient", "-CAfile", "rootca.crt", "cert.crt")
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "cert.crt: OK") {
+				t.Fatalf("openssl verify: %v\n%s", err, out)
+			}
+		})
+	}
+}
+
 // docsRecipe runs the Cloudflare docs' five openssl commands in dir (RSA-2048
 // instead of 4096 for speed, -subj instead of prompts) and returns the
 // check input for the result. ext is the content of cert.v3.ext, or "" to
-// leave -extfile out as many operators do.
-func docsRecipe(t *testing.T, ext string) pki.CheckInput {
+// leave -extfile out as many operators do. leafCN is what the operator types
+// as the client certificate's common name.
+func docsRecipe(t *testing.T, ext, leafCN string) (pki.CheckInput, string) {
 	t.Helper()
 	dir := t.TempDir()
 	pass := filepath.Join(dir, "pass")
@@ -87,7 +117,7 @@ func docsRecipe(t *testing.T, ext string) pki.CheckInput {
 	pkitest.RunOpenSSL(t, dir, "req", "-x509", "-new", "-nodes", "-key", "rootca.key", "-passin", "file:"+pass,
 		"-sha256", "-days", "1826", "-out", "rootca.crt", "-subj", "/CN=example.com")
 	pkitest.RunOpenSSL(t, dir, "req", "-new", "-nodes", "-out", "cert.csr", "-newkey", "rsa:2048", "-keyout", "cert.key",
-		"-subj", "/CN=app.example.com")
+		"-subj", "/CN="+leafCN)
 	args := []string{"x509", "-req", "-in", "cert.csr", "-CA", "rootca.crt", "-CAkey", "rootca.key", "-passin", "file:" + pass,
 		"-CAcreateserial", "-out", "cert.crt", "-days", "730", "-sha256"}
 	if ext != "" {
@@ -97,7 +127,7 @@ func docsRecipe(t *testing.T, ext string) pki.CheckInput {
 		args = append(args, "-extfile", "./cert.v3.ext")
 	}
 	pkitest.RunOpenSSL(t, dir, args...)
-	return readInput(t, dir, "rootca.crt", "cert.crt", "cert.key")
+	return readInput(t, dir, "rootca.crt", "cert.crt", "cert.key"), dir
 }
 
 func readInput(t *testing.T, dir, ca, cert, key string) pki.CheckInput {
@@ -126,7 +156,7 @@ func TestPKICheckDocsRecipe(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			in := docsRecipe(t, c.ext)
+			in, _ := docsRecipe(t, c.ext, "app.example.com")
 			in.Hostnames = []string{"app.example.com"}
 			r := pki.Check(in)
 			if c.code == "" {
@@ -141,6 +171,64 @@ func TestPKICheckDocsRecipe(t *testing.T) {
 			p := r.Problems[0]
 			if !strings.Contains(p.Message, `"missing leaf certificate"`) || !strings.Contains(p.Remedy, "-extfile cert.v3.ext") || !strings.Contains(p.Remedy, "basicConstraints=CA:FALSE") {
 				t.Fatalf("problem does not explain the fix: %+v", p)
+			}
+		})
+	}
+}
+
+// A client certificate whose subject equals its CA's (the docs ask for the
+// hostname as its CN, but zone-level users often type the domain twice) is
+// rejected by OpenSSL as self-signed unless key identifiers tell the two
+// apart. check must agree with OpenSSL, which nginx, Apache and HAProxy
+// verify with, in each case.
+func TestPKICheckSameSubjectAsCAAgreesWithOpenSSL(t *testing.T) {
+	t.Parallel()
+	pkitest.OpenSSL(t)
+	writePair := func(t *testing.T, ca, leaf *pki.Pair) pki.CheckInput {
+		t.Helper()
+		dir := t.TempDir()
+		for name, b := range map[string][]byte{"rootca.crt": ca.CertPEM(), "cert.crt": leaf.CertPEM(), "cert.key": keyPEM(t, leaf)} {
+			if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return readInput(t, dir, "rootca.crt", "cert.crt", "cert.key")
+	}
+	must := mustPair(t)
+	ca := must(pki.NewCA(pki.CAOptions{CommonName: "example.com", KeyType: pki.ECDSAP256}))
+	key := must(pki.IssueClient(ca, pki.ClientOptions{CommonName: "x.example.com", KeyType: pki.ECDSAP256})).Key
+	cases := []struct {
+		name      string
+		input     func(t *testing.T) pki.CheckInput
+		opensslOK bool
+	}{
+		{"docs recipe, domain as both CNs", func(t *testing.T) pki.CheckInput {
+			in, _ := docsRecipe(t, "basicConstraints=CA:FALSE", "example.com")
+			return in
+		}, true},
+		{"CA's subject and no subject key identifier", func(t *testing.T) pki.CheckInput {
+			return writePair(t, ca, customLeaf(t, ca, key, func(c *x509.Certificate) { c.Subject = ca.Cert.Subject }))
+		}, false},
+		{"aopwizard's client certificate with the CA's common name", func(t *testing.T) pki.CheckInput {
+			return writePair(t, ca, must(pki.IssueClient(ca, pki.ClientOptions{CommonName: "example.com", KeyType: pki.ECDSAP256})))
+		}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in := c.input(t)
+			dir := t.TempDir()
+			for name, b := range map[string][]byte{"ca.crt": in.CA, "cert.crt": in.Cert} {
+				if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, err := pkitest.OpenSSLCmd(t, dir, "verify", "-purpose", "sslclient", "-CAfile", "ca.crt", "cert.crt").CombinedOutput()
+			if (err == nil) != c.opensslOK {
+				t.Fatalf("openssl verify: %v\n%s(the case's premise is wrong)", err, out)
+			}
+			flagged := slices.ContainsFunc(pki.Check(in).Problems, func(p pki.Finding) bool { return p.Code == "cert-subject-is-issuer" })
+			if flagged == c.opensslOK {
+				t.Fatalf("check flagged cert-subject-is-issuer = %v, but openssl verify accepted = %v", flagged, c.opensslOK)
 			}
 		})
 	}

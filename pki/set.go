@@ -23,6 +23,9 @@ type SetOptions struct {
 	CADays, CertDays int
 }
 
+// CAOrganizationalUnit is the OU of the CA NewSet generates.
+const CAOrganizationalUnit = "Authenticated Origin Pulls CA"
+
 // NewSet validates the names and generates a CA and a client certificate
 // issued by it, both with keys of opts.KeyType.
 func NewSet(opts SetOptions) (*Set, error) {
@@ -42,7 +45,10 @@ func NewSet(opts SetOptions) (*Set, error) {
 	if len(hosts) == 0 {
 		hosts = []string{domain}
 	}
-	ca, err := NewCA(CAOptions{CommonName: domain, KeyType: opts.KeyType, Days: opts.CADays})
+	// CN = the domain as the docs say; the OU keeps the CA's subject apart
+	// from a client certificate named after the domain (zone-level, or an
+	// apex hostname), which OpenSSL would otherwise take for self-signed.
+	ca, err := NewCA(CAOptions{CommonName: domain, OrganizationalUnit: CAOrganizationalUnit, KeyType: opts.KeyType, Days: opts.CADays})
 	if err != nil {
 		return nil, err
 	}
