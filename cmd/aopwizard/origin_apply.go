@@ -123,7 +123,8 @@ func newOriginApplyCmd() *cobra.Command {
 	return cmd
 }
 
-// originApplyHook lets tests stand in for a kill after the write.
+// originApplyHook lets tests inject a failure or an interrupt right after
+// the write (a real kill is tested with the process itself).
 var originApplyHook func() error
 
 func runOriginApply(cmd *cobra.Command, f *originApplyFlags) error {

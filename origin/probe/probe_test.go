@@ -218,33 +218,9 @@ func TestProbeHTTP400LikeNginx(t *testing.T) {
 	}
 }
 
-// resetOrigin completes a TLS 1.3 handshake that asks for a certificate,
-// then resets the connection without an alert.
-func resetOrigin(t *testing.T, lab *pkitest.Lab) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	cfg := &tls.Config{Certificates: []tls.Certificate{lab.Server.TLSCertificate()}, ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS13}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_ = tls.Server(c, cfg).Handshake()
-			_ = c.(*net.TCPConn).SetLinger(0) // close with RST
-			c.Close()
-		}
-	}()
-	return ln.Addr().String()
-}
-
-// eagerOrigin completes a TLS 1.3 handshake that asks for a certificate,
-// then answers at once, before the request arrives.
-func eagerOrigin(t *testing.T, lab *pkitest.Lab) string {
+// rawOrigin accepts TLS 1.3 connections that ask for a client certificate
+// and hands each completed handshake to serve, which owns the connection.
+func rawOrigin(t *testing.T, lab *pkitest.Lab, serve func(c net.Conn, tc *tls.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -260,13 +236,38 @@ func eagerOrigin(t *testing.T, lab *pkitest.Lab) string {
 			}
 			tc := tls.Server(c, cfg)
 			if tc.Handshake() == nil {
-				_, _ = io.WriteString(tc, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n")
-				_, _ = io.Copy(io.Discard, tc) // read the request, then close
+				serve(c, tc)
 			}
-			tc.Close()
+			c.Close()
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// resetOrigin completes the handshake, then resets the connection without
+// an alert.
+func resetOrigin(t *testing.T, lab *pkitest.Lab) string {
+	return rawOrigin(t, lab, func(c net.Conn, _ *tls.Conn) {
+		_ = c.(*net.TCPConn).SetLinger(0) // close with RST
+	})
+}
+
+func TestProbeReset(t *testing.T) {
+	t.Parallel()
+	lab := pkitest.New(t)
+	r := Probe(context.Background(), target(lab, resetOrigin(t, lab)), NoCert())
+	if r.Class != RejectedTLS || r.Alert != "reset" || r.String() != "rejected at TLS (reset)" {
+		t.Fatalf("got %s (%s), want rejected at TLS (reset)", r, r.Detail)
+	}
+}
+
+// eagerOrigin completes the handshake, then answers at once, before the
+// request arrives.
+func eagerOrigin(t *testing.T, lab *pkitest.Lab) string {
+	return rawOrigin(t, lab, func(_ net.Conn, tc *tls.Conn) {
+		_, _ = io.WriteString(tc, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n")
+		_, _ = io.Copy(io.Discard, tc) // read the request, then close
+	})
 }
 
 // The TLS 1.3 alert peek must not eat the first byte of an answer that
@@ -277,15 +278,6 @@ func TestProbeKeepsDataSentBeforeTheRequest(t *testing.T) {
 	r := Probe(context.Background(), target(lab, eagerOrigin(t, lab)), NoCert())
 	if r.String() != "accepted (HTTP 200)" {
 		t.Fatalf("got %s (%s), want accepted (HTTP 200)", r, r.Detail)
-	}
-}
-
-func TestProbeReset(t *testing.T) {
-	t.Parallel()
-	lab := pkitest.New(t)
-	r := Probe(context.Background(), target(lab, resetOrigin(t, lab)), NoCert())
-	if r.Class != RejectedTLS || r.Alert != "reset" || r.String() != "rejected at TLS (reset)" {
-		t.Fatalf("got %s (%s), want rejected at TLS (reset)", r, r.Detail)
 	}
 }
 
