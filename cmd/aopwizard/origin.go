@@ -13,19 +13,6 @@ import (
 	"github.com/aopwizard/aopwizard/origin/render"
 )
 
-// originSubcommands lists the constructors of the `origin` subcommands
-// (render, apply, rollback, evidence, …). Each lives in its own file and
-// registers itself from an init function with addOriginSubcommand, so the
-// helpers that own them never edit this file.
-var originSubcommands []func() *cobra.Command
-
-func addOriginSubcommand(f func() *cobra.Command) { originSubcommands = append(originSubcommands, f) }
-
-func init() {
-	addCommand(newOriginCmd)
-	addOriginSubcommand(newOriginRenderCmd)
-}
-
 func newOriginCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "origin",
@@ -36,9 +23,7 @@ func newOriginCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	for _, f := range originSubcommands {
-		cmd.AddCommand(f())
-	}
+	cmd.AddCommand(newOriginRenderCmd(), newOriginApplyCmd(), newOriginRollbackCmd(), newOriginEvidenceCmd())
 	return cmd
 }
 

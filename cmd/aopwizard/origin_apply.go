@@ -20,11 +20,6 @@ import (
 	"github.com/aopwizard/aopwizard/origin/server"
 )
 
-func init() {
-	addOriginSubcommand(newOriginApplyCmd)
-	addOriginSubcommand(newOriginRollbackCmd)
-}
-
 // serverFlags override the Debian driver: for containers, other layouts
 // and hosts without systemd.
 type serverFlags struct {

@@ -16,8 +16,6 @@ import (
 	"github.com/aopwizard/aopwizard/origin/evidence"
 )
 
-func init() { addOriginSubcommand(newOriginEvidenceCmd) }
-
 type evidenceFlags struct {
 	log           string
 	since         time.Duration

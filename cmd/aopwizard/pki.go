@@ -16,8 +16,6 @@ import (
 	"github.com/aopwizard/aopwizard/pki"
 )
 
-func init() { addCommand(newPKICmd) }
-
 // envCAPassphrase holds the CA key passphrase for scripts; it is never taken
 // as a flag, so it does not show up in shell history or ps.
 const envCAPassphrase = "AOPWIZARD_CA_PASSPHRASE"

@@ -18,8 +18,6 @@ import (
 	"github.com/aopwizard/aopwizard/pki"
 )
 
-func init() { addCommand(newProbeCmd) }
-
 type probeFlags struct {
 	origins, snis      []string
 	host, path         string

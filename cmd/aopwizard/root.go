@@ -17,12 +17,6 @@ import (
 // buildVersion falls back to the module's build info.
 var Version = ""
 
-// commands lists the constructors of the top-level subcommands; each lives in
-// its own file and registers itself with addCommand from an init function.
-var commands []func() *cobra.Command
-
-func addCommand(f func() *cobra.Command) { commands = append(commands, f) }
-
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "aopwizard",
@@ -34,10 +28,25 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err: err, syntax: true} })
-	for _, f := range commands {
-		root.AddCommand(f())
-	}
+	root.AddCommand(newPKICmd(), newOriginCmd(), newProbeCmd(), newSimCmd())
+	rejectUnknownSubcommands(root)
 	return root
+}
+
+// rejectUnknownSubcommands makes every command group answer an unknown
+// subcommand with a syntax error (exit 2) instead of printing its help and
+// exiting 0, which a script would take for success.
+func rejectUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		rejectUnknownSubcommands(sub)
+	}
+	if !c.HasSubCommands() || c.Runnable() && c.Args != nil {
+		return
+	}
+	c.Args = cobra.NoArgs
+	if c.RunE == nil && c.Run == nil {
+		c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	}
 }
 
 // run executes the CLI with args and returns the process exit code.

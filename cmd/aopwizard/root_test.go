@@ -19,6 +19,10 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"--help"}, exitOK, "aopwizard walks through", "", false},
 		{[]string{"--version"}, exitOK, "aopwizard version " + buildVersion(), "", false},
 		{[]string{"no-such-command"}, exitUsage, "", `unknown command "no-such-command"`, true},
+		// Every command group, not only origin: help on stdout with exit 0
+		// reads as success to a script that mistyped a subcommand.
+		{[]string{"pki", "frobnicate"}, exitUsage, "", `unknown command "frobnicate" for "aopwizard pki"`, true},
+		{[]string{"origin", "frobnicate"}, exitUsage, "", `unknown command "frobnicate" for "aopwizard origin"`, true},
 		{[]string{"--no-such-flag"}, exitUsage, "", "unknown flag: --no-such-flag", true},
 		{[]string{"pki", "generate", "--dir", t.TempDir(), "--domain", "https://example.com", "--no-passphrase"},
 			exitUsage, "", "pass the bare domain, without https://", false},

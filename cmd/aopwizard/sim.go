@@ -18,8 +18,6 @@ import (
 	"github.com/aopwizard/aopwizard/cfapi/cfsim"
 )
 
-func init() { addCommand(newSimCmd) }
-
 type simFlags struct {
 	listen, token, sslMode, tlsClientAuth string
 	edgeListen, edgeOrigin, originCA      string
