@@ -61,8 +61,8 @@ func (j certJSON) cert(level Level) Certificate {
 		c.Status = j.CertStatus
 	}
 	if c.SerialNumber == "" {
-		// Zone-level answers may lack serial_number (reference §18); the
-		// PEM has it.
+		// Zone-level answers may lack serial_number (docs/cloudflare-api.md,
+		// "Open questions"); the PEM has it.
 		if x, err := parseCertPEM([]byte(c.PEM)); err == nil {
 			c.SerialNumber = x.SerialNumber.String()
 		}

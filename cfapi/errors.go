@@ -126,7 +126,8 @@ func IsKind(err error, k Kind) bool {
 }
 
 // classify derives the kind from status, codes and messages. AOP failures
-// have no documented codes (reference §13), so they are recognised by the
+// have no documented codes (docs/cloudflare-api.md, "Errors"), so they are
+// recognised by the
 // message Cloudflare is known to send, or by the operation that failed.
 func classify(op *opSpec, status int, codes []int, msgs []string) Kind {
 	has := func(want ...int) bool {

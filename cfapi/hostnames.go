@@ -246,8 +246,9 @@ var ErrListUnavailable = errors.New("the list-associations endpoint is not avail
 
 // ListHostnameAssociations lists the zone's associations with the given
 // statuses (default: active; "all" for every one). It uses an endpoint
-// Cloudflare hides from its docs and SDK (reference §4.7), so it is sent as
-// a raw request; on 404 it returns ErrListUnavailable.
+// Cloudflare hides from its docs and SDK (docs/cloudflare-api.md, "Hidden
+// list of associations"), so it is sent as a raw request; on 404 it returns
+// ErrListUnavailable.
 func (c *SDKClient) ListHostnameAssociations(ctx context.Context, zoneID string, statuses ...Status) ([]HostnameStatus, error) {
 	op := &opSpec{name: "list hostname associations", method: http.MethodGet, path: hostnamesPath,
 		perm: PermSSLRead, idempotent: true}

@@ -7,7 +7,8 @@ import (
 	"strings"
 )
 
-// AOP alert types (reference §11); the simulator accepts these two and a
+// AOP alert types (docs/cloudflare-api.md, "Expiration alerts"); the
+// simulator accepts these two and a
 // few unrelated certificate types, and rejects anything else.
 var alertTypes = []string{
 	"zone_aop_custom_certificate_expiration_type",

@@ -16,14 +16,15 @@ import (
 	"strings"
 )
 
-// Limits Cloudflare documents for per-hostname AOP (reference §4).
+// Limits Cloudflare documents for per-hostname AOP (docs/cloudflare-api.md,
+// "Per-hostname limits").
 const (
 	MaxHostnameCerts        = 10
 	MaxHostnamesPerCert     = 100
 	maxAssociationsPageSize = 1000
 )
 
-// Status values (reference §6).
+// Status values (docs/cloudflare-api.md, "Status enum").
 const (
 	StatusInitializing       = "initializing"
 	StatusPendingDeployment  = "pending_deployment"
@@ -102,7 +103,8 @@ type uploadBody struct {
 	PrivateKey  *string `json:"private_key"`
 }
 
-// parseUpload applies Cloudflare's upload rules (reference §7).
+// parseUpload applies Cloudflare's upload rules (docs/cloudflare-api.md,
+// "Upload rules").
 func parseUpload(body []byte) (string, *x509.Certificate, crypto.Signer, error) {
 	var b uploadBody
 	if err := decode(body, &b); err != nil {
@@ -322,7 +324,8 @@ func (s *Sim) putZoneAOP(c *call) (reply, error) {
 	return reply{result: map[string]any{"enabled": c.zone.aopEnabled}}, nil
 }
 
-// assocObject is the API form of an association (reference §4.5).
+// assocObject is the API form of an association (docs/cloudflare-api.md,
+// "Associations").
 func (s *Sim) assocObject(z *zone, a *assoc) map[string]any {
 	o := map[string]any{
 		"hostname":   a.hostname,
@@ -333,7 +336,8 @@ func (s *Sim) assocObject(z *zone, a *assoc) map[string]any {
 		"updated_at": timestamp(a.updated),
 	}
 	// A voided association reads back as enabled:false, as Cloudflare's
-	// docs warn (reference §4.5); only the PUT answer shows null.
+	// docs warn (docs/cloudflare-api.md, "Associations"); only the PUT answer
+	// shows null.
 	if a.enabled == nil && a.life.delGets > 0 {
 		o["enabled"] = false
 	}
@@ -467,7 +471,8 @@ func sortedAssocs(z *zone) []*assoc {
 	return out
 }
 
-// listAssociations is the hidden endpoint of reference §4.7: page,
+// listAssociations is the hidden endpoint of docs/cloudflare-api.md,
+// "Hidden list of associations": page,
 // per_page (default 50, max 1000) and a comma-separated status filter
 // (default active).
 func (s *Sim) listAssociations(c *call) (reply, error) {

@@ -7,7 +7,8 @@ import (
 )
 
 // TestRealisticSequenceMatchesSpec runs the wizard's call sequence
-// (reference §16), including the failures it must handle, through the
+// (docs/cloudflare-api.md, "Call sequence"), including the failures it
+// must handle, through the
 // contract middleware: every request and response must match the spec.
 func TestRealisticSequenceMatchesSpec(t *testing.T) {
 	t.Parallel()

@@ -1,8 +1,8 @@
 // Package cfsim is an in-memory simulator of the Cloudflare API calls that
 // Authenticated Origin Pulls needs, and of Cloudflare's edge presenting the
 // AOP client certificate to an origin. Tests and `aopwizard sim` use it in
-// place of api.cloudflare.com; it follows shared/reference
-// cloudflare-aop-api.md §2-§13 and §17.
+// place of api.cloudflare.com; it follows docs/cloudflare-api.md, from "API
+// conventions" to "Rate limits", as "Simulator scope" there lists.
 //
 // # Use
 //
@@ -29,7 +29,7 @@
 //	DELETE /zones/{z}/origin_tls_client_auth/hostnames/certificates/{cert_id}
 //	PUT    /zones/{z}/origin_tls_client_auth/hostnames            {"config":[…]}
 //	GET    /zones/{z}/origin_tls_client_auth/hostnames/{hostname}
-//	GET    /zones/{z}/origin_tls_client_auth/hostnames            hidden list (§4.7)
+//	GET    /zones/{z}/origin_tls_client_auth/hostnames            hidden list (see docs/cloudflare-api.md)
 //	GET|POST /accounts/{a}/alerting/v3/policies
 //	GET|PUT|DELETE /accounts/{a}/alerting/v3/policies/{id}
 //

@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// Error codes. Cloudflare documents general API codes only (reference §13);
+// Error codes. Cloudflare documents general API codes only
+// (docs/cloudflare-api.md, "Errors");
 // every code marked "cfsim-invented" stands for an AOP failure whose real code
 // is unknown, so tests must not treat it as a Cloudflare contract.
 const (

@@ -22,7 +22,8 @@ import (
 )
 
 // Permission groups, as Cloudflare names them in API token policies
-// (reference §9). A Write group implies its Read group.
+// (docs/cloudflare-api.md, "Permissions"). A Write group implies its Read
+// group.
 const (
 	PermSSLWrite           = "SSL and Certificates Write"
 	PermSSLRead            = "SSL and Certificates Read"
@@ -44,7 +45,7 @@ type Options struct {
 	Zones []string
 	// Token is the API token accepted as "Authorization: Bearer". Empty
 	// means a random cfut_ token (read it with Sim.Token). A cfat_ prefix
-	// makes it an account token (reference §8).
+	// makes it an account token (docs/cloudflare-api.md, "Token verification").
 	Token string
 	// LegacyAccountToken makes an unprefixed Token behave as an account
 	// token: /user/tokens/verify rejects it with 401/1000, as Cloudflare
@@ -211,7 +212,7 @@ type assoc struct {
 }
 
 // lifecycle counts GETs that observed an object to move it through the
-// status enum of reference §6.
+// status enum (docs/cloudflare-api.md, "Status enum").
 type lifecycle struct {
 	gets     int
 	deleting bool

@@ -6,7 +6,8 @@ import (
 	"strings"
 )
 
-// tokenResult is the verify result (reference §8). The token never expires
+// tokenResult is the verify result (docs/cloudflare-api.md, "Token
+// verification"). The token never expires
 // in the simulator; expires_on is omitted as for a token without expiry.
 type tokenResult struct {
 	ID     string `json:"id"`

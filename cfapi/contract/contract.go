@@ -1,7 +1,7 @@
 // Package contract checks HTTP traffic against Cloudflare's published
 // OpenAPI spec (the AOP subset in cfapi/openapi), so the simulator and the
 // client are held to the same contract. Where the 2024 spec is older than
-// the reference, exceptions.go patches it; nothing else is relaxed.
+// docs/cloudflare-api.md, exceptions.go patches it; nothing else is relaxed.
 package contract
 
 import (

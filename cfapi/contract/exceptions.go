@@ -7,7 +7,7 @@ import (
 )
 
 // Exception is one documented difference between the embedded 2024 spec and
-// what Cloudflare does today (shared/reference cloudflare-aop-api.md). Each
+// what Cloudflare does today (docs/cloudflare-api.md, "Spec exceptions"). Each
 // is applied to the raw JSON before the spec is loaded; this file is the
 // only place the contract is relaxed or extended.
 type Exception struct {
@@ -21,7 +21,7 @@ type Exception struct {
 var Exceptions = []Exception{
 	{
 		Name: "uuid-certificate-ids",
-		Why: "AOP certificate IDs are UUIDs (36 characters, reference §2; cert_id maxLength 36 in spec26); " +
+		Why: "AOP certificate IDs are UUIDs (36 characters, docs/cloudflare-api.md, \"API conventions\"; cert_id maxLength 36 in spec26); " +
 			"the 2024 spec reuses its 32-hex identifier schema for them",
 		apply: func(doc map[string]any) error {
 			s, err := schema(doc, "tls-certificates-and-hostnames_identifier")
@@ -34,7 +34,7 @@ var Exceptions = []Exception{
 	},
 	{
 		Name: "ssl-origin-pull",
-		Why:  `the ssl setting also takes "origin_pull" (Strict (SSL-Only Origin Pull), reference §5.2); the 2024 enum stops at strict`,
+		Why:  `the ssl setting also takes "origin_pull" (Strict (SSL-Only Origin Pull), docs/cloudflare-api.md, "SSL mode"); the 2024 enum stops at strict`,
 		apply: func(doc map[string]any) error {
 			s, err := schema(doc, "zones_ssl_value")
 			if err != nil {
@@ -47,7 +47,7 @@ var Exceptions = []Exception{
 	},
 	{
 		Name: "setting-patch-body",
-		Why: `PATCH /zones/{zone_id}/settings/{setting_id} takes {"value": …} (reference §5, the sdk and the docs); ` +
+		Why: `PATCH /zones/{zone_id}/settings/{setting_id} takes {"value": …} (docs/cloudflare-api.md, "Zone settings", the sdk and the docs); ` +
 			`the 2024 spec's oneOf branches all require "id" too, so no real request would pass`,
 		apply: func(doc map[string]any) error {
 			op, err := operation(doc, "/zones/{zone_id}/settings/{setting_id}", "patch")
@@ -67,7 +67,7 @@ var Exceptions = []Exception{
 	{
 		Name: "failure-envelopes",
 		Why: "every 4XX response schema is allOf(success envelope with success:[true], failure envelope with success:[false]), " +
-			"which no response can satisfy; the failure envelope alone is what Cloudflare sends (reference §2)",
+			"which no response can satisfy; the failure envelope alone is what Cloudflare sends (docs/cloudflare-api.md, \"API conventions\")",
 		apply: func(doc map[string]any) error {
 			return eachOperation(doc, func(_, _ string, op map[string]any) error {
 				responses, _ := op["responses"].(map[string]any)
@@ -90,7 +90,7 @@ var Exceptions = []Exception{
 	{
 		Name: "mechanism-id-anyof",
 		Why: "a notification mechanism id is oneOf(uuid string, email string): every UUID is also a string, so no id " +
-			"matches exactly one branch; anyOf is what the spec means (reference §11: email ids are addresses)",
+			"matches exactly one branch; anyOf is what the spec means (docs/cloudflare-api.md, \"Expiration alerts\": email ids are addresses)",
 		apply: func(doc map[string]any) error {
 			s, err := schema(doc, "aaa_mechanisms")
 			if err != nil {
@@ -112,7 +112,7 @@ var Exceptions = []Exception{
 	{
 		Name: "rate-limit-code-971",
 		Why: "error and message codes are declared minimum 1000, but Cloudflare's documented 429 body carries code 971 " +
-			"(reference §13, developers.cloudflare.com api-rate-limits)",
+			"(docs/cloudflare-api.md, \"Rate limits\", developers.cloudflare.com api-rate-limits)",
 		apply: func(doc map[string]any) error {
 			n := 0
 			walk(doc, func(m map[string]any) {
@@ -131,7 +131,7 @@ var Exceptions = []Exception{
 	},
 	{
 		Name: "delete-without-body",
-		Why: "DELETE operations declare a required JSON body; the sdk and Terraform send none (reference §4.4) and Cloudflare " +
+		Why: "DELETE operations declare a required JSON body; the sdk and Terraform send none (docs/cloudflare-api.md, \"Deleting a hostname certificate\") and Cloudflare " +
 			"accepts that",
 		apply: func(doc map[string]any) error {
 			return eachOperation(doc, func(_, method string, op map[string]any) error {
@@ -144,7 +144,7 @@ var Exceptions = []Exception{
 	},
 	{
 		Name: "account-token-verify",
-		Why:  "GET /accounts/{account_id}/tokens/verify verifies account (cfat_) tokens (reference §8, cloudflare-docs#29486); absent from the 2024 spec",
+		Why:  "GET /accounts/{account_id}/tokens/verify verifies account (cfat_) tokens (docs/cloudflare-api.md, \"Token verification\", cloudflare-docs#29486); absent from the 2024 spec",
 		apply: func(doc map[string]any) error {
 			user, err := operation(doc, "/user/tokens/verify", "get")
 			if err != nil {
@@ -159,7 +159,7 @@ var Exceptions = []Exception{
 	},
 	{
 		Name: "hidden-list-associations",
-		Why: "GET /zones/{zone_id}/origin_tls_client_auth/hostnames lists associations (spec26, x-forge-hidden, reference §4.7); " +
+		Why: "GET /zones/{zone_id}/origin_tls_client_auth/hostnames lists associations (spec26, x-forge-hidden, docs/cloudflare-api.md, \"Hidden list of associations\"); " +
 			"absent from the 2024 spec. Modelled on the PUT's response collection plus result_info",
 		apply: func(doc map[string]any) error {
 			put, err := operation(doc, "/zones/{zone_id}/origin_tls_client_auth/hostnames", "put")

@@ -5,8 +5,9 @@ package openapi
 
 import _ "embed"
 
-// Spec is the OpenAPI 3.0 document as JSON. It predates some facts the
-// reference documents; cfapi/contract patches those in one place.
+// Spec is the OpenAPI 3.0 document as JSON. It predates some facts
+// docs/cloudflare-api.md records ("Spec exceptions"); cfapi/contract
+// patches those in one place.
 //
 //go:embed cloudflare-openapi-aop.json
 var Spec []byte

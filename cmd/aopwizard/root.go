@@ -72,7 +72,7 @@ func errorHandler(w io.Writer, _ fang.Styles, err error) {
 	}
 }
 
-// Exit codes, as tui-style.md §6.
+// Exit codes, as docs/cli-conventions.md, "Exit codes".
 const (
 	exitOK          = 0
 	exitFailure     = 1

@@ -5,5 +5,7 @@
 // origin/servertest), probes it with origin/probe in every case (no
 // certificate, the right one, a wrong-CA one, an expired one) on TLS 1.3
 // and 1.2, and reads the soft-phase evidence with origin/evidence. The
-// expected outcomes are the ones measured in origin-servers.md §2, §5 and §7.
+// expected outcomes are the ones measured in docs/origin-servers.md, "Soft
+// and enforce phases", "Per-hostname CAs and the 421 check" and "What
+// clients see".
 package matrix

@@ -26,7 +26,7 @@ import (
 var servers = []render.Server{render.Nginx, render.Apache, render.HAProxy, render.Builtin}
 
 // tlsVersions are probed on every server: rejections look different on
-// each (origin-servers.md §7).
+// each (docs/origin-servers.md, "What clients see").
 var tlsVersions = []uint16{tls.VersionTLS13, tls.VersionTLS12}
 
 // origin is a running server under test.
@@ -127,7 +127,8 @@ func serverCAs(lab *pkitest.Lab) *x509.CertPool {
 }
 
 // labCases are the four standard cases with the lab's certificates: the
-// wrong-CA certificate is client B (CA B), as measured in §7.
+// wrong-CA certificate is client B (CA B), as measured in
+// docs/origin-servers.md, "What clients see".
 func labCases(lab *pkitest.Lab) []probe.Case {
 	b := lab.ClientB.TLSCertificate()
 	exp := lab.ClientAExpired.TLSCertificate()
@@ -163,13 +164,15 @@ func tlsRejections(version uint16) outcome {
 	return outcome{probe.KindNoCert: none, probe.KindRight: ok200, probe.KindWrongCA: alertUnknown, probe.KindExpired: alertExpired}
 }
 
-// expected is the measured matrix of origin-servers.md §7.
+// expected is the measured matrix of docs/origin-servers.md, "What clients
+// see".
 func expected(kind render.Server, phase render.Phase, version uint16) outcome {
 	switch {
 	case phase == render.Soft && kind == render.Apache:
 		// Apache's optional_no_ca is not fully soft: an expired client
 		// certificate still fails the handshake with alert 45, on TLS 1.3
-		// and 1.2 (measured; origin-servers.md §2). The renderer's notes say
+		// and 1.2 (measured; docs/origin-servers.md, "Soft phase on Apache").
+		// The renderer's notes say
 		// so and the wizard checks the leaf's validity before this phase.
 		o := maps.Clone(allAccepted)
 		o[probe.KindExpired] = alertExpired
@@ -194,8 +197,9 @@ const generous = "GENEROUS (certificate not verified: unknown CA accepted by opt
 
 // add tallies one request that reached HTTP. The wrong-CA reason is
 // "unable to verify the first certificate" everywhere except Apache's
-// optional_no_ca on TLS 1.2, which logs GENEROUS (measured here; §2's
-// "not GENEROUS" holds for TLS 1.3, the version curl negotiates).
+// optional_no_ca on TLS 1.2, which logs GENEROUS (measured here; see
+// docs/origin-servers.md, "Soft phase on Apache": TLS 1.3, the version curl
+// negotiates, logs the reason instead).
 func (c *counts) add(server render.Server, version uint16, kind probe.Kind) {
 	switch kind {
 	case probe.KindNoCert:
@@ -349,7 +353,8 @@ type hostCase struct {
 
 // TestProbePerHostname runs two hostnames with different CAs on one server:
 // each accepts only its own CA's certificate, announces only its own CA,
-// and an SNI/Host mismatch is refused with 421 (origin-servers.md §5).
+// and an SNI/Host mismatch is refused with 421 (docs/origin-servers.md,
+// "Per-hostname CAs and the 421 check").
 func TestProbePerHostname(t *testing.T) {
 	t.Parallel()
 	lab := pkitest.New(t)

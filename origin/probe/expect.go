@@ -29,7 +29,8 @@ func ParsePhase(s string) (Phase, error) {
 
 // Expect reports whether r is what phase requires for r.Kind, and if not,
 // what was expected. Soft: every case accepted (note: Apache's soft mode
-// still rejects expired certificates, origin-servers.md §2, so an expired
+// still rejects expired certificates, docs/origin-servers.md, "Soft phase
+// on Apache", so an expired
 // case fails there by design). Enforce: the right certificate accepted,
 // every other case rejected at TLS or HTTP. Unreachable and inconclusive
 // results never meet an expectation.

@@ -3,7 +3,8 @@
 // each: accept, reject at the HTTP layer (nginx answers 400), reject in TLS
 // (Apache, HAProxy, Go servers send an alert), or cannot be reached.
 //
-// The technique is the one measured in origin-servers.md §7–§8: the
+// The technique is the one measured in docs/origin-servers.md, "What
+// clients see" and "Probing technique": the
 // certificate under test is offered through GetClientCertificate (never
 // tls.Config.Certificates, which silently sends nothing when the cert does
 // not chain to an announced CA), and after a TLS 1.3 handshake the probe
@@ -62,7 +63,8 @@ const (
 const (
 	DefaultTimeout = 10 * time.Second
 	// DefaultAlertWait is how long the probe waits for a post-handshake
-	// TLS 1.3 alert before it writes the request (origin-servers.md §8).
+	// TLS 1.3 alert before it writes the request (docs/origin-servers.md,
+	// "Probing technique").
 	// A rejecting server sends it one round trip after our Finished.
 	DefaultAlertWait = time.Second
 )
@@ -426,7 +428,8 @@ func hostForURL(h string) string {
 	return h
 }
 
-// nginx's own error pages for client-certificate failures (§7).
+// nginx's own error pages for client-certificate failures
+// (docs/origin-servers.md, "What clients see").
 var nginxCertErrors = []string{noCertPage, "The SSL certificate error"}
 
 // The Detail of the HTTP rejections that mean "no client certificate":

@@ -105,7 +105,7 @@ func (r *resolved) apacheModules() []string {
 	return mods
 }
 
-// apacheStandalone mirrors origin-servers.md §4.2.
+// apacheStandalone mirrors docs/origin-servers.md, "Standalone Apache".
 func (r *resolved) apacheStandalone() *Output {
 	out := r.apache(true)
 	rd := r.RuntimeDir

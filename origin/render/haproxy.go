@@ -112,7 +112,8 @@ func (r *resolved) haproxyStartCommand() string {
 		filepath.Join(r.RuntimeDir, "haproxy.pid"), r.AccessLog, filepath.Join(r.RuntimeDir, "error.log"))
 }
 
-// haproxyStandalone mirrors origin-servers.md §4.3. The global log target
+// haproxyStandalone mirrors docs/origin-servers.md, "Standalone HAProxy".
+// The global log target
 // is stdout (raw), which the harness redirects into the evidence log.
 func (r *resolved) haproxyStandalone() *Output {
 	// In the standalone layout the managed block is the main config's tail.

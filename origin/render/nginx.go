@@ -89,7 +89,8 @@ func (r *resolved) nginx(defaultServer bool) *Output {
 	}
 }
 
-// nginxStandalone mirrors origin-servers.md §4.1. Everything nginx writes
+// nginxStandalone mirrors docs/origin-servers.md, "Standalone nginx".
+// Everything nginx writes
 // goes under RuntimeDir; nginx must still be started with an absolute -e,
 // because it opens its compiled-in error log before reading the config.
 func (r *resolved) nginxStandalone() *Output {

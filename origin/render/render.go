@@ -7,7 +7,7 @@
 // Every fragment is framed by BeginMarker/EndMarker so that applying it
 // again replaces it in place and rolling back removes exactly it (see
 // ReplaceBlock and RemoveBlock). The measured behaviour behind each
-// template is in origin-servers.md; the Notes of an Output carry the
+// template is in docs/origin-servers.md; the Notes of an Output carry the
 // caveats an operator has to know for that server and phase.
 package render
 

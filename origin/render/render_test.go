@@ -136,7 +136,8 @@ func TestSoftAndEnforceDirectives(t *testing.T) {
 }
 
 // The Apache soft phase cannot serve expired certificates; the operator
-// must be told so (origin-servers.md §2, §7).
+// must be told so (docs/origin-servers.md, "Soft phase on Apache" and
+// "What clients see").
 func TestApacheSoftWarnsAboutExpiredCertificates(t *testing.T) {
 	s := validSpec()
 	s.Server = Apache

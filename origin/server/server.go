@@ -2,7 +2,8 @@
 // Debian-packaged web servers aopwizard configures (nginx, Apache httpd,
 // HAProxy): which binary, which main config, which include directory and
 // which commands, with every path and command overridable for containers,
-// non-Debian layouts and hosts without systemd (origin-servers.md §6).
+// non-Debian layouts and hosts without systemd (docs/origin-servers.md,
+// "Commands and timings").
 package server
 
 import (
@@ -200,7 +201,8 @@ func (d *Driver) ReloadArgv() ([]string, error) {
 
 // StartArgv is the command that starts the server in the background-free
 // form the test harness uses: nginx and Apache daemonise themselves,
-// HAProxy runs in master-worker mode in the foreground (origin-servers.md §6).
+// HAProxy runs in master-worker mode in the foreground
+// (docs/origin-servers.md, "Commands and timings").
 func (d *Driver) StartArgv() []string {
 	switch d.Kind {
 	case Nginx:

@@ -10,8 +10,8 @@ import (
 	"github.com/aopwizard/aopwizard/origin/server"
 )
 
-// The commands match origin-servers.md §6 and Debian's units, and the
-// overrides replace them.
+// The commands match docs/origin-servers.md, "Commands and timings", and
+// Debian's units, and the overrides replace them.
 func TestDriverCommands(t *testing.T) {
 	t.Parallel()
 	pid := filepath.Join(t.TempDir(), "haproxy.pid")

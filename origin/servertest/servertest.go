@@ -2,7 +2,7 @@
 // tests, from a main config in a temp dir, on 127.0.0.1 high ports. It
 // waits for the listeners instead of sleeping, and stops every server it
 // started when the test ends, waiting for its ports to close
-// (origin-servers.md §10).
+// (docs/origin-servers.md, "Test harness").
 package servertest
 
 import (

@@ -18,7 +18,8 @@ import (
 	"github.com/aopwizard/aopwizard/pki/pkitest"
 )
 
-// minimal configs after origin-servers.md §4, with one marker word in the
+// minimal configs after docs/origin-servers.md, "Standalone configs", with
+// one marker word in the
 // response so a reload can be observed.
 func writeConfig(t *testing.T, kind render.Server, lab *pkitest.Lab, dir string, port int, word string) string {
 	t.Helper()

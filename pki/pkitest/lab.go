@@ -1,7 +1,8 @@
 // Package pkitest builds the lab PKI the tests of every package share: a
 // server CA and origin certificate, two AOP CAs (A for zone-level style, B
 // for per-hostname style), their client certificates, and an expired client
-// certificate from CA A. It mirrors origin-servers.md §3 but is made in Go.
+// certificate from CA A. It mirrors docs/origin-servers.md, "Lab PKI", but
+// is made in Go.
 package pkitest
 
 import (
