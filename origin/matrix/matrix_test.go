@@ -291,7 +291,11 @@ func TestProbeEvidenceMatrix(t *testing.T) {
 		want := map[string]*counts{host: {}}
 		for _, v := range tlsVersions {
 			tg := probe.Target{Addr: o.addr, SNI: host, RootCAs: serverCAs(lab), MaxVersion: v}
-			for _, r := range probe.Run(context.Background(), []probe.Target{tg}, cases, 4) {
+			results, err := probe.Run(context.Background(), []probe.Target{tg}, cases, probe.RunOptions{Concurrency: 4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range results {
 				checkResult(t, r, expected(kind, phase, v), v, caAName)
 				if r.Class == probe.Accepted {
 					want[host].add(kind, v, r.Kind)
@@ -465,7 +469,7 @@ func noSNIOutcome(kind render.Server, phase render.Phase, host string) string {
 	switch {
 	case kind == render.Apache && phase == render.Enforce:
 		// SSLStrictSNIVHostCheck answers 403, whatever the Host.
-		return "rejected at HTTP (403 Forbidden (a mapped client-certificate rejection, or the application's own 403: try --path))"
+		return "rejected at HTTP (403 Forbidden (a mapped client-certificate rejection, or the application's own 403: probe a path the application answers))"
 	case phase == render.Enforce:
 		return "rejected at HTTP (421 Misdirected Request)"
 	case kind == render.Apache && host != "a.example.test":
