@@ -68,7 +68,12 @@ func TestTargetValidate(t *testing.T) {
 		input Input // "" = valid
 	}{
 		{ok, ""},
-		{with(func(t *Target) { t.Addr = "[::1]:8443"; t.SNI = "a.example.test"; t.Host = "a.example.test:8443"; t.Path = "/healthz?x=1" }), ""},
+		{with(func(t *Target) {
+			t.Addr = "[::1]:8443"
+			t.SNI = "a.example.test"
+			t.Host = "a.example.test:8443"
+			t.Path = "/healthz?x=1"
+		}), ""},
 		{with(func(t *Target) { t.Host = "[::1]:443" }), ""},
 		{with(func(t *Target) { t.Host = "203.0.113.10" }), ""},
 		{with(func(t *Target) { t.MaxVersion = tls.VersionTLS12 }), ""},
