@@ -38,7 +38,7 @@ type origin struct {
 }
 
 // startOrigin renders a standalone config for kind and starts it.
-func startOrigin(t *testing.T, lab *pkitest.Lab, kind render.Server, phase render.Phase, mode render.Mode) origin {
+func startOrigin(t testing.TB, lab *pkitest.Lab, kind render.Server, phase render.Phase, mode render.Mode) origin {
 	t.Helper()
 	if kind != render.Builtin {
 		servertest.RequireServer(t, kind)
@@ -88,7 +88,7 @@ func startOrigin(t *testing.T, lab *pkitest.Lab, kind render.Server, phase rende
 
 // startBuiltin runs the builtin origin in-process from its rendered
 // config until the test ends.
-func startBuiltin(t *testing.T, configPath string) string {
+func startBuiltin(t testing.TB, configPath string) string {
 	t.Helper()
 	cfg, err := builtin.Load(configPath)
 	if err != nil {
