@@ -47,7 +47,7 @@ func newProbeCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return runProbe(cmd, f) },
 	}
 	fl := cmd.Flags()
-	fl.StringSliceVar(&f.origins, "origin", nil, "the origin's address IP[:PORT] (port 443 if omitted); repeat for several")
+	fl.StringSliceVar(&f.origins, "origin", nil, "the origin's address IP[:PORT] (port 443 if omitted; IPv6 with a port in brackets: [2001:db8::1]:443); repeat for several")
 	fl.StringSliceVar(&f.snis, "sni", nil, "server name (SNI, also the Host header) to probe; repeat for several; none = probe without SNI")
 	fl.StringVar(&f.host, "host", "", "the HTTP Host header for every probe (default: the SNI); set it to another name to test SNI/Host mismatch (expect 421)")
 	fl.StringVar(&f.path, "path", "/", "request path")

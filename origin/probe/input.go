@@ -72,7 +72,7 @@ func ParseOrigin(s string) (string, error) {
 	if ip, err := netip.ParseAddr(s); err == nil {
 		if ip.Is6() && ambiguousPort(s) {
 			i := strings.LastIndexByte(s, ':')
-			return "", bad("is ambiguous: an IPv6 address followed by a port, or an address alone?",
+			return "", bad("is ambiguous (an IPv6 address and a port, or only an address)",
 				fmt.Sprintf("put the address in brackets: [%s]:%s for that port, or [%s] for port %s", s[:i], s[i+1:], s, DefaultPort))
 		}
 		return net.JoinHostPort(s, DefaultPort), nil
