@@ -6,4 +6,5 @@
 // certificate, the right one, a wrong-CA one, an expired one) on TLS 1.3
 // and 1.2, and reads the soft-phase evidence with origin/evidence. The
 // expected outcomes are the ones measured in origin-servers.md §2, §5 and §7.
+// BenchmarkProbeVsCurl times the probe beside curl on the same origins.
 package matrix

@@ -369,7 +369,7 @@ func TestProbePerHostname(t *testing.T) {
 	}
 	forEachServer(t, func(t *testing.T, kind render.Server, phase render.Phase) {
 		o := startOrigin(t, lab, kind, phase, render.Hostname)
-		// Probes wait up to a second for a late TLS 1.3 alert; run them together.
+		// Each case has its own SNI and Host, so each is its own target.
 		results := make([]probe.Result, len(cases))
 		var wg sync.WaitGroup
 		for i, c := range cases {
