@@ -1,12 +1,11 @@
 package main
 
 import (
-	"crypto"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -15,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aopwizard/aopwizard/origin/probe"
-	"github.com/aopwizard/aopwizard/pki"
 )
 
 type probeFlags struct {
@@ -49,7 +47,7 @@ func newProbeCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return runProbe(cmd, f) },
 	}
 	fl := cmd.Flags()
-	fl.StringSliceVar(&f.origins, "origin", nil, "the origin's address IP[:PORT] (port 443 if omitted); repeat for several")
+	fl.StringSliceVar(&f.origins, "origin", nil, "the origin's address IP[:PORT] (port 443 if omitted; IPv6 with a port in brackets: [2001:db8::1]:443); repeat for several")
 	fl.StringSliceVar(&f.snis, "sni", nil, "server name (SNI, also the Host header) to probe; repeat for several; none = probe without SNI")
 	fl.StringVar(&f.host, "host", "", "the HTTP Host header for every probe (default: the SNI); set it to another name to test SNI/Host mismatch (expect 421)")
 	fl.StringVar(&f.path, "path", "/", "request path")
@@ -59,7 +57,7 @@ func newProbeCmd() *cobra.Command {
 	fl.StringVar(&f.caKey, "ca-key", "", "the private key (PEM) of --ca-cert, used only in memory to issue an expired test certificate")
 	fl.StringVar(&f.originCA, "origin-ca", "", "the CA bundle (PEM) to verify the origin's own server certificate; problems are reported apart from client auth (default: not checked)")
 	fl.DurationVar(&f.timeout, "timeout", probe.DefaultTimeout, "time limit of each probe (dial, handshake, request)")
-	fl.DurationVar(&f.alertWait, "alert-wait", probe.DefaultAlertWait, "how long to wait for a TLS 1.3 alert after the handshake before sending the request; raise it on slow links")
+	fl.DurationVar(&f.alertWait, "alert-wait", probe.DefaultAlertWait, "longest wait for a TLS 1.3 alert before sending the request, when a connection reset hid the first answer and the probe asks again; raise it on slow links")
 	fl.StringVar(&f.tlsMax, "tls-max", "1.3", "highest TLS version to offer: 1.3 or 1.2 (rejections look different on each)")
 	fl.StringVar(&f.expect, "expect", "", "check the results against a phase: soft (all accepted) or enforce (only the right certificate accepted); exit 1 on a mismatch")
 	fl.IntVar(&f.concurrency, "concurrency", 8, "probes to run at once")
@@ -68,56 +66,55 @@ func newProbeCmd() *cobra.Command {
 	return cmd
 }
 
-// probeRow is one result with its check against --expect.
-type probeRow struct {
-	probe.Result
-	Meets *bool  `json:"meets_expectation,omitempty"`
-	Why   string `json:"expectation_detail,omitempty"`
-}
-
 func runProbe(cmd *cobra.Command, f probeFlags) error {
 	targets, cases, phase, err := f.plan()
 	if err != nil {
 		return err
 	}
-	results := probe.Run(cmd.Context(), targets, cases, f.concurrency)
+	results := make([]probe.Result, len(targets)*len(cases))
+	_, err = probe.Run(cmd.Context(), targets, cases, probe.RunOptions{
+		Concurrency: f.concurrency,
+		OnResult:    func(i int, r probe.Result) { results[i] = r },
+	})
+	if err != nil {
+		return probeUsage(err)
+	}
 	if err := cmd.Context().Err(); err != nil {
 		return err
 	}
-	rows := make([]probeRow, len(results))
-	failed := 0
-	for i, r := range results {
-		rows[i].Result = r
-		if r.Class == probe.Unreachable || r.Class == probe.Inconclusive {
-			failed++
-		}
-		if phase != "" {
-			ok, why := probe.Expect(phase, r)
-			rows[i].Meets, rows[i].Why = &ok, why
-			if !ok && r.Class != probe.Unreachable && r.Class != probe.Inconclusive {
-				failed++
-			}
-		}
-	}
+	v := probe.Judge(results, phase)
 	out := cmd.OutOrStdout()
 	if f.jsonOut {
-		if err := writeJSON(out, struct {
-			Expect  probe.Phase `json:"expect,omitempty"`
-			Results []probeRow  `json:"results"`
-		}{phase, rows}); err != nil {
+		if err := writeJSON(out, v); err != nil {
 			return fmt.Errorf("write results: %w", err)
 		}
 	} else {
-		printProbeRows(out, rows)
+		printProbeRows(out, v.Results)
 	}
-	if failed > 0 {
-		what := "were unreachable or inconclusive"
-		if phase != "" {
-			what = fmt.Sprintf("were unreachable, inconclusive or not what the %s phase requires", phase)
-		}
-		return fmt.Errorf("%d of %d probes %s", failed, len(rows), what)
+	if !v.OK() {
+		return errors.New(v.Summary())
 	}
 	return nil
+}
+
+// probeFlagOf names the flag that carries each probe input.
+var probeFlagOf = map[probe.Input]string{
+	probe.InputOrigin: "--origin", probe.InputSNI: "--sni", probe.InputHost: "--host",
+	probe.InputPath: "--path", probe.InputTimeout: "--timeout", probe.InputTLSVersion: "--tls-max",
+	probe.InputClientCert: "--cert/--key", probe.InputCA: "--ca-cert/--ca-key",
+}
+
+// probeUsage turns the probe package's input errors into usage errors
+// (exit 2) that name the flag.
+func probeUsage(err error) error {
+	var ie *probe.InputError
+	if errors.As(err, &ie) {
+		if fl := probeFlagOf[ie.Input]; fl != "" {
+			return usagef("%s: %w", fl, err)
+		}
+		return asUsage(err)
+	}
+	return err
 }
 
 // plan validates the flags and loads the certificates. Every problem is
@@ -133,9 +130,6 @@ func (f probeFlags) plan() ([]probe.Target, []probe.Case, probe.Phase, error) {
 	}
 	if len(f.origins) == 0 {
 		return nil, nil, "", usagef("--origin is required: give the origin's IP address (and port), e.g. --origin 203.0.113.10:443")
-	}
-	if !strings.HasPrefix(f.path, "/") {
-		return nil, nil, "", usagef("--path %q must start with /, e.g. --path /healthz", f.path)
 	}
 	if f.concurrency < 1 || f.timeout <= 0 || f.alertWait <= 0 {
 		return nil, nil, "", usagef("--concurrency, --timeout and --alert-wait must be positive")
@@ -160,103 +154,47 @@ func (f probeFlags) plan() ([]probe.Target, []probe.Case, probe.Phase, error) {
 			return nil, nil, "", usagef("--origin-ca %s holds no PEM certificate: pass the CA that issued the origin's server certificate", f.originCA)
 		}
 	}
+	targets, err := probe.Targets(f.origins, f.snis, probe.Target{
+		Host: f.host, Path: f.path, RootCAs: roots,
+		Timeout: f.timeout, AlertWait: f.alertWait, MaxVersion: maxVer,
+	})
+	if err != nil {
+		return nil, nil, "", probeUsage(err)
+	}
 	cases, err := f.cases()
 	if err != nil {
 		return nil, nil, "", err
 	}
-	snis := f.snis
-	if len(snis) == 0 {
-		snis = []string{""}
-	}
-	var targets []probe.Target
-	for _, o := range f.origins {
-		addr, err := originAddr(o)
-		if err != nil {
-			return nil, nil, "", err
-		}
-		for _, sni := range snis {
-			targets = append(targets, probe.Target{
-				Addr: addr, SNI: sni, Host: f.host, Path: f.path, RootCAs: roots,
-				Timeout: f.timeout, AlertWait: f.alertWait, MaxVersion: maxVer,
-			})
-		}
-	}
 	return targets, cases, phase, nil
 }
 
-// originAddr adds the default port 443 to a bare host or IP.
-func originAddr(s string) (string, error) {
-	if _, port, err := net.SplitHostPort(s); err == nil {
-		if port == "" {
-			return "", usagef("--origin %q has an empty port: use HOST:PORT or just HOST for 443", s)
-		}
-		return s, nil
-	}
-	h := strings.Trim(s, "[]")
-	if h == "" || strings.ContainsAny(h, "/ ") {
-		return "", usagef("--origin %q is not an address: use IP:PORT, e.g. 203.0.113.10:443", s)
-	}
-	return net.JoinHostPort(h, "443"), nil
-}
-
 func (f probeFlags) cases() ([]probe.Case, error) {
-	cases := []probe.Case{probe.NoCert()}
+	var o probe.CaseOptions
 	if (f.cert == "") != (f.key == "") {
 		return nil, usagef("--cert and --key go together: give both (the client certificate and its key) or neither")
 	}
 	if f.cert != "" {
-		pair, err := tls.LoadX509KeyPair(f.cert, f.key)
+		right, err := probe.LoadClientCert(f.cert, f.key)
 		if err != nil {
-			return nil, asUsage(fmt.Errorf("load --cert/--key: %w; check both files are PEM and the key belongs to the certificate", err))
+			return nil, probeUsage(err)
 		}
-		cases = append(cases, probe.RightCert(pair))
-	}
-	if !f.noWrongCA {
-		c, err := probe.WrongCA()
-		if err != nil {
-			return nil, err
-		}
-		cases = append(cases, c)
+		o.Right = right
 	}
 	if (f.caCert == "") != (f.caKey == "") {
 		return nil, usagef("--ca-cert and --ca-key go together: give both to enable the expired case, or neither")
 	}
 	if f.caCert != "" {
-		ca, err := loadCA(f.caCert, f.caKey)
+		ca, err := probe.LoadCA(f.caCert, f.caKey)
 		if err != nil {
-			return nil, err
+			return nil, probeUsage(err)
 		}
-		c, err := probe.Expired(ca)
-		if err != nil {
-			return nil, err
-		}
-		cases = append(cases, c)
+		o.CA = ca
 	}
-	return cases, nil
+	o.NoWrongCA = f.noWrongCA
+	return probe.StandardCases(o)
 }
 
-// loadCA reads a CA certificate and its key (the key stays in memory and
-// is only used to sign the expired test certificate).
-func loadCA(certFile, keyFile string) (*pki.Pair, error) {
-	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return nil, asUsage(fmt.Errorf("load --ca-cert/--ca-key: %w; check both files are PEM and the key belongs to the CA", err))
-	}
-	cert, err := x509.ParseCertificate(pair.Certificate[0])
-	if err != nil {
-		return nil, asUsage(fmt.Errorf("parse --ca-cert: %w", err))
-	}
-	if !cert.IsCA {
-		return nil, usagef("--ca-cert %s is not a CA certificate (basicConstraints CA:FALSE): pass the CA that issued --cert", certFile)
-	}
-	signer, ok := pair.PrivateKey.(crypto.Signer)
-	if !ok {
-		return nil, usagef("--ca-key %s is not a signing key", keyFile)
-	}
-	return &pki.Pair{Cert: cert, Key: signer}, nil
-}
-
-func printProbeRows(w io.Writer, rows []probeRow) {
+func printProbeRows(w io.Writer, rows []probe.Checked) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ORIGIN\tSNI\tCASE\tRESULT")
 	for _, r := range rows {
@@ -280,7 +218,7 @@ func printProbeRows(w io.Writer, rows []probeRow) {
 
 // printProbeNotes lists, once per origin and SNI, the CA names the origin
 // announced and any server-certificate problem.
-func printProbeNotes(w io.Writer, rows []probeRow) {
+func printProbeNotes(w io.Writer, rows []probe.Checked) {
 	seen := map[string]bool{}
 	for _, r := range rows {
 		key := r.Addr + " " + r.SNI

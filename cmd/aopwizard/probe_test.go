@@ -125,20 +125,18 @@ func TestProbeCommandBadFlags(t *testing.T) {
 		{[]string{"probe", "--origin", "127.0.0.1:1", "--expect", "maybe"}, "--expect"},
 		{[]string{"probe", "--origin", "127.0.0.1:1", "--origin-ca", lab.Path("caA.key")}, "holds no PEM certificate"},
 		{[]string{"probe", "--origin", "127.0.0.1:1", "--concurrency", "0"}, "must be positive"},
-		{[]string{"probe", "--origin", "127.0.0.1:1", "--path", "healthz"}, "must start with /"},
+		{[]string{"probe", "--origin", "127.0.0.1:1", "--path", "healthz"}, "--path: request path \"healthz\" does not start with /"},
+		// Defect 12: each of these was sent, or failed with exit 1.
+		{[]string{"probe", "--origin", "127.0.0.1:0"}, "--origin: origin address \"127.0.0.1:0\" has port 0"},
+		{[]string{"probe", "--origin", "127.0.0.1:70000"}, "has port 70000, outside 1-65535"},
+		{[]string{"probe", "--origin", "::1:443"}, "put the address in brackets: [::1]:443"},
+		{[]string{"probe", "--origin", "127.0.0.1:1", "--sni", "a b"}, "--sni: server name (SNI) \"a b\" is not a DNS name"},
+		{[]string{"probe", "--origin", "127.0.0.1:1", "--host", "a\r\nX: 1"}, "--host: Host header"},
+		{[]string{"probe", "--origin", "127.0.0.1:1", "--path", "/a\r\nX: 1"}, "--path: request path"},
 	} {
-		code, _, errs := probeRunCLI(t, tc.args...)
-		if code != exitUsage || !strings.Contains(errs, tc.err) {
-			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, errs, tc.err)
-		}
-	}
-}
-
-func TestProbeOriginAddrDefaultsPort(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{"203.0.113.10": "203.0.113.10:443", "2001:db8::1": "[2001:db8::1]:443", "[2001:db8::1]:8443": "[2001:db8::1]:8443", "origin.example:8443": "origin.example:8443"} {
-		if got, err := originAddr(in); err != nil || got != want {
-			t.Errorf("originAddr(%q) = %q, %v; want %q", in, got, err, want)
+		code, out, errs := probeRunCLI(t, tc.args...)
+		if code != exitUsage || !strings.Contains(errs, tc.err) || out != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2, no results and %q", tc.args, code, out, errs, tc.err)
 		}
 	}
 }

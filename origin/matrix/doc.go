@@ -8,4 +8,5 @@
 // expected outcomes are the ones measured in docs/origin-servers.md, "Soft
 // and enforce phases", "Per-hostname CAs and the 421 check" and "What
 // clients see".
+// BenchmarkProbeVsCurl times the probe beside curl on the same origins.
 package matrix

@@ -38,7 +38,7 @@ type origin struct {
 }
 
 // startOrigin renders a standalone config for kind and starts it.
-func startOrigin(t *testing.T, lab *pkitest.Lab, kind render.Server, phase render.Phase, mode render.Mode) origin {
+func startOrigin(t testing.TB, lab *pkitest.Lab, kind render.Server, phase render.Phase, mode render.Mode) origin {
 	t.Helper()
 	if kind != render.Builtin {
 		servertest.RequireServer(t, kind)
@@ -88,7 +88,7 @@ func startOrigin(t *testing.T, lab *pkitest.Lab, kind render.Server, phase rende
 
 // startBuiltin runs the builtin origin in-process from its rendered
 // config until the test ends.
-func startBuiltin(t *testing.T, configPath string) string {
+func startBuiltin(t testing.TB, configPath string) string {
 	t.Helper()
 	cfg, err := builtin.Load(configPath)
 	if err != nil {
@@ -295,7 +295,11 @@ func TestProbeEvidenceMatrix(t *testing.T) {
 		want := map[string]*counts{host: {}}
 		for _, v := range tlsVersions {
 			tg := probe.Target{Addr: o.addr, SNI: host, RootCAs: serverCAs(lab), MaxVersion: v}
-			for _, r := range probe.Run(context.Background(), []probe.Target{tg}, cases, 4) {
+			results, err := probe.Run(context.Background(), []probe.Target{tg}, cases, probe.RunOptions{Concurrency: 4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range results {
 				checkResult(t, r, expected(kind, phase, v), v, caAName)
 				if r.Class == probe.Accepted {
 					want[host].add(kind, v, r.Kind)
@@ -370,7 +374,7 @@ func TestProbePerHostname(t *testing.T) {
 	}
 	forEachServer(t, func(t *testing.T, kind render.Server, phase render.Phase) {
 		o := startOrigin(t, lab, kind, phase, render.Hostname)
-		// Probes wait up to a second for a late TLS 1.3 alert; run them together.
+		// Each case has its own SNI and Host, so each is its own target.
 		results := make([]probe.Result, len(cases))
 		var wg sync.WaitGroup
 		for i, c := range cases {
@@ -470,7 +474,7 @@ func noSNIOutcome(kind render.Server, phase render.Phase, host string) string {
 	switch {
 	case kind == render.Apache && phase == render.Enforce:
 		// SSLStrictSNIVHostCheck answers 403, whatever the Host.
-		return "rejected at HTTP (403 Forbidden (a mapped client-certificate rejection, or the application's own 403: try --path))"
+		return "rejected at HTTP (403 Forbidden (a mapped client-certificate rejection, or the application's own 403: probe a path the application answers))"
 	case phase == render.Enforce:
 		return "rejected at HTTP (421 Misdirected Request)"
 	case kind == render.Apache && host != "a.example.test":

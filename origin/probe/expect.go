@@ -5,26 +5,75 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aopwizard/aopwizard/origin/render"
 	"github.com/aopwizard/aopwizard/pki"
 )
 
-// Phase is the origin's AOP phase a verification expects.
-type Phase string
+// Phase is the origin's AOP phase a verification expects: the rollout
+// phase the origin's config is rendered for.
+type Phase = render.Phase
 
 // Phases: soft lets every request through (and logs the verify result);
 // enforce lets only the right certificate through.
 const (
-	Soft    Phase = "soft"
-	Enforce Phase = "enforce"
+	Soft    = render.Soft
+	Enforce = render.Enforce
 )
 
-// ParsePhase accepts "soft" or "enforce".
-func ParsePhase(s string) (Phase, error) {
-	switch p := Phase(s); p {
-	case Soft, Enforce:
-		return p, nil
+// ParsePhase accepts "soft" or "enforce", as render.ParsePhase does.
+func ParsePhase(s string) (Phase, error) { return render.ParsePhase(s) }
+
+// Checked is one result with its check against an expected phase.
+type Checked struct {
+	Result
+	// Meets is nil when no phase was expected.
+	Meets *bool  `json:"meets_expectation,omitempty"`
+	Why   string `json:"expectation_detail,omitempty"`
+}
+
+// Verdict is a probe run judged against an expected phase (or none).
+type Verdict struct {
+	Expect  Phase     `json:"expect,omitempty"`
+	Results []Checked `json:"results"`
+	// Failed counts the probes that could not tell (unreachable,
+	// inconclusive) or, with an expectation, did not meet it.
+	Failed int `json:"-"`
+}
+
+// OK reports whether every probe answered and met the expectation.
+func (v Verdict) OK() bool { return v.Failed == 0 }
+
+// Summary says how many probes failed and what failing means here, e.g.
+// "3 of 4 probes were unreachable, inconclusive or not what the soft
+// phase requires"; empty when v is OK.
+func (v Verdict) Summary() string {
+	if v.OK() {
+		return ""
 	}
-	return "", fmt.Errorf("phase %q is not known: use soft or enforce", s)
+	what := "were unreachable or inconclusive"
+	if v.Expect != "" {
+		what = fmt.Sprintf("were unreachable, inconclusive or not what the %s phase requires", v.Expect)
+	}
+	return fmt.Sprintf("%d of %d probes %s", v.Failed, len(v.Results), what)
+}
+
+// Judge checks results against phase (empty: only that each probe got an
+// answer).
+func Judge(results []Result, phase Phase) Verdict {
+	v := Verdict{Expect: phase, Results: make([]Checked, len(results))}
+	for i, r := range results {
+		v.Results[i].Result = r
+		failed := r.Class == Unreachable || r.Class == Inconclusive
+		if phase != "" {
+			ok, why := Expect(phase, r)
+			v.Results[i].Meets, v.Results[i].Why = &ok, why
+			failed = failed || !ok
+		}
+		if failed {
+			v.Failed++
+		}
+	}
+	return v
 }
 
 // Expect reports whether r is what phase requires for r.Kind, and if not,
@@ -77,7 +126,7 @@ func WrongCA() (Case, error) {
 
 // Expired issues, from the origin's trusted CA, a client certificate that
 // expired yesterday. It needs the CA's key, which only the operator has
-// (the wizard's own CA, or --ca-cert/--ca-key).
+// (the wizard's own CA, or one the operator points to).
 func Expired(ca *pki.Pair) (Case, error) {
 	now := time.Now()
 	leaf, err := pki.IssueClient(ca, pki.ClientOptions{

@@ -7,9 +7,10 @@
 // clients see" and "Probing technique": the
 // certificate under test is offered through GetClientCertificate (never
 // tls.Config.Certificates, which silently sends nothing when the cert does
-// not chain to an announced CA), and after a TLS 1.3 handshake the probe
-// reads before it writes, so a post-handshake alert is seen instead of being
-// lost in a TCP reset.
+// not chain to an announced CA). After a TLS 1.3 handshake the probe writes
+// its request at once and takes an alert arriving in place of the response
+// as the rejection; when a TCP reset may have swallowed that alert, it asks
+// again reading before it writes.
 package probe
 
 import (
@@ -62,10 +63,9 @@ const (
 // Defaults for Target's timeouts.
 const (
 	DefaultTimeout = 10 * time.Second
-	// DefaultAlertWait is how long the probe waits for a post-handshake
-	// TLS 1.3 alert before it writes the request (docs/origin-servers.md,
-	// "Probing technique").
-	// A rejecting server sends it one round trip after our Finished.
+	// DefaultAlertWait bounds the wait for a post-handshake TLS 1.3 alert
+	// when a probe has to read before it writes (see Probe): a rejecting
+	// server sends it one round trip after our Finished.
 	DefaultAlertWait = time.Second
 )
 
@@ -86,7 +86,8 @@ type Target struct {
 	// Timeout bounds the whole probe (dial, handshake, request); zero
 	// means DefaultTimeout.
 	Timeout time.Duration
-	// AlertWait overrides DefaultAlertWait.
+	// AlertWait overrides DefaultAlertWait. Probes that get an answer or
+	// an alert never wait for it.
 	AlertWait time.Duration
 	// MaxVersion caps the TLS version (tls.VersionTLS12 to see how an
 	// origin rejects on TLS 1.2); zero means TLS 1.3.
@@ -157,52 +158,99 @@ func (r Result) String() string {
 	return fmt.Sprintf("%s (%s)", r.Class, r.Detail)
 }
 
-// Run probes every target with every case, at most concurrency at a time,
-// and returns the results in target-major order. A cancelled ctx makes the
-// remaining probes inconclusive.
-func Run(ctx context.Context, targets []Target, cases []Case, concurrency int) []Result {
-	if concurrency < 1 {
-		concurrency = 1
+// RunOptions tune Run.
+type RunOptions struct {
+	// Concurrency is how many probes run at once; less than 1 means 1.
+	Concurrency int
+	// OnResult, when set, receives each result as soon as its probe ends,
+	// with its index in Run's target-major result slice. Calls never
+	// overlap, so the callback needs no locking of its own.
+	OnResult func(index int, r Result)
+}
+
+// Run probes every target with every case, at most opts.Concurrency at a
+// time, and returns the results in target-major order. It checks every
+// target first and returns the first unusable one's *InputError without
+// connecting anywhere. A cancelled ctx makes the remaining probes
+// inconclusive.
+func Run(ctx context.Context, targets []Target, cases []Case, opts RunOptions) ([]Result, error) {
+	for _, t := range targets {
+		if err := t.Validate(); err != nil {
+			return nil, err
+		}
 	}
+	concurrency := max(opts.Concurrency, 1)
 	results := make([]Result, len(targets)*len(cases))
 	sem := make(chan struct{}, concurrency)
+	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for i, t := range targets {
 		for j, c := range cases {
 			wg.Go(func() {
+				k := i*len(cases) + j
 				select {
 				case sem <- struct{}{}:
-					defer func() { <-sem }()
+					results[k] = Probe(ctx, t, c)
+					<-sem
 				case <-ctx.Done():
+					results[k] = Probe(ctx, t, c) // classifies the cancellation
 				}
-				results[i*len(cases)+j] = Probe(ctx, t, c)
+				if opts.OnResult != nil {
+					mu.Lock()
+					defer mu.Unlock()
+					opts.OnResult(k, results[k])
+				}
 			})
 		}
 	}
 	wg.Wait()
-	return results
+	return results, nil
 }
 
 // Probe makes one connection to t presenting c's certificate and
-// classifies the outcome. It never returns an error: every failure is a
-// Result.
+// classifies the outcome. It never returns an error: every failure,
+// including an unusable t (see Target.Validate), is a Result.
+//
+// On TLS 1.3 the request is written right after the handshake: a
+// rejecting origin's post-handshake alert then arrives in place of the
+// response, and an accepting one answers at once, so no probe waits for
+// an alert that will not come. Only when that connection ends without
+// an alert or a response (a rejecting origin that closed while our
+// request was in flight can lose its alert in the TCP reset, measured
+// with Go servers) is the probe repeated the slow, unambiguous way:
+// read first, for up to AlertWait, then write.
 func Probe(ctx context.Context, t Target, c Case) Result {
-	r := Result{Addr: t.Addr, SNI: t.SNI, Host: t.hostHeader(), Case: c.Name, Kind: c.Kind}
-	if r.Case == "" {
-		r.Case = string(c.Kind)
-	}
 	timeout := t.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	r, ambiguous := probeOnce(ctx, t, c, false)
+	if ambiguous {
+		r, _ = probeOnce(ctx, t, c, true)
+	}
+	return r
+}
+
+// probeOnce is one connection. With readFirst it waits for a TLS 1.3
+// alert before writing; without, it writes at once and reports ambiguous
+// when the origin closed without an alert or an answer.
+func probeOnce(ctx context.Context, t Target, c Case, readFirst bool) (r Result, ambiguous bool) {
+	r = Result{Addr: t.Addr, SNI: t.SNI, Host: t.hostHeader(), Case: c.Name, Kind: c.Kind}
+	if r.Case == "" {
+		r.Case = string(c.Kind)
+	}
+	if err := t.Validate(); err != nil {
+		r.Class, r.Detail = Inconclusive, err.Error()
+		return r, false
+	}
 
 	var d net.Dialer
 	raw, err := d.DialContext(ctx, "tcp", t.Addr)
 	if err != nil {
 		classifyDialError(ctx, &r, err)
-		return r
+		return r, false
 	}
 	defer raw.Close()
 	// The deadline covers everything that does not take ctx (reads/writes).
@@ -215,26 +263,25 @@ func Probe(ctx context.Context, t Target, c Case) Result {
 	conn := tls.Client(raw, t.tlsConfig(c, &r))
 	if err := conn.HandshakeContext(ctx); err != nil {
 		classifyHandshakeError(ctx, &r, err)
-		return r
+		return r, false
 	}
 	st := conn.ConnectionState()
 	r.TLSVersion = tls.VersionName(st.Version)
 
 	// TLS 1.2 finishes only after the server has checked our certificate,
 	// so a rejection is already a handshake error. In TLS 1.3 our side is
-	// done first: wait for a late alert before writing anything.
+	// done first and a rejection comes later, as an alert.
 	// One buffered reader serves the alert peek and the response, so a
 	// byte the peek sees is still there for http.ReadResponse.
 	br := bufio.NewReader(conn)
-	if st.Version >= tls.VersionTLS13 && r.CertRequested {
+	late := st.Version >= tls.VersionTLS13 && r.CertRequested
+	if late && readFirst {
 		if done := peekForAlert(ctx, br, raw, t.alertWait(), &r); done {
-			return r
+			return r, false
 		}
 	}
-	doRequest(ctx, conn, br, t, &r)
-	return r
+	return r, doRequest(ctx, conn, br, t, &r, late && !readFirst)
 }
-
 func (t Target) hostHeader() string {
 	if t.Host != "" {
 		return t.Host
@@ -382,7 +429,10 @@ func peekForAlert(ctx context.Context, br *bufio.Reader, raw net.Conn, wait time
 // client-certificate error pages.
 const maxBody = 8 << 10
 
-func doRequest(ctx context.Context, conn *tls.Conn, br *bufio.Reader, t Target, r *Result) {
+// doRequest writes the request and classifies the answer. With
+// mayBeLost (TLS 1.3, not yet peeked) it reports true instead of
+// classifying when the origin closed without an alert or a response.
+func doRequest(ctx context.Context, conn *tls.Conn, br *bufio.Reader, t Target, r *Result, mayBeLost bool) bool {
 	path := t.Path
 	if path == "" {
 		path = "/"
@@ -390,33 +440,52 @@ func doRequest(ctx context.Context, conn *tls.Conn, br *bufio.Reader, t Target, 
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+hostForURL(r.Host)+path, nil)
 	if err != nil {
 		r.Class, r.Detail = Inconclusive, fmt.Sprintf("build request: %v", err)
-		return
+		return false
 	}
 	req.Host = r.Host
 	req.Header.Set("User-Agent", "aopwizard-probe")
 	req.Close = true
-	if err := req.Write(conn); err != nil {
-		if !rejectedTLS(r, err) {
-			inconclusive(r, ctx, err)
+	if werr := req.Write(conn); werr != nil {
+		// A rejecting origin may have closed already; its alert can still
+		// be waiting in our receive buffer.
+		if _, rerr := br.Peek(1); rerr != nil && rejectedByAlert(r, rerr) {
+			return false
 		}
-		return
+		if mayBeLost && ctx.Err() == nil && isReset(werr) {
+			return true
+		}
+		if !rejectedTLS(r, werr) {
+			inconclusive(r, ctx, werr)
+		}
+		return false
 	}
 	resp, err := http.ReadResponse(br, req)
 	if err != nil {
-		// An alert here is a late rejection (a slow link beat AlertWait).
-		// A bare EOF after our request is not: the origin accepted the
-		// TLS session and then said nothing at HTTP.
-		if _, ok := remoteAlert(err); ok {
-			rejectedTLS(r, err)
-			return
+		// An alert here is a rejection (written at once, or a slow link
+		// beat AlertWait). After a peek, a bare EOF is not: the origin
+		// accepted the TLS session and then said nothing at HTTP.
+		if rejectedByAlert(r, err) {
+			return false
+		}
+		if mayBeLost && ctx.Err() == nil && isReset(err) {
+			return true
 		}
 		inconclusive(r, ctx, fmt.Errorf("no HTTP response: %w", err))
-		return
+		return false
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	r.HTTPStatus = resp.StatusCode
 	r.Class, r.Detail = classifyHTTP(resp.StatusCode, body)
+	return false
+}
+
+// rejectedByAlert fills r when err carries a received TLS alert.
+func rejectedByAlert(r *Result, err error) bool {
+	if _, ok := remoteAlert(err); !ok {
+		return false
+	}
+	return rejectedTLS(r, err)
 }
 
 // hostForURL makes a Host value safe inside a URL; the header itself is set
@@ -460,7 +529,7 @@ func classifyHTTP(status int, body []byte) (Class, string) {
 	case http.StatusForbidden:
 		// A common mapping of failed client auth (HAProxy deny, Apache
 		// Require expr); an application 403 reads the same, so say both.
-		return RejectedHTTP, "Forbidden (a mapped client-certificate rejection, or the application's own 403: try --path)"
+		return RejectedHTTP, "Forbidden (a mapped client-certificate rejection, or the application's own 403: probe a path the application answers)"
 	}
 	// Anything else got through TLS and the client-certificate gate.
 	return Accepted, ""

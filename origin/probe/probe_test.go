@@ -102,7 +102,10 @@ func TestProbeGoServerModes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			addr := goOrigin(t, lab, tc.mode, tc.version, nil)
-			results := Run(context.Background(), []Target{target(lab, addr)}, []Case{cs.none, cs.right, cs.wrong, cs.expired}, 4)
+			results, err := Run(context.Background(), []Target{target(lab, addr)}, []Case{cs.none, cs.right, cs.wrong, cs.expired}, RunOptions{Concurrency: 4})
+			if err != nil {
+				t.Fatal(err)
+			}
 			if len(results) != 4 {
 				t.Fatalf("got %d results, want 4", len(results))
 			}
