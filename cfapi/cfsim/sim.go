@@ -64,6 +64,11 @@ type Options struct {
 	// DeployTimeout makes deployments end in deployment_timed_out instead
 	// of active.
 	DeployTimeout bool
+	// HideAssociationList answers the hidden list-associations endpoint
+	// (GET …/origin_tls_client_auth/hostnames) with 404, as for an account
+	// where Cloudflare does not serve it, so clients must read hostnames
+	// one by one.
+	HideAssociationList bool
 	// Scopes grants permission groups per zone name; nil grants every group
 	// on every zone. A zone missing from a non-nil map is invisible.
 	Scopes map[string][]string
