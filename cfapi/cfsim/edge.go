@@ -60,15 +60,16 @@ const HeaderAOPLevel = "X-Cfsim-Aop-Level"
 // StartEdge starts the edge for one zone; it stops when ctx ends or on
 // Close.
 func (s *Sim) StartEdge(ctx context.Context, opts EdgeOptions) (*Edge, error) {
-	opts.Zone = strings.ToLower(strings.TrimSuffix(opts.Zone, "."))
-	if s.ZoneID(opts.Zone) == "" {
-		return nil, fmt.Errorf("edge zone %q is not one of the simulator's zones: pass one of the names given in Options.Zones", opts.Zone)
-	}
-	if _, _, err := net.SplitHostPort(opts.Origin); err != nil {
-		return nil, fmt.Errorf("edge origin %q is not host:port: %w", opts.Origin, err)
-	}
 	if opts.Listen == "" {
 		opts.Listen = "127.0.0.1:0"
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts.Zone = strings.ToLower(strings.TrimSuffix(opts.Zone, "."))
+	if s.ZoneID(opts.Zone) == "" {
+		return nil, &OptionError{Option: "Edge.Zone", Value: opts.Zone,
+			Err: errors.New("is not one of the simulator's zones: give one of its zone names")}
 	}
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = 5 * time.Second
