@@ -128,11 +128,11 @@ type Request struct {
 	Index   int       `json:"index"`
 	Time    time.Time `json:"time"`
 	Method  string    `json:"method"`
-	Path    string    `json:"path"` // below /client/v4, e.g. /zones/…/origin_tls_client_auth
-	Query   string    `json:"query,omitempty"`
-	Body    string    `json:"body,omitempty"` // private_key values replaced by "[redacted]"
-	Auth    string    `json:"auth"`           // "token", "key" or "none": never the credential
-	Status  int       `json:"status"`         // 0 for a dropped connection
+	Path    string    `json:"path"`            // below /client/v4, e.g. /zones/…/origin_tls_client_auth
+	Query   string    `json:"query,omitempty"` // redacted like Body
+	Body    string    `json:"body,omitempty"`  // private keys, tokens and passwords replaced by "[redacted]"
+	Auth    string    `json:"auth"`            // "token", "key" or "none": never the credential
+	Status  int       `json:"status"`          // 0 for a dropped connection
 	Faulted bool      `json:"faulted"`
 	Fault   FaultKind `json:"fault,omitempty"`
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -170,5 +171,44 @@ func TestSimInjectsFaults(t *testing.T) {
 	b, err := os.ReadFile(logFile)
 	if err != nil || !strings.Contains(string(b), `"faulted":true`) || !strings.Contains(string(b), `"fault":"429"`) {
 		t.Fatalf("request log should mark the fault: %s %v", b, err)
+	}
+}
+
+// Defect: `sim --log` wrote a private key sent URL-encoded (in the query
+// or a form body) verbatim. Every form is redacted.
+func TestSimLogRedactsURLEncodedKeys(t *testing.T) {
+	logFile := filepath.Join(t.TempDir(), "sim.jsonl")
+	info, stop := startSim(t, "--log", logFile)
+	const key = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgSECRETSECRETSECRET\n-----END PRIVATE KEY-----\n"
+	zone := info.APIURL + "zones/" + info.Zones["example.com"] + "/origin_tls_client_auth"
+	send := func(method, u, ctype, body string) {
+		req, _ := http.NewRequest(method, u, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+info.Token)
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	send("GET", zone+"?private_key="+url.QueryEscape(key), "", "")
+	send("POST", zone, "application/x-www-form-urlencoded", url.Values{"certificate": {"x"}, "private_key": {key}}.Encode())
+	send("POST", zone, "application/json", `{"private_key":"`+strings.ReplaceAll(key[:60], "\n", `\n`))
+	if code := stop(); code != exitOK {
+		t.Fatalf("exit code %d", code)
+	}
+	b, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "\n"); n != 3 {
+		t.Fatalf("%d log lines, want 3: %s", n, b)
+	}
+	for _, leak := range []string{"SECRETSECRET", "MIGHAgEAMBMGByqGSM49", "PRIVATE", info.Token} {
+		if strings.Contains(string(b), leak) {
+			t.Errorf("the request log holds %q: %s", leak, b)
+		}
 	}
 }
