@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aopwizard/aopwizard/cfapi"
 	"github.com/aopwizard/aopwizard/pki"
 )
 
@@ -168,7 +169,8 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set(HeaderAOPLevel, p.level)
 	scheme := "https"
-	if p.mode == "off" || p.mode == "flexible" {
+	if !cfapi.SSLModeAllowsAOP(p.mode) {
+		// Off and Flexible reach the origin over plain HTTP.
 		scheme = "http"
 	}
 	proxy := &httputil.ReverseProxy{
@@ -193,8 +195,8 @@ func (e *Edge) decide(host string) (pull, error) {
 	defer s.mu.Unlock()
 	z := s.byName[e.opts.Zone]
 	p := pull{host: host, mode: z.ssl.value}
-	p.strict = p.mode == "strict" || p.mode == "origin_pull"
-	if p.mode == "off" || p.mode == "flexible" {
+	p.strict = cfapi.SSLModeVerifiesOrigin(p.mode)
+	if !cfapi.SSLModeAllowsAOP(p.mode) {
 		// AOP needs TLS to the origin: nothing is presented.
 		p.level = "none"
 		return p, nil

@@ -88,7 +88,7 @@ func (o Options) Validate() error {
 	if o.SSLMode != "" && !cfapi.IsSSLMode(o.SSLMode) {
 		return optErr("SSLMode", o.SSLMode, "is not a Cloudflare ssl value: use one of %s", strings.Join(cfapi.SSLModes(), ", "))
 	}
-	if o.TLSClientAuth != "" && o.TLSClientAuth != "on" && o.TLSClientAuth != "off" {
+	if o.TLSClientAuth != "" && !slices.Contains(settingValues["tls_client_auth"], o.TLSClientAuth) {
 		return optErr("TLSClientAuth", o.TLSClientAuth, "is not on or off")
 	}
 	if o.DeployAfter < 0 {

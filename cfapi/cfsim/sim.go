@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aopwizard/aopwizard/cfapi"
 	"github.com/aopwizard/aopwizard/pki"
 )
 
@@ -227,7 +228,7 @@ type lifecycle struct {
 // fails, as crypto/rand does.
 func New(opts Options) *Sim {
 	if opts.SSLMode == "" {
-		opts.SSLMode = "full"
+		opts.SSLMode = cfapi.SSLFull
 	}
 	if opts.TLSClientAuth == "" {
 		opts.TLSClientAuth = "off"
