@@ -15,12 +15,14 @@ import (
 
 // Client is what aopwizard's steps need from Cloudflare: every role below.
 // *SDKClient implements it. A step depends on the narrowest role it uses,
-// so its tests fake only that role.
+// so its tests fake only that role. The roles share no method, so fakes of
+// each can be embedded side by side to make a whole Client.
 type Client interface {
 	Account
 	ZoneSettings
-	ZoneCertificates
-	HostnameCertificates
+	Certificates
+	ZoneAOP
+	Associations
 	Alerts
 }
 
@@ -46,7 +48,6 @@ type ZoneSettings interface {
 }
 
 // Certificates manages uploaded AOP client certificates of either level.
-// ZoneCertificates and HostnameCertificates both include it.
 type Certificates interface {
 	// UploadCertificate uploads a leaf and its key at level. It never
 	// uploads the same certificate twice: a certificate already present (a
@@ -65,19 +66,29 @@ type Certificates interface {
 	WaitActive(ctx context.Context, zoneID string, ref CertRef, progress func(Certificate)) (Certificate, error)
 }
 
-// ZoneCertificates is zone-level AOP: certificates (LevelZone) and the
-// zone's enablement switch.
-type ZoneCertificates interface {
-	Certificates
-	// ZoneAOPEnabled is the zone-level switch.
+// ZoneAOP is the zone-level AOP switch.
+type ZoneAOP interface {
 	ZoneAOPEnabled(ctx context.Context, zoneID string) (bool, error)
 	SetZoneAOPEnabled(ctx context.Context, zoneID string, enabled bool) (bool, error)
+}
+
+// ZoneCertificates is zone-level AOP: certificates (LevelZone) and the
+// zone's switch.
+type ZoneCertificates interface {
+	Certificates
+	ZoneAOP
 }
 
 // HostnameCertificates is per-hostname AOP: certificates (LevelHostname)
 // and their associations with hostnames.
 type HostnameCertificates interface {
 	Certificates
+	Associations
+}
+
+// Associations associates per-hostname certificates with hostnames and
+// waits for them to deploy.
+type Associations interface {
 	// UpdateHostnames applies associations in batches (at most 100 per
 	// request, requests for different certificates in parallel). Its
 	// answer, one status per association, is what WaitAssociations starts
