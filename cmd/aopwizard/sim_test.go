@@ -130,7 +130,11 @@ func TestSimRefusesBadFlags(t *testing.T) {
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			var out, errb bytes.Buffer
-			if got := execute(context.Background(), append([]string{"sim"}, c.args...), &out, &errb); got != exitUsage {
+			// An accepted option would serve until cancelled: the deadline
+			// turns that into a failure instead of a hang.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if got := execute(ctx, append([]string{"sim"}, c.args...), &out, &errb); got != exitUsage {
 				t.Fatalf("exit %d, want %d; stderr %s", got, exitUsage, errb.String())
 			}
 			if !strings.Contains(errb.String(), c.err) {
