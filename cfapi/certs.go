@@ -321,7 +321,7 @@ func parseCertPEM(b []byte) (*x509.Certificate, error) {
 		}
 	}
 	if strings.Contains(string(b), "PRIVATE KEY") && !strings.Contains(string(b), "CERTIFICATE") {
-		return nil, errors.New("expected a PEM certificate but got a private key: pass the certificate file")
+		return nil, errors.New("expected a PEM certificate but got a private key: give the certificate, not its key")
 	}
-	return nil, errors.New("no PEM CERTIFICATE block found: pass the PEM-encoded leaf certificate")
+	return nil, errors.New("no PEM CERTIFICATE block found: give the PEM-encoded leaf certificate")
 }

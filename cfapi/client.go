@@ -2,6 +2,7 @@ package cfapi
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/cloudflare/cloudflare-go/v7/accounts"
@@ -12,9 +13,21 @@ import (
 	"github.com/cloudflare/cloudflare-go/v7/zones"
 )
 
-// Client is what aopwizard's steps need from Cloudflare. *SDKClient
-// implements it; steps may fake it in their own tests.
+// Client is what aopwizard's steps need from Cloudflare: every role below.
+// *SDKClient implements it. A step depends on the narrowest role it uses,
+// so its tests fake only that role. The roles share no method, so fakes of
+// each can be embedded side by side to make a whole Client.
 type Client interface {
+	Account
+	ZoneSettings
+	Certificates
+	ZoneAOP
+	Associations
+	Alerts
+}
+
+// Account checks the credentials and finds the zone they reach.
+type Account interface {
 	// VerifyToken checks the credentials. An account token (cfat_, or a
 	// legacy one the user endpoint rejects) needs accountID; without it the
 	// error wraps ErrAccountIDNeeded, and the caller retries once FindZone
@@ -22,17 +35,20 @@ type Client interface {
 	VerifyToken(ctx context.Context, accountID string) (TokenInfo, error)
 	// FindZone looks a zone up by its name.
 	FindZone(ctx context.Context, name string) (Zone, error)
+}
 
+// ZoneSettings reads and changes the zone settings AOP depends on: the
+// SSL/TLS encryption mode and global AOP.
+type ZoneSettings interface {
 	SSLMode(ctx context.Context, zoneID string) (Setting, error)
 	SetSSLMode(ctx context.Context, zoneID, mode string) (Setting, error)
 	// TLSClientAuth is global AOP (Cloudflare's shared certificate).
 	TLSClientAuth(ctx context.Context, zoneID string) (Setting, error)
 	SetTLSClientAuth(ctx context.Context, zoneID string, on bool) (Setting, error)
+}
 
-	// ZoneAOPEnabled is the zone-level switch.
-	ZoneAOPEnabled(ctx context.Context, zoneID string) (bool, error)
-	SetZoneAOPEnabled(ctx context.Context, zoneID string, enabled bool) (bool, error)
-
+// Certificates manages uploaded AOP client certificates of either level.
+type Certificates interface {
 	// UploadCertificate uploads a leaf and its key at level. It never
 	// uploads the same certificate twice: a certificate already present (a
 	// resumed step, or an attempt whose answer was lost) is returned instead.
@@ -48,9 +64,35 @@ type Client interface {
 	// deployment_timed_out or deletion, and when ctx or Config.DeployTimeout
 	// ends. progress, if not nil, sees every status read.
 	WaitActive(ctx context.Context, zoneID string, ref CertRef, progress func(Certificate)) (Certificate, error)
+}
 
+// ZoneAOP is the zone-level AOP switch.
+type ZoneAOP interface {
+	ZoneAOPEnabled(ctx context.Context, zoneID string) (bool, error)
+	SetZoneAOPEnabled(ctx context.Context, zoneID string, enabled bool) (bool, error)
+}
+
+// ZoneCertificates is zone-level AOP: certificates (LevelZone) and the
+// zone's switch.
+type ZoneCertificates interface {
+	Certificates
+	ZoneAOP
+}
+
+// HostnameCertificates is per-hostname AOP: certificates (LevelHostname)
+// and their associations with hostnames.
+type HostnameCertificates interface {
+	Certificates
+	Associations
+}
+
+// Associations associates per-hostname certificates with hostnames and
+// waits for them to deploy.
+type Associations interface {
 	// UpdateHostnames applies associations in batches (at most 100 per
-	// request, requests for different certificates in parallel).
+	// request, requests for different certificates in parallel). Its
+	// answer, one status per association, is what WaitAssociations starts
+	// from.
 	UpdateHostnames(ctx context.Context, zoneID string, assocs []Association) ([]HostnameStatus, error)
 	// EnableHostnames, DisableHostnames and VoidHostnames associate
 	// hostnames with certID with enabled true, false or null.
@@ -58,15 +100,28 @@ type Client interface {
 	DisableHostnames(ctx context.Context, zoneID, certID string, hostnames []string) ([]HostnameStatus, error)
 	VoidHostnames(ctx context.Context, zoneID, certID string, hostnames []string) ([]HostnameStatus, error)
 	HostnameStatus(ctx context.Context, zoneID, hostname string) (HostnameStatus, error)
-	// HostnameStatuses reads several hostnames in parallel, in input order.
+	// HostnameStatuses reads several hostnames in parallel, in input order,
+	// one request per hostname.
 	HostnameStatuses(ctx context.Context, zoneID string, hostnames []string) ([]HostnameStatus, error)
 	// ListHostnameAssociations uses an endpoint Cloudflare hides from its
 	// docs; on ErrListUnavailable fall back to HostnameStatuses.
 	ListHostnameAssociations(ctx context.Context, zoneID string, statuses ...Status) ([]HostnameStatus, error)
 	// WaitHostnamesActive polls until every hostname's association and
-	// certificate are active.
+	// certificate are active (a disabled or voided association counts as
+	// settled). It reads the zone's association list, one request per
+	// 1,000 associations, and one request per hostname only where that
+	// list is not served.
 	WaitHostnamesActive(ctx context.Context, zoneID string, hostnames []string, progress func(HostnameStatus)) ([]HostnameStatus, error)
+	// WaitAssociations is WaitHostnamesActive starting from known statuses,
+	// normally UpdateHostnames' answer: associations already active,
+	// disabled or voided there cost no request, so an instant deployment
+	// is confirmed without polling.
+	WaitAssociations(ctx context.Context, zoneID string, from []HostnameStatus, progress func(HostnameStatus)) ([]HostnameStatus, error)
+}
 
+// Alerts manages the account's notification policies for certificate
+// expiry.
+type Alerts interface {
 	ListAlertPolicies(ctx context.Context, accountID string) ([]AlertPolicy, error)
 	// EnsureAlertPolicy creates the policy unless one with the same alert
 	// type and name exists; created says which.
@@ -90,6 +145,12 @@ type SDKClient struct {
 	hostnames     *ota.HostnameService
 	aopSettings   *ota.SettingService
 	policies      *alerting.PolicyService
+
+	// listUnavailable remembers that the hidden association list answered
+	// 404, so polls go straight to per-hostname reads; listPages is how
+	// many pages it took last time, to tell which way costs fewer requests.
+	listUnavailable atomic.Bool
+	listPages       atomic.Int64
 }
 
 // New returns a client for cfg. It reads no environment variables: use

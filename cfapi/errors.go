@@ -200,7 +200,7 @@ var explanations = map[Kind][2]string{
 	},
 	KindRateLimited: {
 		"the account used up Cloudflare's 1200 requests per 5 minutes (shared with the dashboard and other tools)",
-		"wait, then run the same command again: finished steps are not repeated",
+		"wait, then run the same step again: finished steps are not repeated",
 	},
 	KindServer: {
 		"Cloudflare kept failing with a server error",

@@ -43,3 +43,22 @@ func TestRetryAfterForms(t *testing.T) {
 		}
 	}
 }
+
+// Library remedies speak in product terms: the CLI and the TUI map them to
+// their own inputs, so none names a flag or a command.
+func TestRemediesNameNoFlagsOrCommands(t *testing.T) {
+	t.Parallel()
+	for kind, x := range explanations {
+		for _, text := range x {
+			if strings.Contains(text, " --") || strings.Contains(text, "command") {
+				t.Errorf("%s: %q speaks of the CLI", kind, text)
+			}
+		}
+	}
+	for _, err := range []error{func() error { _, err := parseCertPEM([]byte("x")); return err }(),
+		func() error { _, err := parseCertPEM([]byte("-----BEGIN PRIVATE KEY-----")); return err }()} {
+		if strings.Contains(err.Error(), "pass ") || strings.Contains(err.Error(), "--") {
+			t.Errorf("%q speaks of the CLI", err)
+		}
+	}
+}

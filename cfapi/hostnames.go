@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -189,55 +190,135 @@ func (c *SDKClient) HostnameStatuses(ctx context.Context, zoneID string, hostnam
 	return out, g.Wait()
 }
 
-// WaitHostnamesActive implements Client. Only hostnames not yet active are
-// polled again.
+// WaitHostnamesActive implements Client. Every hostname's state is unknown
+// at first, so the first round reads them all.
 func (c *SDKClient) WaitHostnamesActive(ctx context.Context, zoneID string, hostnames []string, progress func(HostnameStatus)) ([]HostnameStatus, error) {
+	from := make([]HostnameStatus, len(hostnames))
+	for i, h := range hostnames {
+		from[i].Hostname = h
+	}
+	return c.waitHostnames(ctx, zoneID, from, false, progress)
+}
+
+// WaitAssociations implements Client.
+func (c *SDKClient) WaitAssociations(ctx context.Context, zoneID string, from []HostnameStatus, progress func(HostnameStatus)) ([]HostnameStatus, error) {
+	return c.waitHostnames(ctx, zoneID, from, true, progress)
+}
+
+// waitHostnames polls the hostnames of from until each is settled. With
+// known, from holds real statuses (the PUT's answer) that are judged before
+// any request. Only hostnames not settled yet are polled again.
+func (c *SDKClient) waitHostnames(ctx context.Context, zoneID string, from []HostnameStatus, known bool, progress func(HostnameStatus)) ([]HostnameStatus, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, c.cfg.DeployTimeout, errDeployTimeout)
 	defer cancel()
-	what := fmt.Sprintf("wait for %d hostname associations", len(hostnames))
-	out := make([]HostnameStatus, len(hostnames))
-	pending := make([]int, len(hostnames))
+	what := fmt.Sprintf("wait for %d hostname associations", len(from))
+	out := slices.Clone(from)
+	pending := make([]int, len(from))
 	for i := range pending {
 		pending[i] = i
 	}
-	delay := c.cfg.PollInterval
-	for {
-		names := make([]string, len(pending))
-		for k, i := range pending {
-			names[k] = hostnames[i]
-		}
-		sts, err := c.HostnameStatuses(ctx, zoneID, names)
-		if err != nil {
-			return out, c.waitErr(ctx, what, "", err)
-		}
+	judge := func(idx []int) ([]int, error) {
 		var still []int
-		for k, i := range pending {
-			st := sts[k]
-			out[i] = st
+		for _, i := range idx {
+			st := out[i]
 			if progress != nil {
 				progress(st)
 			}
 			switch {
 			case st.Status == StatusDeploymentTimedOut || st.CertStatus == StatusDeploymentTimedOut:
-				e := &APIError{Op: what, Kind: KindDeploymentTimedOut, Permission: PermSSLWrite,
+				return nil, &APIError{Op: what, Kind: KindDeploymentTimedOut, Permission: PermSSLWrite,
 					Explanation: "Cloudflare reports deployment_timed_out for " + st.Hostname,
 					Remedy:      "associate the hostname again; if it keeps failing, upload a new certificate"}
-				return out, e
-			case st.Enabled != nil && !*st.Enabled:
+			case st.Enabled != nil && !*st.Enabled, st.Enabled == nil && st.Status != "":
 				// A disabled or voided association never turns active.
 			case !st.Active():
 				still = append(still, i)
 			}
 		}
-		if len(still) == 0 {
+		return still, nil
+	}
+	if known {
+		var err error
+		if pending, err = judge(pending); err != nil {
+			return out, err
+		}
+	}
+	delay := c.cfg.PollInterval
+	for polled := false; ; polled = true {
+		if len(pending) == 0 {
 			return out, nil
 		}
-		pending = still
-		if err := c.cfg.Sleep(ctx, delay); err != nil {
-			return out, c.waitErr(ctx, fmt.Sprintf("%s (%d not active yet)", what, len(pending)), "", err)
+		if known || polled {
+			if err := c.cfg.Sleep(ctx, delay); err != nil {
+				return out, c.waitErr(ctx, fmt.Sprintf("%s (%d not active yet)", what, len(pending)), "", err)
+			}
+			delay = min(delay*3/2, c.cfg.PollMaxInterval)
 		}
-		delay = min(delay*3/2, c.cfg.PollMaxInterval)
+		names := make([]string, len(pending))
+		for k, i := range pending {
+			names[k] = from[i].Hostname
+		}
+		sts, err := c.readHostnames(ctx, zoneID, names)
+		if err != nil {
+			return out, c.waitErr(ctx, what, "", err)
+		}
+		for k, i := range pending {
+			out[i] = sts[k]
+		}
+		if pending, err = judge(pending); err != nil {
+			return out, err
+		}
 	}
+}
+
+// readHostnames reads the statuses of names, in order. Several names are
+// read from the zone's association list (one request per page of 1,000)
+// while that is fewer requests than one GET per name; a name the list
+// lacks, and every name when the list is not served, is read on its own.
+func (c *SDKClient) readHostnames(ctx context.Context, zoneID string, names []string) ([]HostnameStatus, error) {
+	if len(names) <= 1 || c.listUnavailable.Load() || int64(len(names)) <= c.listPages.Load() {
+		return c.HostnameStatuses(ctx, zoneID, names)
+	}
+	all, pages, err := c.listAssociations(ctx, zoneID, "all")
+	switch {
+	case errors.Is(err, ErrListUnavailable):
+		c.listUnavailable.Store(true)
+		return c.HostnameStatuses(ctx, zoneID, names)
+	case err != nil:
+		return nil, err
+	}
+	c.listPages.Store(int64(pages))
+	byHost := make(map[string]HostnameStatus, len(all))
+	for _, st := range all {
+		byHost[normalHost(st.Hostname)] = st
+	}
+	out := make([]HostnameStatus, len(names))
+	var missing []int
+	for i, n := range names {
+		st, ok := byHost[normalHost(n)]
+		if !ok {
+			missing = append(missing, i)
+		}
+		out[i] = st
+	}
+	if len(missing) > 0 {
+		rest := make([]string, len(missing))
+		for k, i := range missing {
+			rest[k] = names[i]
+		}
+		sts, err := c.HostnameStatuses(ctx, zoneID, rest)
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range missing {
+			out[i] = sts[k]
+		}
+	}
+	return out, nil
+}
+
+func normalHost(h string) string {
+	return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(h), "."))
 }
 
 // ErrListUnavailable means the hidden list-associations endpoint is not
@@ -250,6 +331,12 @@ var ErrListUnavailable = errors.New("the list-associations endpoint is not avail
 // list of associations"), so it is sent as a raw request; on 404 it returns
 // ErrListUnavailable.
 func (c *SDKClient) ListHostnameAssociations(ctx context.Context, zoneID string, statuses ...Status) ([]HostnameStatus, error) {
+	out, _, err := c.listAssociations(ctx, zoneID, statuses...)
+	return out, err
+}
+
+// listAssociations also returns the number of pages read.
+func (c *SDKClient) listAssociations(ctx context.Context, zoneID string, statuses ...Status) ([]HostnameStatus, int, error) {
 	op := &opSpec{name: "list hostname associations", method: http.MethodGet, path: hostnamesPath,
 		perm: PermSSLRead, idempotent: true}
 	q := url.Values{"per_page": {"1000"}}
@@ -270,15 +357,15 @@ func (c *SDKClient) ListHostnameAssociations(ctx context.Context, zoneID string,
 		if err != nil {
 			var ae *APIError
 			if errors.As(err, &ae) && ae.Status == http.StatusNotFound && !ae.HasCode(7003) {
-				return nil, fmt.Errorf("%s: %w", op.name, ErrListUnavailable)
+				return nil, page, fmt.Errorf("%s: %w", op.name, ErrListUnavailable)
 			}
-			return nil, err
+			return nil, page, err
 		}
 		for _, h := range res {
 			out = append(out, h.status())
 		}
 		if info == nil || page >= info.TotalPages || len(res) == 0 {
-			return out, nil
+			return out, page, nil
 		}
 	}
 }

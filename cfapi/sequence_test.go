@@ -19,10 +19,10 @@ type leafPair struct{ cert, key []byte }
 // rollout is the call sequence a zone-level then per-hostname rollout
 // makes: verify, zone, SSL mode, zone certificate upload + wait + enable,
 // three hostname certificates uploaded and awaited in parallel, then 250
-// hostnames associated over them and their status read. It returns the
-// number of calls that must run one after another (the critical path),
-// given the client's concurrency bound.
-func rollout(ctx context.Context, c *cfapi.SDKClient, zone string, zoneCert leafPair, hostCerts []leafPair, hosts []string, bound int) (int, error) {
+// hostnames associated over them and awaited from the PUT's answer. It
+// returns the number of calls that must run one after another (the
+// critical path), given the client's concurrency bound.
+func rollout(ctx context.Context, c *cfapi.SDKClient, sim *cfsim.Sim, zone string, zoneCert leafPair, hostCerts []leafPair, hosts []string, bound int) (int, error) {
 	path := 0
 	info, err := c.VerifyToken(ctx, "")
 	if err != nil {
@@ -79,21 +79,39 @@ func rollout(ctx context.Context, c *cfapi.SDKClient, zone string, zoneCert leaf
 	for i, h := range hosts {
 		assocs[i] = cfapi.Association{Hostname: h, CertID: ids[i/per], Enabled: ptr(true)}
 	}
-	if _, err := c.UpdateHostnames(ctx, z.ID, assocs); err != nil {
-		return path, err
-	}
-	path += (len(ids) + bound - 1) / bound
-	sts, err := c.HostnameStatuses(ctx, z.ID, hosts)
+	put, err := c.UpdateHostnames(ctx, z.ID, assocs)
 	if err != nil {
 		return path, err
 	}
-	path += (len(hosts) + bound - 1) / bound
+	path += (len(ids) + bound - 1) / bound
+	before := len(sim.Requests())
+	sts, err := c.WaitAssociations(ctx, z.ID, put, nil)
+	if err != nil {
+		return path, err
+	}
+	path += waitPath(sim.Requests()[before:], bound)
 	for _, st := range sts {
 		if st.CertID == "" || st.Enabled == nil || !*st.Enabled {
 			return path, fmt.Errorf("hostname %s not associated: %+v", st.Hostname, st)
 		}
 	}
 	return path, nil
+}
+
+// waitPath is the critical path of a hostname wait's requests: list pages
+// one after another, single-hostname reads bound at a time.
+func waitPath(rs []cfsim.Request, bound int) int {
+	lists, gets := 0, 0
+	for _, r := range rs {
+		switch {
+		case r.Method != "GET":
+		case hasSuffix(r.Path, "/origin_tls_client_auth/hostnames"):
+			lists++
+		case strings.Contains(r.Path, "/origin_tls_client_auth/hostnames/"):
+			gets++
+		}
+	}
+	return lists + (gets+bound-1)/bound
 }
 
 func rolloutInput(t testing.TB) (leafPair, []leafPair, []string) {
@@ -146,7 +164,7 @@ func TestRolloutSurvivesFaults(t *testing.T) {
 				runs := 0
 				for runs < tc.maxRuns {
 					runs++
-					if _, err = rollout(ctxT(t), h.c, zoneName, zc, hcs, hosts, 4); err == nil {
+					if _, err = rollout(ctxT(t), h.c, h.sim, zoneName, zc, hcs, hosts, 4); err == nil {
 						break
 					}
 					if !cfapi.IsKind(err, cfapi.KindServer) && !cfapi.IsKind(err, cfapi.KindRateLimited) &&
@@ -229,7 +247,7 @@ func BenchmarkSequenceSimulatedLatency(b *testing.B) {
 			c.Sleep = nil
 		})
 		start := time.Now()
-		p, err := rollout(context.Background(), h.c, zoneName, zc, hcs, hosts, 4)
+		p, err := rollout(context.Background(), h.c, h.sim, zoneName, zc, hcs, hosts, 4)
 		wall += time.Since(start)
 		if err != nil {
 			b.Fatal(err)
@@ -242,4 +260,205 @@ func BenchmarkSequenceSimulatedLatency(b *testing.B) {
 	b.ReportMetric(float64(calls)/n, "calls/op")
 	b.ReportMetric(float64(path)/n, "critical-path-calls/op")
 	b.ReportMetric(wall.Seconds()/(float64(path)*latency.Seconds()), "wall/critical-path")
+}
+
+// associateInput is the per-hostname rollout at Cloudflare's limits: 10
+// hostname certificates with 100 hostnames each.
+func associateInput(t testing.TB) ([]leafPair, []string) {
+	lab := newLab(t)
+	certs := make([]leafPair, cfsim.MaxHostnameCerts)
+	for i := range certs {
+		c, k := lab.leaf(fmt.Sprintf("group%d.%s", i, zoneName))
+		certs[i] = leafPair{c, k}
+	}
+	hosts := make([]string, cfsim.MaxHostnameCerts*cfsim.MaxHostnamesPerCert)
+	for i := range hosts {
+		hosts[i] = fmt.Sprintf("app%04d.%s", i, zoneName)
+	}
+	return certs, hosts
+}
+
+// associateAll uploads certs and waits for them, associates hosts over them
+// (100 each) and waits until every association is active: from the PUT's
+// answer (fromPut) or, as before, by reading every hostname. It returns the
+// number of API calls the simulator served.
+func associateAll(ctx context.Context, h *harness, certs []leafPair, hosts []string, fromPut bool) (int, error) {
+	ids := make([]string, len(certs))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, lp := range certs {
+		g.Go(func() error {
+			up, err := h.c.UploadCertificate(gctx, h.zoneID, cfapi.LevelHostname, lp.cert, lp.key)
+			if err != nil {
+				return err
+			}
+			ids[i] = up.ID
+			_, err = h.c.WaitActive(gctx, h.zoneID, up.Ref(), nil)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return 0, err
+	}
+	per := (len(hosts) + len(ids) - 1) / len(ids)
+	assocs := make([]cfapi.Association, len(hosts))
+	for i, host := range hosts {
+		assocs[i] = cfapi.Association{Hostname: host, CertID: ids[i/per], Enabled: ptr(true)}
+	}
+	put, err := h.c.UpdateHostnames(ctx, h.zoneID, assocs)
+	if err != nil {
+		return 0, err
+	}
+	var sts []cfapi.HostnameStatus
+	if fromPut {
+		sts, err = h.c.WaitAssociations(ctx, h.zoneID, put, nil)
+	} else {
+		sts, err = h.c.WaitHostnamesActive(ctx, h.zoneID, hosts, nil)
+	}
+	if err != nil {
+		return 0, err
+	}
+	for i, st := range sts {
+		if !st.Active() || st.Hostname != hosts[i] {
+			return 0, fmt.Errorf("hostname %d: %+v, want %s active", i, st, hosts[i])
+		}
+	}
+	return len(h.sim.Requests()), nil
+}
+
+// Associating and waiting for 1,000 hostnames costs a few dozen calls, not
+// one per hostname: the PUT's answer already says which are active, the
+// rest are polled with the association list, and only where the list is
+// not served does the wait read hostnames one by one.
+func TestAssociateThousandHostnamesCallBudget(t *testing.T) {
+	t.Parallel()
+	certs, hosts := associateInput(t)
+	for _, tc := range []struct {
+		name    string
+		opts    cfsim.Options
+		fromPut bool
+		max     int
+	}{
+		// 10 uploads + 10 certificate reads + 10 PUTs.
+		{"instant from the PUT's answer", cfsim.Options{}, true, 30},
+		// Deploying after two reads: 10 uploads + 20 certificate reads + 10
+		// PUTs + two list polls (each observing every association).
+		{"deploying from the PUT's answer", cfsim.Options{DeployAfter: 2}, true, 10 + 20 + 10 + 2},
+		// ... + one list read, as nothing is known before it.
+		{"instant by hostname names", cfsim.Options{}, false, 31},
+		// ... + one 404 from the list, then a GET per hostname.
+		{"list not served", cfsim.Options{HideAssociationList: true}, false, 31 + len(hosts)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, tc.opts, nil)
+			calls, err := associateAll(ctxT(t), h, certs, hosts, tc.fromPut)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if calls > tc.max {
+				t.Errorf("%d API calls for %d hostnames, want at most %d", calls, len(hosts), tc.max)
+			}
+			t.Logf("%d calls", calls)
+		})
+	}
+}
+
+// BenchmarkAssociateThousandHostnames reports the API calls of one rollout
+// of 1,000 hostnames over 10 certificates with instant deployment (target:
+// at most 60), beside the per-hostname reads it replaces, measured in the
+// same run with the association list not served.
+func BenchmarkAssociateThousandHostnames(b *testing.B) {
+	certs, hosts := associateInput(b)
+	var calls, perHost int
+	for b.Loop() {
+		for _, list := range []bool{true, false} {
+			h := newHarness(b, cfsim.Options{HideAssociationList: !list}, func(c *cfapi.Config) { c.HTTPClient = nil })
+			n, err := associateAll(context.Background(), h, certs, hosts, list)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if list {
+				calls += n
+			} else {
+				perHost += n
+			}
+			h.srv.Close()
+		}
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(calls)/n, "calls/rollout")
+	b.ReportMetric(float64(perHost)/n, "per-hostname-calls/rollout")
+	b.ReportMetric(float64(calls)/float64(perHost), "calls/per-hostname-calls")
+}
+
+// WaitAssociations judges the PUT's answer first: a deployment that timed
+// out fails without a request, disabled and voided associations are
+// settled, and pending ones are read one by one when the list is not
+// served.
+func TestWaitAssociationsFromThePutAnswer(t *testing.T) {
+	t.Parallel()
+	certs, _ := associateInput(t)
+	setup := func(t *testing.T, opts cfsim.Options) (*harness, string) {
+		h := newHarness(t, opts, nil)
+		up, err := h.c.UploadCertificate(ctxT(t), h.zoneID, cfapi.LevelHostname, certs[0].cert, certs[0].key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !opts.DeployTimeout {
+			if _, err := h.c.WaitActive(ctxT(t), h.zoneID, up.Ref(), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return h, up.ID
+	}
+	t.Run("deployment timed out", func(t *testing.T) {
+		t.Parallel()
+		h, id := setup(t, cfsim.Options{DeployTimeout: true})
+		put, err := h.c.EnableHostnames(ctxT(t), h.zoneID, id, []string{"a." + zoneName})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(h.sim.Requests())
+		if _, err := h.c.WaitAssociations(ctxT(t), h.zoneID, put, nil); !cfapi.IsKind(err, cfapi.KindDeploymentTimedOut) {
+			t.Fatalf("WaitAssociations = %v, want deployment timed out", err)
+		}
+		if got := len(h.sim.Requests()) - n; got != 0 {
+			t.Errorf("%d requests, want none: the PUT's answer already said it", got)
+		}
+	})
+	t.Run("list not served", func(t *testing.T) {
+		t.Parallel()
+		h, id := setup(t, cfsim.Options{DeployAfter: 1, HideAssociationList: true})
+		ctx := ctxT(t)
+		hosts := []string{"a." + zoneName, "b." + zoneName, "c." + zoneName, "d." + zoneName}
+		if _, err := h.c.EnableHostnames(ctx, h.zoneID, id, hosts[:2]); err != nil {
+			t.Fatal(err)
+		}
+		var put []cfapi.HostnameStatus
+		for _, en := range []*bool{ptr(true), ptr(false), nil} {
+			sts, err := h.c.UpdateHostnames(ctx, h.zoneID, []cfapi.Association{{Hostname: hosts[len(put)+1], CertID: id, Enabled: en}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			put = append(put, sts...)
+		}
+		n := len(h.sim.Requests())
+		var seen []string
+		sts, err := h.c.WaitAssociations(ctx, h.zoneID, put, func(st cfapi.HostnameStatus) { seen = append(seen, st.Hostname) })
+		if err != nil || !sts[0].Active() || sts[1].Enabled == nil || *sts[1].Enabled {
+			t.Fatalf("WaitAssociations = %+v, %v", sts, err)
+		}
+		rs := h.sim.Requests()[n:]
+		var paths []string
+		for _, r := range rs {
+			paths = append(paths, r.Method+" "+r.Path[strings.LastIndex(r.Path, "/"):])
+		}
+		// The enabled one alone is pending: one GET, no list (a single name).
+		if len(rs) != 1 || paths[0] != "GET /b."+zoneName {
+			t.Errorf("requests %v, want one GET of the pending hostname", paths)
+		}
+		if len(seen) < 3 {
+			t.Errorf("progress saw %v, want every hostname", seen)
+		}
+	})
 }

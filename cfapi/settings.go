@@ -12,14 +12,36 @@ import (
 	"github.com/cloudflare/cloudflare-go/v7/zones"
 )
 
-// SSL modes; AOP applies only with full, strict or origin_pull.
-var sslModes = []string{"off", "flexible", "full", "strict", "origin_pull"}
+// The values of a zone's "ssl" setting, its SSL/TLS encryption mode.
+// origin_pull is "Strict (SSL-Only Origin Pull)", which the 2024 API spec
+// does not list but Cloudflare accepts.
+const (
+	SSLOff        = "off"
+	SSLFlexible   = "flexible"
+	SSLFull       = "full"
+	SSLStrict     = "strict"
+	SSLOriginPull = "origin_pull"
+)
+
+// SSLModes returns every SSL/TLS encryption mode, weakest first. It is the
+// one list the client, the simulator and the CLI check modes against.
+func SSLModes() []string {
+	return []string{SSLOff, SSLFlexible, SSLFull, SSLStrict, SSLOriginPull}
+}
+
+// IsSSLMode reports whether mode is one of SSLModes.
+func IsSSLMode(mode string) bool { return slices.Contains(SSLModes(), mode) }
 
 // SSLModeAllowsAOP reports whether Cloudflare presents client certificates
-// under the SSL/TLS encryption mode.
+// under the SSL/TLS encryption mode: only modes that connect to the origin
+// over TLS do.
 func SSLModeAllowsAOP(mode string) bool {
-	return mode == "full" || mode == "strict" || mode == "origin_pull"
+	return mode == SSLFull || mode == SSLStrict || mode == SSLOriginPull
 }
+
+// SSLModeVerifiesOrigin reports whether the mode validates the origin's
+// certificate (Full (strict) and SSL-Only Origin Pull).
+func SSLModeVerifiesOrigin(mode string) bool { return mode == SSLStrict || mode == SSLOriginPull }
 
 type settingJSON struct {
 	ID         string          `json:"id"`
@@ -68,9 +90,9 @@ func (c *SDKClient) SSLMode(ctx context.Context, zoneID string) (Setting, error)
 
 // SetSSLMode implements Client.
 func (c *SDKClient) SetSSLMode(ctx context.Context, zoneID, mode string) (Setting, error) {
-	if !slices.Contains(sslModes, mode) {
+	if !IsSSLMode(mode) {
 		return Setting{}, fmt.Errorf("invalid SSL/TLS mode %q: want one of %s (AOP needs full, strict or origin_pull)",
-			mode, strings.Join(sslModes, ", "))
+			mode, strings.Join(SSLModes(), ", "))
 	}
 	return c.setSetting(ctx, zoneID, "ssl", mode)
 }

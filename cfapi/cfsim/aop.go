@@ -474,8 +474,12 @@ func sortedAssocs(z *zone) []*assoc {
 // listAssociations is the hidden endpoint of docs/cloudflare-api.md,
 // "Hidden list of associations": page,
 // per_page (default 50, max 1000) and a comma-separated status filter
-// (default active).
+// (default active). Like a GET of each, listing an association counts as
+// observing it, so deployments progress under list polling too.
 func (s *Sim) listAssociations(c *call) (reply, error) {
+	if s.opts.HideAssociationList {
+		return reply{}, fail(http.StatusNotFound, CodeNoRoute, "No route for that URI")
+	}
 	pg, err := queryInt(c.r, "page", 1, 1, 1<<30)
 	if err != nil {
 		return reply{}, err
@@ -492,14 +496,18 @@ func (s *Sim) listAssociations(c *call) (reply, error) {
 	for _, st := range strings.Split(filter, ",") {
 		want[strings.TrimSpace(st)] = true
 	}
-	var items []map[string]any
+	var matched []*assoc
 	for _, a := range sortedAssocs(c.zone) {
-		o := s.assocObject(c.zone, a)
-		if want["all"] || want[o["status"].(string)] {
-			items = append(items, o)
+		if want["all"] || want[s.assocStatus(a)] {
+			matched = append(matched, a)
 		}
 	}
-	out, info := page(items, pg, per)
+	onPage, info := page(matched, pg, per)
+	out := make([]map[string]any, 0, len(onPage))
+	for _, a := range onPage {
+		s.observe(&a.life)
+		out = append(out, s.assocObject(c.zone, a))
+	}
 	return reply{result: out, info: info}, nil
 }
 

@@ -49,7 +49,11 @@
 //   - Deployment is driven by GETs, not time: a certificate (or association)
 //     is initializing until the first GET that returns it, then
 //     pending_deployment, and active once Options.DeployAfter GETs have
-//     observed it (DeployAfter 0: active in the upload response). Delete
+//     observed it (DeployAfter 0: active in the upload response). A listing
+//     that returns an object (the certificate lists, the hidden association
+//     list) counts as a GET of it, so list polling advances deployments too.
+//     Options.HideAssociationList answers the hidden list 404, as where
+//     Cloudflare does not serve it. Delete
 //     answers pending_deletion; later GETs show deleted. Deleted
 //     certificates stay in lists, as Cloudflare's may.
 //   - PUT …/hostnames validates every entry before applying any. enabled is
@@ -58,11 +62,20 @@
 //   - Faults (Options.Faults) are chosen from Seed and the request index
 //     only. 429, 5xx and reset never change state; reset_after applies the
 //     request and then drops the connection; latency delays, then applies.
-//   - Requests() is the log; bodies have private_key values replaced by
-//     "[redacted]", credentials are never recorded. An entry is recorded
+//   - Requests() is the log. Private keys, tokens and passwords are
+//     replaced by "[redacted]" in bodies and query strings of any shape
+//     (JSON, form, cut off, percent-encoded), and the simulator's own
+//     credentials wherever they appear; headers are never recorded. An entry is recorded
 //     before its answer is sent or its connection dropped, so a client
 //     never sees an outcome the log lacks; the exception is a latency
 //     fault the client abandons, logged once the server notices.
+//
+// # Options
+//
+// Options.Validate (and ServeOptions.Validate with the listen addresses and
+// the edge) reports an *OptionError naming the option; zone names follow
+// pki.ValidateDomain. Start validates, then serves the API and the edge on
+// loopback addresses as `aopwizard sim` does.
 //
 // # Edge
 //

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aopwizard/aopwizard/cfapi"
 	"github.com/aopwizard/aopwizard/pki"
 )
 
@@ -60,15 +61,16 @@ const HeaderAOPLevel = "X-Cfsim-Aop-Level"
 // StartEdge starts the edge for one zone; it stops when ctx ends or on
 // Close.
 func (s *Sim) StartEdge(ctx context.Context, opts EdgeOptions) (*Edge, error) {
-	opts.Zone = strings.ToLower(strings.TrimSuffix(opts.Zone, "."))
-	if s.ZoneID(opts.Zone) == "" {
-		return nil, fmt.Errorf("edge zone %q is not one of the simulator's zones: pass one of the names given in Options.Zones", opts.Zone)
-	}
-	if _, _, err := net.SplitHostPort(opts.Origin); err != nil {
-		return nil, fmt.Errorf("edge origin %q is not host:port: %w", opts.Origin, err)
-	}
 	if opts.Listen == "" {
 		opts.Listen = "127.0.0.1:0"
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts.Zone = strings.ToLower(strings.TrimSuffix(opts.Zone, "."))
+	if s.ZoneID(opts.Zone) == "" {
+		return nil, &OptionError{Option: "Edge.Zone", Value: opts.Zone,
+			Err: errors.New("is not one of the simulator's zones: give one of its zone names")}
 	}
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = 5 * time.Second
@@ -167,7 +169,8 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set(HeaderAOPLevel, p.level)
 	scheme := "https"
-	if p.mode == "off" || p.mode == "flexible" {
+	if !cfapi.SSLModeAllowsAOP(p.mode) {
+		// Off and Flexible reach the origin over plain HTTP.
 		scheme = "http"
 	}
 	proxy := &httputil.ReverseProxy{
@@ -192,8 +195,8 @@ func (e *Edge) decide(host string) (pull, error) {
 	defer s.mu.Unlock()
 	z := s.byName[e.opts.Zone]
 	p := pull{host: host, mode: z.ssl.value}
-	p.strict = p.mode == "strict" || p.mode == "origin_pull"
-	if p.mode == "off" || p.mode == "flexible" {
+	p.strict = cfapi.SSLModeVerifiesOrigin(p.mode)
+	if !cfapi.SSLModeAllowsAOP(p.mode) {
 		// AOP needs TLS to the origin: nothing is presented.
 		p.level = "none"
 		return p, nil

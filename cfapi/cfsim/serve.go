@@ -119,8 +119,8 @@ func (s *Sim) serve(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	path := strings.TrimPrefix(req.URL.Path, apiPrefix)
-	entry := Request{Time: s.clock(), Method: req.Method, Path: path, Query: req.URL.RawQuery,
-		Body: redact(body), Auth: authKind(req)}
+	entry := Request{Time: s.clock(), Method: req.Method, Path: path, Query: req.URL.RawQuery, Auth: authKind(req)}
+	s.redactEntry(&entry, body)
 
 	s.mu.Lock()
 	entry.Index = s.next
@@ -384,22 +384,54 @@ func (s *Sim) record(e Request) {
 	}
 }
 
-var pemKeyRE = regexp.MustCompile(`(?s)-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----`)
+// redacted replaces every secret the request log would otherwise hold.
+const redacted = "[redacted]"
 
-// redact replaces private_key values (and any PEM private key block in a
-// non-JSON body) with "[redacted]" for the request log.
-func redact(body []byte) string {
+// redactEntry scrubs the logged path, query and body: private keys and
+// tokens in any form a client may send them (JSON, a query string, a form
+// body, a malformed body), and the simulator's own credentials wherever
+// they appear.
+func (s *Sim) redactEntry(e *Request, body []byte) {
+	e.Path = s.redactCredentials(e.Path)
+	e.Query = s.redactCredentials(redactText(e.Query))
+	e.Body = s.redactCredentials(redactBody(body))
+}
+
+func (s *Sim) redactCredentials(v string) string {
+	for _, c := range []string{s.token, s.opts.APIKey} {
+		// A credential too short to be specific would blank unrelated text.
+		if len(c) >= 8 {
+			v = strings.ReplaceAll(v, c, redacted)
+		}
+	}
+	return v
+}
+
+// isSecretName reports a field or parameter name whose value is a secret:
+// private_key, token, api_key, password and the like, however spelled.
+func isSecretName(name string) bool {
+	n := strings.ToLower(strings.NewReplacer("-", "", "_", "", " ", "", ".", "").Replace(name))
+	switch n {
+	case "key", "privatekey", "apikey", "xauthkey", "authorization", "passphrase":
+		return true
+	}
+	return strings.Contains(n, "privatekey") || strings.Contains(n, "secret") ||
+		strings.Contains(n, "password") || strings.HasSuffix(n, "token")
+}
+
+// redactBody redacts a JSON body field by field, and any other body as
+// text.
+func redactBody(body []byte) string {
 	if len(body) == 0 {
 		return ""
 	}
 	var v any
 	if err := json.Unmarshal(body, &v); err != nil {
-		return pemKeyRE.ReplaceAllString(string(body), "[redacted]")
+		return redactText(string(body))
 	}
-	v = redactValue(v)
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "[redacted]"
+	b, err := json.Marshal(redactValue(v))
+	if err != nil || holdsKey(string(b)) {
+		return redacted
 	}
 	return string(b)
 }
@@ -408,8 +440,8 @@ func redactValue(v any) any {
 	switch t := v.(type) {
 	case map[string]any:
 		for k, x := range t {
-			if k == "private_key" {
-				t[k] = "[redacted]"
+			if isSecretName(k) {
+				t[k] = redacted
 			} else {
 				t[k] = redactValue(x)
 			}
@@ -419,7 +451,80 @@ func redactValue(v any) any {
 			t[i] = redactValue(t[i])
 		}
 	case string:
-		return pemKeyRE.ReplaceAllString(t, "[redacted]")
+		return redactText(t)
 	}
 	return v
+}
+
+var (
+	// A PEM private key, also with '+' or %20 for spaces, up to its END
+	// line or, when cut off, the end of the text.
+	pemKeyRE = regexp.MustCompile(`(?is)-----BEGIN[^-]*PRIVATE[^-]*KEY-----.*?(?:-----END[^-]*PRIVATE[^-]*KEY-----|\z)`)
+	// name=value pairs of a query string or form body.
+	formPairRE = regexp.MustCompile(`([^&;=?\s]+)=([^&;]*)`)
+	// "name": "value" in JSON that did not parse (cut off or malformed);
+	// the value runs to its closing quote or the end of the text.
+	jsonPairRE = regexp.MustCompile(`"((?:[^"\\]|\\.)*)"\s*:\s*"(?:[^"\\]|\\.)*(?:"|\z)`)
+	// percent escapes and JSON \u escapes, decoded leniently.
+	percentRE = regexp.MustCompile(`%[0-9A-Fa-f]{2}`)
+	unicodeRE = regexp.MustCompile(`\\u00[0-9A-Fa-f]{2}`)
+)
+
+// redactText redacts secrets in text of unknown shape: a query string, a
+// form body, broken JSON. What it cannot pinpoint but still holds a private
+// key, in any encoding, is redacted whole.
+func redactText(t string) string {
+	if t == "" {
+		return ""
+	}
+	t = formPairRE.ReplaceAllStringFunc(t, func(m string) string {
+		k, _, _ := strings.Cut(m, "=")
+		if isSecretName(lenientUnescape(k)) {
+			return k + "=" + redacted
+		}
+		return m
+	})
+	t = jsonPairRE.ReplaceAllStringFunc(t, func(m string) string {
+		k := jsonPairRE.FindStringSubmatch(m)[1]
+		if isSecretName(k) {
+			return `"` + k + `":"` + redacted + `"`
+		}
+		return m
+	})
+	t = pemKeyRE.ReplaceAllString(t, redacted)
+	if holdsKey(t) {
+		return redacted
+	}
+	return t
+}
+
+// holdsKey reports whether t still shows a private key once percent, '+'
+// and \u escapes are undone, up to three layers deep.
+func holdsKey(t string) bool {
+	for range 4 {
+		u := strings.ToUpper(t)
+		if strings.Contains(u, "PRIVATE KEY") || strings.Contains(u, "PRIVATE+KEY") {
+			return true
+		}
+		next := lenientUnescape(t)
+		if next == t {
+			return false
+		}
+		t = next
+	}
+	return true
+}
+
+// lenientUnescape decodes %XX, '+' and \u00XX escapes, leaving malformed
+// ones as they are (url.QueryUnescape gives up on the whole string).
+func lenientUnescape(t string) string {
+	t = strings.ReplaceAll(t, "+", " ")
+	t = percentRE.ReplaceAllStringFunc(t, func(m string) string {
+		b, _ := strconv.ParseUint(m[1:], 16, 8)
+		return string(rune(b))
+	})
+	return unicodeRE.ReplaceAllStringFunc(t, func(m string) string {
+		b, _ := strconv.ParseUint(m[2:], 16, 8)
+		return string(rune(b))
+	})
 }

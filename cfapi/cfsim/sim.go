@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aopwizard/aopwizard/cfapi"
 	"github.com/aopwizard/aopwizard/pki"
 )
 
@@ -65,6 +66,11 @@ type Options struct {
 	// DeployTimeout makes deployments end in deployment_timed_out instead
 	// of active.
 	DeployTimeout bool
+	// HideAssociationList answers the hidden list-associations endpoint
+	// (GET …/origin_tls_client_auth/hostnames) with 404, as for an account
+	// where Cloudflare does not serve it, so clients must read hostnames
+	// one by one.
+	HideAssociationList bool
 	// Scopes grants permission groups per zone name; nil grants every group
 	// on every zone. A zone missing from a non-nil map is invisible.
 	Scopes map[string][]string
@@ -124,11 +130,11 @@ type Request struct {
 	Index   int       `json:"index"`
 	Time    time.Time `json:"time"`
 	Method  string    `json:"method"`
-	Path    string    `json:"path"` // below /client/v4, e.g. /zones/…/origin_tls_client_auth
-	Query   string    `json:"query,omitempty"`
-	Body    string    `json:"body,omitempty"` // private_key values replaced by "[redacted]"
-	Auth    string    `json:"auth"`           // "token", "key" or "none": never the credential
-	Status  int       `json:"status"`         // 0 for a dropped connection
+	Path    string    `json:"path"`            // below /client/v4, e.g. /zones/…/origin_tls_client_auth
+	Query   string    `json:"query,omitempty"` // redacted like Body
+	Body    string    `json:"body,omitempty"`  // private keys, tokens and passwords replaced by "[redacted]"
+	Auth    string    `json:"auth"`            // "token", "key" or "none": never the credential
+	Status  int       `json:"status"`          // 0 for a dropped connection
 	Faulted bool      `json:"faulted"`
 	Fault   FaultKind `json:"fault,omitempty"`
 }
@@ -223,7 +229,7 @@ type lifecycle struct {
 // fails, as crypto/rand does.
 func New(opts Options) *Sim {
 	if opts.SSLMode == "" {
-		opts.SSLMode = "full"
+		opts.SSLMode = cfapi.SSLFull
 	}
 	if opts.TLSClientAuth == "" {
 		opts.TLSClientAuth = "off"

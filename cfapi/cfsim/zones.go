@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/aopwizard/aopwizard/cfapi"
 )
 
 // tokenResult is the verify result (docs/cloudflare-api.md, "Token
@@ -123,7 +125,7 @@ func (s *Sim) getZone(c *call) (reply, error) { return reply{result: s.zoneObjec
 
 // settingValues lists the values each simulated zone setting accepts.
 var settingValues = map[string][]string{
-	"ssl":             {"off", "flexible", "full", "strict", "origin_pull"},
+	"ssl":             cfapi.SSLModes(),
 	"tls_client_auth": {"on", "off"},
 }
 

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/aopwizard/aopwizard/cfapi"
 )
 
 // Exception is one documented difference between the embedded 2024 spec and
@@ -41,7 +43,7 @@ var Exceptions = []Exception{
 				return err
 			}
 			enum, _ := s["enum"].([]any)
-			s["enum"] = append(enum, "origin_pull")
+			s["enum"] = append(enum, cfapi.SSLOriginPull)
 			return nil
 		},
 	},

@@ -1,22 +1,27 @@
 package main
 
 import (
-	"context"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/aopwizard/aopwizard/cfapi"
 	"github.com/aopwizard/aopwizard/cfapi/cfsim"
 )
+
+func faultKindList() string {
+	var names []string
+	for _, k := range cfsim.FaultKinds() {
+		names = append(names, string(k))
+	}
+	return strings.Join(names, ", ")
+}
 
 type simFlags struct {
 	listen, token, sslMode, tlsClientAuth string
@@ -54,12 +59,12 @@ func newSimCmd() *cobra.Command {
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:0", "address of the API (loopback only); port 0 picks a free port")
 	fl.StringArrayVar(&f.zones, "zone", nil, "zone name the simulated account holds (repeatable; default example.com)")
 	fl.StringVar(&f.token, "token", "", "token the API accepts (default: a random cfut_ token; a cfat_ prefix makes it an account token)")
-	fl.StringVar(&f.sslMode, "ssl-mode", "full", "initial ssl setting of every zone: off, flexible, full, strict or origin_pull")
+	fl.StringVar(&f.sslMode, "ssl-mode", cfapi.SSLFull, "initial ssl setting of every zone: "+strings.Join(cfapi.SSLModes(), ", "))
 	fl.StringVar(&f.tlsClientAuth, "tls-client-auth", "off", "initial tls_client_auth (global AOP) of every zone: on or off")
 	fl.IntVar(&f.deployAfter, "deploy-after", 0, "number of GETs of a certificate or association before it turns active (0: at once)")
 	fl.BoolVar(&f.deployTimeout, "deploy-timeout", false, "end deployments in deployment_timed_out instead of active")
 	fl.Float64Var(&f.faultRate, "faults", 0, "fraction of API requests (0 to 1) that get an injected fault")
-	fl.StringSliceVar(&f.faultKinds, "fault-kinds", []string{"429", "5xx"}, "faults to inject: 429, 5xx, reset, reset_after, latency")
+	fl.StringSliceVar(&f.faultKinds, "fault-kinds", []string{"429", "5xx"}, "faults to inject: "+faultKindList())
 	fl.Int64Var(&f.seed, "seed", 0, "seed for IDs and fault choices (a fault depends on the seed and the request's position: same seed and request order, same faults)")
 	fl.StringVar(&f.logFile, "log", "", "append the request log to FILE as JSON lines (private keys redacted); - for stderr")
 	fl.StringVar(&f.edgeListen, "edge-listen", "", "also run the edge on this address (loopback only), for the first --zone")
@@ -84,6 +89,14 @@ func runSim(cmd *cobra.Command, f simFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := opts.Validate(); err != nil {
+		return simUsage(err)
+	}
+	if f.originCA != "" {
+		if opts.Edge.OriginRootCAs, err = loadPool(f.originCA); err != nil {
+			return err
+		}
+	}
 	if f.logFile != "" {
 		w, closeLog, err := openSimLog(cmd, f.logFile)
 		if err != nil {
@@ -93,145 +106,76 @@ func runSim(cmd *cobra.Command, f simFlags) error {
 		opts.Log = w
 	}
 	ctx := cmd.Context()
-	sim := cfsim.New(opts)
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", f.listen)
+	srv, err := cfsim.Start(ctx, opts)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", f.listen, err)
+		return simUsage(err)
 	}
-	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	defer func() {
-		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdownCtx)
-	}()
-
+	sim := srv.Sim
 	info := simInfo{
-		APIURL: "http://" + ln.Addr().String() + "/client/v4/", Token: sim.Token(), AccountID: sim.AccountID(),
+		APIURL: srv.APIURL, Token: sim.Token(), AccountID: sim.AccountID(),
 		Zones: map[string]string{}, GlobalCAPEM: string(sim.GlobalCAPEM()),
 	}
-	for _, z := range opts.Zones {
+	for _, z := range srv.Zones {
 		info.Zones[z] = sim.ZoneID(z)
 	}
-	if f.edgeListen != "" {
-		eo := cfsim.EdgeOptions{Listen: f.edgeListen, Zone: opts.Zones[0], Origin: f.edgeOrigin}
-		if f.originCA != "" {
-			if eo.OriginRootCAs, err = loadPool(f.originCA); err != nil {
-				return err
-			}
-		}
-		edge, err := sim.StartEdge(ctx, eo)
-		if err != nil {
-			return fmt.Errorf("start the edge: %w", err)
-		}
-		defer edge.Close()
-		info.Edge, info.EdgeCAPEM = edge.Addr(), string(edge.CACertPEM())
+	if srv.Edge != nil {
+		info.Edge, info.EdgeCAPEM = srv.Edge.Addr(), string(srv.Edge.CACertPEM())
 	}
 	line, err := json.Marshal(info)
 	if err != nil {
+		_ = srv.Close()
 		return fmt.Errorf("encode the simulator's address line: %w", err)
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), string(line))
 	fmt.Fprintf(cmd.ErrOrStderr(), "cfsim: serving the API at %s (interrupt to stop)\n", info.APIURL)
-
-	select {
-	case <-ctx.Done():
-		return nil // a requested stop is the normal end of a server
-	case err := <-served:
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return fmt.Errorf("serve the API: %w", err)
-	}
+	return srv.Wait(ctx)
 }
 
-func simOptions(f simFlags) (cfsim.Options, error) {
-	var o cfsim.Options
-	for _, a := range []struct{ flag, addr string }{{"--listen", f.listen}, {"--edge-listen", f.edgeListen}} {
-		if a.addr == "" && a.flag == "--edge-listen" {
-			continue
-		}
-		if err := checkLoopback(a.addr); err != nil {
-			return o, usagef("%s %s: %w", a.flag, a.addr, err)
-		}
-	}
+// simOptions turns the flags into the simulator's options; cfsim checks
+// them.
+func simOptions(f simFlags) (cfsim.ServeOptions, error) {
+	o := cfsim.ServeOptions{Listen: f.listen}
 	if (f.edgeListen == "") != (f.edgeOrigin == "") {
 		return o, usagef("--edge-listen and --edge-origin go together: pass both to run the edge, or neither")
 	}
-	if f.edgeOrigin != "" {
-		if _, _, err := net.SplitHostPort(f.edgeOrigin); err != nil {
-			return o, usagef("--edge-origin %s is not HOST:PORT: %w", f.edgeOrigin, err)
-		}
+	if f.originCA != "" && f.edgeListen == "" {
+		return o, usagef("--origin-ca is for the edge: pass it with --edge-listen and --edge-origin")
 	}
-	if !oneOf(f.sslMode, "off", "flexible", "full", "strict", "origin_pull") {
-		return o, usagef("--ssl-mode %q is not a Cloudflare ssl value: use off, flexible, full, strict or origin_pull", f.sslMode)
-	}
-	if !oneOf(f.tlsClientAuth, "on", "off") {
-		return o, usagef("--tls-client-auth %q is not on or off", f.tlsClientAuth)
-	}
-	if f.deployAfter < 0 {
-		return o, usagef("--deploy-after %d is negative: pass the number of GETs, 0 for at once", f.deployAfter)
-	}
-	if f.faultRate < 0 || f.faultRate > 1 {
-		return o, usagef("--faults %g is out of range: pass a fraction from 0 to 1", f.faultRate)
+	if f.edgeListen != "" {
+		o.Edge = &cfsim.EdgeOptions{Listen: f.edgeListen, Origin: f.edgeOrigin}
 	}
 	for _, k := range f.faultKinds {
-		if !oneOf(k, "429", "5xx", "reset", "reset_after", "latency") {
-			return o, usagef("--fault-kinds %q is unknown: use 429, 5xx, reset, reset_after or latency", k)
-		}
 		o.Faults.Kinds = append(o.Faults.Kinds, cfsim.FaultKind(k))
 	}
-	if strings.ContainsFunc(f.token, func(r rune) bool {
-		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' || r == '-')
-	}) {
-		// The simulator answers any other character with 6003/6111, so
-		// no client could ever authenticate.
-		return o, usagef("--token has characters a bearer token cannot hold: use letters, digits, '_' and '-'")
-	}
-	zones := f.zones
-	if len(zones) == 0 {
-		zones = []string{"example.com"}
-	}
-	for _, z := range zones {
-		z = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(z), "."))
-		if z == "" || !strings.Contains(z, ".") || strings.ContainsAny(z, "/: ") {
-			return o, usagef("--zone %q is not a domain name: pass the zone's apex, e.g. example.com", z)
-		}
-		o.Zones = append(o.Zones, z)
-	}
+	o.Zones = f.zones
 	o.Token, o.SSLMode, o.TLSClientAuth = f.token, f.sslMode, f.tlsClientAuth
 	o.DeployAfter, o.DeployTimeout, o.Seed = f.deployAfter, f.deployTimeout, f.seed
 	o.Faults.Rate = f.faultRate
 	return o, nil
 }
 
-func oneOf(v string, allowed ...string) bool {
-	for _, a := range allowed {
-		if v == a {
-			return true
-		}
-	}
-	return false
+// simFlagFor names the flag behind each cfsim option.
+var simFlagFor = map[string]string{
+	"Zones": "--zone", "Token": "--token", "SSLMode": "--ssl-mode", "TLSClientAuth": "--tls-client-auth",
+	"DeployAfter": "--deploy-after", "Faults.Rate": "--faults", "Faults.Kinds": "--fault-kinds",
+	"Listen": "--listen", "Edge.Listen": "--edge-listen", "Edge.Origin": "--edge-origin", "Edge.Zone": "--zone",
 }
 
-// checkLoopback refuses addresses other hosts could reach: the simulator
-// accepts a throwaway token and would hand out private-key-backed
-// connections through its edge.
-func checkLoopback(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("not HOST:PORT: %w", err)
+// simUsage words an invalid cfsim option as bad usage of its flag; other
+// errors (a port in use) stay failures.
+func simUsage(err error) error {
+	var oe *cfsim.OptionError
+	if !errors.As(err, &oe) {
+		return err
 	}
-	if host == "localhost" {
-		return nil
+	flag := simFlagFor[oe.Option]
+	if flag == "" {
+		return asUsage(err)
 	}
-	ip := net.ParseIP(host)
-	if ip == nil || !ip.IsLoopback() {
-		return errors.New("not a loopback address: listen on 127.0.0.1 or [::1]")
+	if oe.Value == "" {
+		return usagef("%s: %w", flag, oe.Err)
 	}
-	return nil
+	return usagef("%s %s: %w", flag, oe.Value, oe.Err)
 }
 
 func loadPool(path string) (*x509.CertPool, error) {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,16 +105,36 @@ func TestSimRefusesBadFlags(t *testing.T) {
 		{[]string{"--edge-listen", "0.0.0.0:0", "--edge-origin", "127.0.0.1:1"}, "not a loopback address"},
 		{[]string{"--edge-listen", "127.0.0.1:0"}, "go together"},
 		{[]string{"--ssl-mode", "strictest"}, "not a Cloudflare ssl value"},
-		{[]string{"--faults", "1.5"}, "out of range"},
-		{[]string{"--fault-kinds", "teapot"}, "unknown"},
-		{[]string{"--zone", "localhost"}, "not a domain name"},
+		{[]string{"--faults", "1.5"}, "not a fraction from 0 to 1"},
+		{[]string{"--faults", "-0.1"}, "not a fraction from 0 to 1"},
+		{[]string{"--faults", "NaN"}, "--faults NaN: is not a fraction from 0 to 1"},
+		{[]string{"--faults", "+Inf"}, "not a fraction from 0 to 1"},
+		{[]string{"--fault-kinds", "teapot"}, "not a fault the simulator knows"},
+		{[]string{"--deploy-after", "-1"}, "negative"},
+		{[]string{"--tls-client-auth", "yes"}, "not on or off"},
+		{[]string{"--zone", "localhost"}, "single label"},
+		{[]string{"--zone", "example..com"}, "empty label"},
+		// pki.ValidateDomain is the one name rule: an IDN is given as its
+		// A-label, like every other command wants it.
+		{[]string{"--zone", "bücher.example"}, "non-ASCII"},
+		{[]string{"--listen", "127.0.0.1:99999"}, `port "99999"`},
+		{[]string{"--listen", "127.0.0.1:http"}, `port "http"`},
+		{[]string{"--listen", "::1:8080"}, "not HOST:PORT"},
+		{[]string{"--edge-listen", "127.0.0.1:0", "--edge-origin", "127.0.0.1:70000"}, `port "70000"`},
+		{[]string{"--edge-listen", "127.0.0.1:0", "--edge-origin", "127.0.0.1:0"}, `port "0"`},
+		{[]string{"--edge-listen", "127.0.0.1:0", "--edge-origin", "origin"}, "not HOST:PORT"},
+		{[]string{"--origin-ca", "ca.pem"}, "pass it with --edge-listen"},
 		{[]string{"--token", "cfut_a.b"}, "characters a bearer token cannot hold"},
 		{[]string{"--token", "two words"}, "characters a bearer token cannot hold"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			var out, errb bytes.Buffer
-			if got := execute(context.Background(), append([]string{"sim"}, c.args...), &out, &errb); got != exitUsage {
+			// An accepted option would serve until cancelled: the deadline
+			// turns that into a failure instead of a hang.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if got := execute(ctx, append([]string{"sim"}, c.args...), &out, &errb); got != exitUsage {
 				t.Fatalf("exit %d, want %d; stderr %s", got, exitUsage, errb.String())
 			}
 			if !strings.Contains(errb.String(), c.err) {
@@ -154,5 +175,44 @@ func TestSimInjectsFaults(t *testing.T) {
 	b, err := os.ReadFile(logFile)
 	if err != nil || !strings.Contains(string(b), `"faulted":true`) || !strings.Contains(string(b), `"fault":"429"`) {
 		t.Fatalf("request log should mark the fault: %s %v", b, err)
+	}
+}
+
+// Defect: `sim --log` wrote a private key sent URL-encoded (in the query
+// or a form body) verbatim. Every form is redacted.
+func TestSimLogRedactsURLEncodedKeys(t *testing.T) {
+	logFile := filepath.Join(t.TempDir(), "sim.jsonl")
+	info, stop := startSim(t, "--log", logFile)
+	const key = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgSECRETSECRETSECRET\n-----END PRIVATE KEY-----\n"
+	zone := info.APIURL + "zones/" + info.Zones["example.com"] + "/origin_tls_client_auth"
+	send := func(method, u, ctype, body string) {
+		req, _ := http.NewRequest(method, u, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+info.Token)
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	send("GET", zone+"?private_key="+url.QueryEscape(key), "", "")
+	send("POST", zone, "application/x-www-form-urlencoded", url.Values{"certificate": {"x"}, "private_key": {key}}.Encode())
+	send("POST", zone, "application/json", `{"private_key":"`+strings.ReplaceAll(key[:60], "\n", `\n`))
+	if code := stop(); code != exitOK {
+		t.Fatalf("exit code %d", code)
+	}
+	b, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "\n"); n != 3 {
+		t.Fatalf("%d log lines, want 3: %s", n, b)
+	}
+	for _, leak := range []string{"SECRETSECRET", "MIGHAgEAMBMGByqGSM49", "PRIVATE", info.Token} {
+		if strings.Contains(string(b), leak) {
+			t.Errorf("the request log holds %q: %s", leak, b)
+		}
 	}
 }
