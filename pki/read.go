@@ -25,6 +25,9 @@ var ErrTooLarge = errors.New("file is too large")
 // error wrapping ErrTooLarge that names the file and the limit; a
 // cancelled read wraps ctx.Err().
 func ReadInput(ctx context.Context, path string, limit int64) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: stopped: %w", path, err)
+	}
 	type result struct {
 		data []byte
 		err  error
@@ -89,6 +92,9 @@ func formatSize(n int64) string {
 // file is closed when ctx is done; a Read then returns ctx.Err()). Callers
 // that stream, such as log readers, use it instead of os.Open.
 func OpenInput(ctx context.Context, path string) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("open %s: stopped: %w", path, err)
+	}
 	type opened struct {
 		f   *os.File
 		err error
