@@ -266,6 +266,10 @@ func TestPKICheckCLI(t *testing.T) {
 		t.Fatalf("--json report: %+v", rep)
 	}
 
+	// The library words remedies in product terms; the CLI names its flag.
+	r = runCLI(t, check("cert.crt", "enc.key")...)
+	r.expect(t, exitFailure, "could not be compared", "fix: pass --passphrase-file to check it as well")
+
 	// Bad input: exit 2.
 	runCLI(t, check("missing.crt", "cert.key")...).expect(t, exitUsage, "read --cert", "missing.crt")
 	runCLI(t, "pki", "check", "--ca", p("rootca.crt"), "--cert", p("cert.crt")).expect(t, exitUsage, "--key is required")

@@ -48,7 +48,7 @@ func LoadContext(ctx context.Context, path string) (*Config, error) {
 	}
 	var c Config
 	if err := json.Unmarshal(data, &c); err != nil {
-		return nil, fmt.Errorf("parse builtin origin config %s: %w; re-render it with aopwizard origin render --server builtin", path, err)
+		return nil, fmt.Errorf("parse builtin origin config %s: %w; render the builtin origin's configuration again", path, err)
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("builtin origin config %s: %w", path, err)
