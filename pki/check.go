@@ -129,10 +129,15 @@ func checkKeyFile(r *Report, in CheckInput) crypto.Signer {
 	switch {
 	case errors.Is(err, ErrEncryptedKey):
 		r.warn("key-not-checked", fmt.Sprintf("without its passphrase, %s could not be compared with the certificate", in.KeyName),
-			"pass --passphrase-file to check it as well")
+			"give its passphrase to check it as well")
 		return nil
 	case errors.Is(err, ErrWrongPassphrase):
 		r.problem("wrong-passphrase", fmt.Sprintf("%s: %v", in.KeyName, err), "")
+		return nil
+	case errors.Is(err, ErrUnsupportedEncryption):
+		// The reason (e.g. too many PBKDF2 iterations) and what to do are
+		// in err; "pass the right key" would be wrong advice.
+		r.problem("key-encryption-unsupported", fmt.Sprintf("%s could not be decrypted to compare it with the certificate: %v", in.KeyName, err), "")
 		return nil
 	case errors.Is(err, ErrUnsupportedKey):
 		r.problem("key-unsupported", fmt.Sprintf("%s: %v", in.KeyName, err), "")
@@ -151,6 +156,7 @@ func checkCA(r *Report, name string, ca *x509.Certificate, now time.Time) {
 			"pass the CA that signed the client certificate (rootca.crt), not the client certificate itself")
 	}
 	checkValidity(r, "ca", name, ca, now)
+	checkCommonNameLen(r, "ca", name, ca, "make a new CA with a common name of at most 64 characters (aopwizard pki generate shortens a long domain)")
 	if err := CheckKeySupported(ca.PublicKey); err != nil {
 		r.problem("ca-key-unsupported", fmt.Sprintf("%s: %v", name, err), "make a new CA (aopwizard pki generate)")
 	}
@@ -173,6 +179,7 @@ func checkLeaf(r *Report, in CheckInput, leaf *x509.Certificate, now time.Time) 
 			"issue the client certificate with a subject that differs from the CA's, e.g. the hostname as common name (aopwizard pki generate does), or with a subjectKeyIdentifier (openssl x509 -req adds one)")
 	}
 	checkValidity(r, "cert", in.CertName, leaf, now)
+	checkCommonNameLen(r, "cert", in.CertName, leaf, "issue it again with a common name of at most 64 characters and the long hostname in the DNS names (subjectAltName) only, as aopwizard pki generate does")
 	if err := CheckKeySupported(leaf.PublicKey); err != nil {
 		r.problem("cert-key-unsupported", fmt.Sprintf("%s: %v", in.CertName, err), "")
 	}
@@ -191,8 +198,16 @@ func checkLeaf(r *Report, in CheckInput, leaf *x509.Certificate, now time.Time) 
 	for _, h := range in.Hostnames {
 		if !NamesHostname(leaf, h) {
 			r.warn("hostname-mismatch", fmt.Sprintf("%s does not name %s (CN %q, DNS names %s); Cloudflare does not require it, but it makes the certificate harder to tell apart", in.CertName, h, leaf.Subject.CommonName, listOrNone(leaf.DNSNames)),
-				"issue certificates with the hostname as common name (aopwizard pki generate --hostname)")
+				"issue certificates that name the hostname (aopwizard pki generate puts each hostname in the DNS names)")
 		}
+	}
+}
+
+// checkCommonNameLen flags a common name over RFC 5280's 64 characters:
+// OpenSSL refuses to make one, and verifiers need not accept one.
+func checkCommonNameLen(r *Report, code, name string, c *x509.Certificate, remedy string) {
+	if n := len(c.Subject.CommonName); n > MaxCommonNameLen {
+		r.problem(code+"-cn-too-long", fmt.Sprintf("%s has a common name of %d characters, more than the %d RFC 5280 allows: OpenSSL refuses to make such a certificate, and verifiers may reject it", name, n, MaxCommonNameLen), remedy)
 	}
 }
 

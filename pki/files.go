@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
@@ -36,6 +37,23 @@ const (
 
 // ErrExists is wrapped by WriteFiles when it would overwrite files.
 var ErrExists = errors.New("files already exist")
+
+// ExistsError is what CheckNoFiles and WriteFiles return when dir already
+// holds files of the set. It matches ErrExists. Its remedy is a choice of
+// the caller's (replace the files, or another directory), so front ends
+// word it themselves from Dir and Names: a flag in the CLI, a question in
+// the wizard.
+type ExistsError struct {
+	Dir   string
+	Names []string
+}
+
+func (e *ExistsError) Error() string {
+	return fmt.Sprintf("%v in %s: %s; replacing them makes origins that trust the old CA reject certificates from the new one: choose another directory, or choose to replace them", ErrExists, e.Dir, strings.Join(e.Names, ", "))
+}
+
+// Is makes errors.Is(err, ErrExists) true.
+func (e *ExistsError) Is(target error) bool { return target == ErrExists }
 
 // EncryptedKeyPEM encodes the private key as PKCS#8 encrypted with AES-256-CBC
 // under a PBKDF2-SHA256 key from passphrase ("ENCRYPTED PRIVATE KEY", what
@@ -119,7 +137,7 @@ func WriteFiles(dir string, set *Set, opts WriteOptions) ([]WrittenFile, error) 
 // SetFiles lists the names WriteFiles writes, in the order it writes them.
 var SetFiles = []string{CAKeyFile, CACertFile, ClientKeyFile, ClientCertFile}
 
-// CheckNoFiles returns an error wrapping ErrExists, naming the files, when
+// CheckNoFiles returns an *ExistsError, naming the files, when
 // dir already holds any file of the set; callers use it to refuse before
 // spending seconds on RSA key generation.
 func CheckNoFiles(dir string) error {
@@ -137,7 +155,7 @@ func CheckNoFiles(dir string) error {
 	if len(names) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w in %s: %s; pass --force to replace them (origins that trust the old CA will reject certificates from a new one), or choose another directory", ErrExists, dir, strings.Join(names, ", "))
+	return &ExistsError{Dir: dir, Names: names}
 }
 
 func encodeSet(set *Set, opts WriteOptions) ([]stagedFile, error) {
@@ -186,7 +204,7 @@ func existingFiles(dir string, files []stagedFile) (map[string]*previous, error)
 			old[f.name] = nil // not restorable, but still "existing"
 			continue
 		}
-		data, err := os.ReadFile(p)
+		data, err := ReadInput(context.Background(), p, MaxInputSize)
 		if err != nil {
 			return nil, fmt.Errorf("read %s before replacing it: %w", p, err)
 		}
@@ -246,24 +264,29 @@ func rollback(dir string, files []stagedFile, old map[string]*previous) error {
 	return errors.Join(errs...)
 }
 
-// LoadFiles reads the set WriteFiles wrote (or the docs' recipe made) from
-// dir. passphrase decrypts rootca.key when it is encrypted. Each key must
-// match its certificate.
+// LoadFiles is LoadFilesContext without cancellation.
 func LoadFiles(dir string, passphrase []byte) (*Set, error) {
-	ca, err := loadPair(dir, CACertFile, CAKeyFile, passphrase)
+	return LoadFilesContext(context.Background(), dir, passphrase)
+}
+
+// LoadFilesContext reads the set WriteFiles wrote (or the docs' recipe made)
+// from dir. passphrase decrypts rootca.key when it is encrypted. Each key
+// must match its certificate.
+func LoadFilesContext(ctx context.Context, dir string, passphrase []byte) (*Set, error) {
+	ca, err := loadPair(ctx, dir, CACertFile, CAKeyFile, passphrase)
 	if err != nil {
 		return nil, err
 	}
-	client, err := loadPair(dir, ClientCertFile, ClientKeyFile, nil)
+	client, err := loadPair(ctx, dir, ClientCertFile, ClientKeyFile, nil)
 	if err != nil {
 		return nil, err
 	}
 	return &Set{CA: ca, Client: client}, nil
 }
 
-func loadPair(dir, certName, keyName string, passphrase []byte) (*Pair, error) {
+func loadPair(ctx context.Context, dir, certName, keyName string, passphrase []byte) (*Pair, error) {
 	certPath, keyPath := filepath.Join(dir, certName), filepath.Join(dir, keyName)
-	data, err := os.ReadFile(certPath)
+	data, err := ReadInput(ctx, certPath, MaxInputSize)
 	if err != nil {
 		return nil, fmt.Errorf("read certificate: %w", err)
 	}
@@ -271,7 +294,7 @@ func loadPair(dir, certName, keyName string, passphrase []byte) (*Pair, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", certPath, err)
 	}
-	data, err = os.ReadFile(keyPath)
+	data, err = ReadInput(ctx, keyPath, MaxInputSize)
 	if err != nil {
 		return nil, fmt.Errorf("read private key: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -97,8 +98,12 @@ func TestPKIWriteFilesRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := pki.WriteFiles(dir, newSet(t), pki.WriteOptions{Unencrypted: true})
-		if !errors.Is(err, pki.ErrExists) || !strings.Contains(err.Error(), "cert.crt") || !strings.Contains(err.Error(), "--force") {
-			t.Fatalf("error %v, want one naming cert.crt and --force", err)
+		// The library names the files and the choice, never a CLI flag: the
+		// wizard words the choice as a question.
+		var ee *pki.ExistsError
+		if !errors.Is(err, pki.ErrExists) || !errors.As(err, &ee) || ee.Dir != dir || !slices.Equal(ee.Names, []string{pki.ClientCertFile}) ||
+			!strings.Contains(err.Error(), "cert.crt") || strings.Contains(err.Error(), "--") {
+			t.Fatalf("error %v, want an ExistsError naming cert.crt and no flag", err)
 		}
 		assertOnly(t, dir, map[string][]byte{pki.ClientCertFile: old})
 

@@ -11,7 +11,7 @@ import (
 // importErrors are the sentinels every import error must wrap, so callers
 // can always tell what kind of bad input they got.
 var importErrors = []error{pki.ErrEmpty, pki.ErrNotCertificate, pki.ErrNotPrivateKey, pki.ErrEncryptedKey,
-	pki.ErrWrongPassphrase, pki.ErrUnsupportedKey, pki.ErrMalformed}
+	pki.ErrWrongPassphrase, pki.ErrUnsupportedKey, pki.ErrUnsupportedEncryption, pki.ErrMalformed}
 
 func wrapsSentinel(err error) bool {
 	for _, s := range importErrors {

@@ -25,7 +25,18 @@ const (
 	// MaxDays bounds validity well below where the arithmetic on
 	// time.Duration would overflow.
 	MaxDays = 36500
+	// MaxCommonNameLen is RFC 5280's ub-common-name: OpenSSL refuses to
+	// make a longer common name, and other verifiers may refuse to read one.
+	// Longer DNS names go in the subjectAltName only.
+	MaxCommonNameLen = 64
 )
+
+func checkCommonName(what, cn string) error {
+	if n := len(cn); n > MaxCommonNameLen {
+		return fmt.Errorf("%s common name %q is %d characters long, more than the %d RFC 5280 allows: use a shorter common name and put long hostnames in the DNS names only", what, cn, n, MaxCommonNameLen)
+	}
+	return nil
+}
 
 func checkDays(what string, days int) error {
 	if days < 0 || days > MaxDays {
@@ -70,6 +81,8 @@ type CAOptions struct {
 	// subject never equals a client certificate's named after the domain.
 	OrganizationalUnit string
 	KeyType            KeyType
+	// Key, when set, is used instead of generating a key of KeyType.
+	Key crypto.Signer
 	// Days of validity from NotBefore; zero means DefaultCADays.
 	Days int
 	// NotBefore defaults to now minus a small clock-skew allowance.
@@ -82,6 +95,8 @@ type ClientOptions struct {
 	CommonName string
 	DNSNames   []string
 	KeyType    KeyType
+	// Key, when set, is used instead of generating a key of KeyType.
+	Key crypto.Signer
 	// Days of validity; zero means DefaultCertDays. The result never outlives
 	// the CA.
 	Days int
@@ -122,14 +137,9 @@ func NewSerial() (*big.Int, error) {
 // certificates: CA:TRUE with pathlen 0, keyCertSign and cRLSign.
 func NewCA(opts CAOptions) (*Pair, error) {
 	if opts.CommonName == "" {
-		return nil, errors.New("CA common name is empty: pass the zone's domain")
+		return nil, errors.New("CA common name is empty: name the CA after the zone's domain")
 	}
-	kt := opts.KeyType
-	if kt == "" {
-		kt = DefaultKeyType
-	}
-	key, err := GenerateKey(kt)
-	if err != nil {
+	if err := checkCommonName("CA", opts.CommonName); err != nil {
 		return nil, err
 	}
 	days := opts.Days
@@ -137,6 +147,10 @@ func NewCA(opts CAOptions) (*Pair, error) {
 		days = DefaultCADays
 	}
 	if err := checkDays("CA", days); err != nil {
+		return nil, err
+	}
+	key, err := keyFor(opts.Key, opts.KeyType)
+	if err != nil {
 		return nil, err
 	}
 	notBefore := opts.NotBefore
@@ -173,42 +187,45 @@ func NewCA(opts CAOptions) (*Pair, error) {
 // digitalSignature (+keyEncipherment for RSA), extKeyUsage clientAuth.
 func IssueClient(ca *Pair, opts ClientOptions) (*Pair, error) {
 	if opts.CommonName == "" {
-		return nil, errors.New("client certificate common name is empty: pass the hostname or domain")
+		return nil, errors.New("client certificate common name is empty: name it after the hostname or domain")
+	}
+	if err := checkCommonName("client certificate", opts.CommonName); err != nil {
+		return nil, err
 	}
 	tmpl := &x509.Certificate{
 		Subject:     pkix.Name{CommonName: opts.CommonName},
 		DNSNames:    opts.DNSNames,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
-	return issueLeaf(ca, tmpl, opts.KeyType, opts.Days, DefaultCertDays, opts.NotBefore, opts.NotAfter)
+	return issueLeaf(ca, tmpl, opts.Key, opts.KeyType, opts.Days, DefaultCertDays, opts.NotBefore, opts.NotAfter)
 }
 
 // IssueServer issues a TLS server certificate from ca.
 func IssueServer(ca *Pair, opts ServerOptions) (*Pair, error) {
+	if err := checkCommonName("server certificate", opts.CommonName); err != nil {
+		return nil, err
+	}
 	tmpl := &x509.Certificate{
 		Subject:     pkix.Name{CommonName: opts.CommonName},
 		DNSNames:    opts.DNSNames,
 		IPAddresses: opts.IPs,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
-	return issueLeaf(ca, tmpl, opts.KeyType, opts.Days, DefaultCertDays, time.Time{}, time.Time{})
+	return issueLeaf(ca, tmpl, nil, opts.KeyType, opts.Days, DefaultCertDays, time.Time{}, time.Time{})
 }
 
-func issueLeaf(ca *Pair, tmpl *x509.Certificate, kt KeyType, days, defDays int, notBefore, notAfter time.Time) (*Pair, error) {
+func issueLeaf(ca *Pair, tmpl *x509.Certificate, key crypto.Signer, kt KeyType, days, defDays int, notBefore, notAfter time.Time) (*Pair, error) {
 	if ca == nil || ca.Cert == nil || !ca.Cert.IsCA {
 		return nil, errors.New("issuer is not a CA certificate")
-	}
-	if kt == "" {
-		kt = DefaultKeyType
-	}
-	key, err := GenerateKey(kt)
-	if err != nil {
-		return nil, err
 	}
 	if days == 0 {
 		days = defDays
 	}
 	if err := checkDays("certificate", days); err != nil {
+		return nil, err
+	}
+	key, err := keyFor(key, kt)
+	if err != nil {
 		return nil, err
 	}
 	if notBefore.IsZero() {
@@ -246,6 +263,17 @@ func issueLeaf(ca *Pair, tmpl *x509.Certificate, kt KeyType, days, defDays int, 
 	}
 	tmpl.AuthorityKeyId = ca.Cert.SubjectKeyId
 	return sign(tmpl, ca.Cert, key, ca.Key)
+}
+
+// keyFor returns key, or a new key of type kt (the default when empty).
+func keyFor(key crypto.Signer, kt KeyType) (crypto.Signer, error) {
+	if key != nil {
+		return key, nil
+	}
+	if kt == "" {
+		kt = DefaultKeyType
+	}
+	return GenerateKey(kt)
 }
 
 func sign(tmpl, parent *x509.Certificate, key, parentKey crypto.Signer) (*Pair, error) {

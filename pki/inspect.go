@@ -117,7 +117,9 @@ func Inspect(name string, data, passphrase []byte, now time.Time) (*FileInfo, er
 	switch {
 	case !looksPEM(data) && errors.Is(certErr, ErrNotCertificate) && errors.Is(keyErr, ErrNotPrivateKey):
 		return nil, fmt.Errorf("%w: the file holds neither a certificate nor a private key (PEM or DER): check that you picked the right file", ErrNotCertificate)
-	case errors.Is(certErr, ErrNotCertificate) && !errors.Is(keyErr, ErrMalformed):
+	case errors.Is(certErr, ErrNotCertificate) && !errors.Is(keyErr, ErrNotPrivateKey):
+		// The file holds a key that failed to load: why it failed is the
+		// news, not that a key is no certificate.
 		return nil, keyErr
 	}
 	return nil, certErr

@@ -4,6 +4,7 @@
 package pki
 
 import (
+	"context"
 	"crypto"
 	"crypto/dsa"
 	"crypto/ecdsa"
@@ -54,6 +55,26 @@ func ParseKeyType(s string) (KeyType, error) {
 
 // GenerateKey makes a new private key of the given type.
 func GenerateKey(kt KeyType) (crypto.Signer, error) {
+	return GenerateKeyContext(context.Background(), kt)
+}
+
+// GenerateKeyContext makes a new private key of the given type, returning
+// an error wrapping ctx.Err() as soon as ctx is done. RSA-4096 takes seconds
+// and the standard library cannot stop it, so the key is made aside and,
+// when ctx ends first, thrown away once it is ready.
+func GenerateKeyContext(ctx context.Context, kt KeyType) (crypto.Signer, error) {
+	keys, err := generateKeys(ctx, kt, nil, "private")
+	if err != nil {
+		return nil, err
+	}
+	return keys[0], nil
+}
+
+func generateKey(kt KeyType) (crypto.Signer, error) {
+	kt, err := ParseKeyType(string(kt))
+	if err != nil {
+		return nil, err
+	}
 	switch kt {
 	case RSA2048:
 		return rsa.GenerateKey(rand.Reader, 2048)
@@ -66,8 +87,7 @@ func GenerateKey(kt KeyType) (crypto.Signer, error) {
 	case ECDSAP384:
 		return ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	}
-	_, err := ParseKeyType(string(kt))
-	return nil, err
+	return nil, fmt.Errorf("key type %q has no generator", kt)
 }
 
 // signatureAlgorithm picks SHA-384 for P-384 keys (matching the curve's

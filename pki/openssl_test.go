@@ -2,11 +2,13 @@ package pki_test
 
 import (
 	"crypto/x509"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aopwizard/aopwizard/pki"
 	"github.com/aopwizard/aopwizard/pki/pkitest"
@@ -286,5 +288,80 @@ func TestPKIParseOpenSSLKeys(t *testing.T) {
 		if got := pki.DescribeKey(key.Public()); got != c.want {
 			t.Errorf("%s: key %s, want %s", c.file, got, c.want)
 		}
+	}
+}
+
+// TestPKIOpenSSLLongNames: a set for a 253-character hostname and a long
+// domain is one OpenSSL reads and verifies, with every common name within
+// RFC 5280's 64 characters and the long names in the DNS names.
+func TestPKIOpenSSLLongNames(t *testing.T) {
+	t.Parallel()
+	pkitest.OpenSSL(t)
+	domain := strings.Repeat("d", 63) + ".example.com"
+	long := longName(domain)
+	set, err := pki.NewSet(pki.SetOptions{Domain: domain, Hostnames: []string{long}, KeyType: pki.ECDSAP256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := pki.WriteFiles(dir, set, pki.WriteOptions{Unencrypted: true}); err != nil {
+		t.Fatal(err)
+	}
+	if out := pkitest.RunOpenSSL(t, dir, "verify", "-purpose", "sslclient", "-CAfile", "rootca.crt", "cert.crt"); !strings.Contains(out, "cert.crt: OK") {
+		t.Fatalf("openssl verify: %s", out)
+	}
+	leaf := pkitest.RunOpenSSL(t, dir, "x509", "-in", "cert.crt", "-noout", "-text")
+	if !strings.Contains(leaf, "DNS:"+long) || !strings.Contains(leaf, "Subject: CN = "+pki.FallbackClientCommonName) {
+		t.Errorf("leaf lacks the long DNS name or the fallback CN:\n%s", leaf)
+	}
+	// OpenSSL itself refuses a longer common name: the bound is real.
+	if out, err := pkitest.OpenSSLCmd(t, dir, "req", "-new", "-key", "cert.key", "-subj", "/CN="+long, "-out", "long.csr").CombinedOutput(); err == nil {
+		t.Errorf("openssl made a CSR with a 253-character CN; the 64-character bound is not what OpenSSL enforces:\n%s", out)
+	}
+}
+
+// Defect: inspect said "not a certificate: the file holds a private key"
+// for a key encrypted with 3M PBKDF2 iterations, and check advised passing
+// another key. Both now give the real reason and how to re-encrypt it.
+func TestPKIManyPBKDF2Iterations(t *testing.T) {
+	t.Parallel()
+	pkitest.OpenSSL(t)
+	dir := t.TempDir()
+	set, err := pki.NewSet(pki.SetOptions{Domain: "example.com", KeyType: pki.ECDSAP256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pki.WriteFiles(dir, set, pki.WriteOptions{Unencrypted: true}); err != nil {
+		t.Fatal(err)
+	}
+	pkitest.RunOpenSSL(t, dir, "pkcs8", "-topk8", "-in", "cert.key", "-v2", "aes256", "-iter", "3000000", "-passout", "pass:s3cret", "-out", "slow.key")
+	data, err := os.ReadFile(filepath.Join(dir, "slow.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = pki.Inspect("slow.key", data, []byte("s3cret"), time.Now())
+	if !errors.Is(err, pki.ErrUnsupportedEncryption) || errors.Is(err, pki.ErrNotCertificate) ||
+		!strings.Contains(err.Error(), "3000000 PBKDF2 iterations") || !strings.Contains(err.Error(), "openssl pkcs8 -topk8 -v2 aes-256-cbc -iter 600000") {
+		t.Fatalf("inspect: %v", err)
+	}
+	// Without the passphrase it is just an encrypted key.
+	if fi, err := pki.Inspect("slow.key", data, nil, time.Now()); err != nil || !fi.Key.Encrypted {
+		t.Fatalf("inspect without passphrase: %+v, %v", fi, err)
+	}
+
+	in := readInput(t, dir, "rootca.crt", "cert.crt", "slow.key")
+	in.Passphrase = []byte("s3cret")
+	r := pki.Check(in)
+	got := codes(r.Problems)
+	if !slices.Contains(got, "key-encryption-unsupported") || slices.Contains(got, "key-unreadable") ||
+		!strings.Contains(findingsText(r), "3000000 PBKDF2 iterations") || !strings.Contains(findingsText(r), "-iter 600000") {
+		t.Fatalf("check: %s", findingsText(r))
+	}
+	// What the remedy says works: the re-encrypted key loads.
+	pkitest.RunOpenSSL(t, dir, "pkcs8", "-topk8", "-in", "cert.key", "-v2", "aes-256-cbc", "-iter", "600000", "-passout", "pass:s3cret", "-out", "fixed.key")
+	if fixed, err := os.ReadFile(filepath.Join(dir, "fixed.key")); err != nil {
+		t.Fatal(err)
+	} else if k, err := pki.ParsePrivateKey(fixed, []byte("s3cret")); err != nil || !pki.KeyMatches(set.Client.Cert, k) {
+		t.Fatalf("key re-encrypted as the remedy says: %v", err)
 	}
 }

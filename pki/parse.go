@@ -25,7 +25,10 @@ var (
 	ErrEncryptedKey    = errors.New("private key is encrypted")
 	ErrWrongPassphrase = errors.New("wrong passphrase")
 	ErrUnsupportedKey  = errors.New("unsupported key")
-	ErrMalformed       = errors.New("malformed data")
+	// ErrUnsupportedEncryption: the key is encrypted in a way aopwizard does
+	// not decrypt (another scheme, or more PBKDF2 iterations than it allows).
+	ErrUnsupportedEncryption = errors.New("unsupported key encryption")
+	ErrMalformed             = errors.New("malformed data")
 )
 
 // PEM block types the import path recognises.
@@ -45,6 +48,11 @@ var (
 	oidEd448  = asn1.ObjectIdentifier{1, 3, 101, 113}
 	oidX25519 = asn1.ObjectIdentifier{1, 3, 101, 110}
 )
+
+// ReencryptRemedy is what to do about a key encrypted in a way aopwizard
+// does not read (ErrUnsupportedEncryption): re-encrypt it with the
+// parameters pki itself writes (600000 iterations, as pemutil).
+const ReencryptRemedy = "re-encrypt it with supported parameters (openssl pkcs8 -topk8 -v2 aes-256-cbc -iter 600000 -in KEY -out NEW.key), or decrypt it (openssl pkey -in KEY -out NEW.key)"
 
 // maxPBKDF2Iterations bounds the work (about a second) a crafted encrypted
 // key can demand; OpenSSL uses 2048 iterations and pemutil 600000.
@@ -246,7 +254,7 @@ func parseKeyBlock(b *pem.Block, passphrase []byte) (crypto.Signer, bool, error)
 }
 
 func encryptedErr() error {
-	return fmt.Errorf("%w: pass its passphrase (--passphrase-file)", ErrEncryptedKey)
+	return fmt.Errorf("%w: give its passphrase", ErrEncryptedKey)
 }
 
 func wrongPassphrase() error {
@@ -284,9 +292,9 @@ func decryptPKCS8(der, passphrase []byte) (crypto.Signer, error) {
 	p := info.Algo.Parameters
 	switch {
 	case !info.Algo.Algorithm.Equal(oidPBES2) || !p.KDF.Algorithm.Equal(oidPBKDF2):
-		return nil, fmt.Errorf("%w: the key is encrypted with a scheme other than PBES2/PBKDF2: re-encrypt it with openssl pkey -aes256, or decrypt it with openssl pkey", ErrUnsupportedKey)
+		return nil, fmt.Errorf("%w: the key is encrypted with a scheme other than PBES2/PBKDF2: %s", ErrUnsupportedEncryption, ReencryptRemedy)
 	case p.KDF.Params.Iterations < 1 || p.KDF.Params.Iterations > maxPBKDF2Iterations:
-		return nil, fmt.Errorf("%w: the encrypted key asks for %d PBKDF2 iterations, outside 1 to %d: re-encrypt it with openssl pkey -aes256", ErrMalformed, p.KDF.Params.Iterations, maxPBKDF2Iterations)
+		return nil, fmt.Errorf("%w: the key is encrypted with %d PBKDF2 iterations, outside the 1 to %d aopwizard accepts (a bound on the work a crafted key can demand): %s", ErrUnsupportedEncryption, p.KDF.Params.Iterations, maxPBKDF2Iterations, ReencryptRemedy)
 	case len(p.Cipher.IV) != 16 && len(p.Cipher.IV) != 8, len(info.Data) == 0, len(info.Data)%len(p.Cipher.IV) != 0:
 		return nil, fmt.Errorf("%w: the encrypted private key is damaged (bad IV or length): copy the file again", ErrMalformed)
 	}
@@ -295,7 +303,7 @@ func decryptPKCS8(der, passphrase []byte) (crypto.Signer, error) {
 		if errors.Is(err, x509.IncorrectPasswordError) {
 			return nil, wrongPassphrase()
 		}
-		return nil, fmt.Errorf("%w: the encrypted private key cannot be decrypted (%w)", ErrUnsupportedKey, err)
+		return nil, fmt.Errorf("%w: the encrypted private key cannot be decrypted (%w): %s", ErrUnsupportedEncryption, err, ReencryptRemedy)
 	}
 	k, err := parseDERKeyAs(pemPKCS8, plain)
 	if err != nil && !errors.Is(err, ErrUnsupportedKey) {
@@ -392,7 +400,7 @@ func CheckKeySupported(pub crypto.PublicKey) error {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
 		if n := k.N.BitLen(); n < 2048 {
-			return fmt.Errorf("%w: RSA %d is too weak: Cloudflare accepts RSA of 2048 bits or more; make a new key (aopwizard pki generate --key-type rsa2048)", ErrUnsupportedKey, n)
+			return fmt.Errorf("%w: RSA %d is too weak: Cloudflare accepts RSA of 2048 bits or more; make a new key of 2048 bits or more", ErrUnsupportedKey, n)
 		}
 		return nil
 	case *ecdsa.PublicKey:

@@ -96,3 +96,25 @@ func TestOriginEvidenceCommandBadInput(t *testing.T) {
 		}
 	}
 }
+
+// Defect: an over-long line was counted as skipped but not as read.
+func TestOriginEvidenceLongLineIsRead(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "aop.log")
+	if err := os.WriteFile(path, []byte("aop1 "+strings.Repeat("x", 2<<20)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := probeRunCLI(t, "origin", "evidence", "--log", path)
+	if code != exitOK || !strings.Contains(out, "1 lines read: 0 counted, 1 skipped") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+}
+
+// A log on a pipe that never closes (`tail -f … | aopwizard origin evidence
+// --log /dev/stdin`) stops at SIGINT with exit 130.
+func TestOriginEvidenceStdinInterrupted(t *testing.T) {
+	t.Parallel()
+	if code, errs := interruptReadingStdin(t, "origin", "evidence", "--log", "/dev/stdin"); code != exitInterrupted {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitInterrupted, errs)
+	}
+}

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -77,49 +77,70 @@ func keyTypeNames() string {
 }
 
 func runGenerate(cmd *cobra.Command, f generateFlags) error {
+	ctx := cmd.Context()
 	opts, err := generateOptions(f)
 	if err != nil {
 		return err
 	}
-	pass, err := generatePassphrase(f)
+	pass, err := generatePassphrase(ctx, f)
 	if err != nil {
 		return err
 	}
 	if !f.force {
 		if err := pki.CheckNoFiles(f.dir); err != nil {
-			return asUsage(err)
+			return existsError(err)
 		}
 	}
-	set, err := pki.NewSet(opts)
-	if err != nil {
-		return asUsage(err)
+	errw := cmd.ErrOrStderr()
+	opts.Progress = func(e pki.GenEvent) {
+		if e.Kind == pki.KeyStarted {
+			fmt.Fprintf(errw, "generating the %s key (%s)…\n", e.Which, e.KeyType)
+		}
 	}
+	set, err := pki.NewSetContext(ctx, opts)
 	// RSA keys take seconds; an operator who pressed Ctrl-C meanwhile must
 	// not find files written anyway.
-	if err := cmd.Context().Err(); err != nil {
-		return fmt.Errorf("interrupted: nothing was written to %s: %w", f.dir, err)
-	}
-	written, err := pki.WriteFiles(f.dir, set, pki.WriteOptions{Passphrase: pass, Unencrypted: f.noPass, Force: f.force})
-	if errors.Is(err, pki.ErrExists) {
-		return asUsage(err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted: nothing was written to %s: %w", f.dir, ctx.Err())
 	}
 	if err != nil {
-		return err
+		return asUsage(err)
+	}
+	wo := pki.WriteOptions{Passphrase: pass, Unencrypted: f.noPass, Force: f.force}
+	written, err := pki.WriteFiles(f.dir, set, wo)
+	if err != nil {
+		return existsError(err)
 	}
 	printGenerated(cmd.OutOrStdout(), set, written, f.noPass)
-	errw := cmd.ErrOrStderr()
-	if f.noPass {
-		fmt.Fprintf(errw, "warning: %s is NOT encrypted (--no-passphrase): anyone who can read it can mint client certificates your origin accepts; keep it offline\n", pki.CAKeyFile)
-	}
-	for _, h := range opts.Hostnames {
-		if !pki.InDomain(h, opts.Domain) {
-			fmt.Fprintf(errw, "warning: %s is not within %s: per-hostname AOP applies only to hostnames of the zone\n", h, opts.Domain)
-		}
-	}
-	if want := set.Client.Cert.NotBefore.AddDate(0, 0, opts.CertDays); set.Client.Cert.NotAfter.Before(want.Add(-time.Minute)) {
-		fmt.Fprintf(errw, "note: the client certificate expires with the CA, on %s, not after %d days\n", set.Client.Cert.NotAfter.Format(time.DateOnly), opts.CertDays)
+	for _, w := range set.Warnings(opts, wo) {
+		printWarning(errw, w)
 	}
 	return nil
+}
+
+// existsError words pki's "files already exist" in the CLI's terms (the
+// --force flag) as bad input; other errors pass unchanged.
+func existsError(err error) error {
+	var ee *pki.ExistsError
+	if !errors.As(err, &ee) {
+		return err
+	}
+	return usagef("%w in %s: %s; pass --force to replace them (origins that trust the old CA will reject certificates from a new one), or choose another directory",
+		pki.ErrExists, ee.Dir, strings.Join(ee.Names, ", "))
+}
+
+// printWarning prints one of pki's generate warnings: notes (nothing to
+// fix) as "note:", the rest as "warning:", with the remedy after a ";".
+func printWarning(w io.Writer, f pki.Finding) {
+	label := "warning"
+	if f.Code == pki.NoteCertExpiresWithCA || f.Code == pki.NoteCommonNameShortened {
+		label = "note"
+	}
+	msg := f.Message
+	if f.Remedy != "" {
+		msg += "; " + f.Remedy
+	}
+	fmt.Fprintf(w, "%s: %s\n", label, msg)
 }
 
 func generateOptions(f generateFlags) (pki.SetOptions, error) {
@@ -156,7 +177,7 @@ func generateOptions(f generateFlags) (pki.SetOptions, error) {
 // generatePassphrase returns the passphrase for rootca.key, or nil with
 // --no-passphrase; an empty one is refused, so an unencrypted CA key is
 // always a choice.
-func generatePassphrase(f generateFlags) ([]byte, error) {
+func generatePassphrase(ctx context.Context, f generateFlags) ([]byte, error) {
 	env := os.Getenv(envCAPassphrase)
 	switch {
 	case f.noPass && (f.passFile != "" || env != ""):
@@ -164,24 +185,21 @@ func generatePassphrase(f generateFlags) ([]byte, error) {
 	case f.noPass:
 		return nil, nil
 	case f.passFile != "":
-		return readPassphrase(f.passFile)
+		return readPassphrase(ctx, f.passFile)
 	case env != "":
 		return []byte(env), nil
 	}
 	return nil, usagef("no passphrase for %s: put it in a file and pass --passphrase-file FILE, or set %s, or pass --no-passphrase to write the CA key unencrypted", pki.CAKeyFile, envCAPassphrase)
 }
 
-func readPassphrase(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, usagef("read passphrase file: %w", err)
+// readPassphrase reads a --passphrase-file; every failure but an interrupt
+// is bad input.
+func readPassphrase(ctx context.Context, path string) ([]byte, error) {
+	pass, err := pki.ReadPassphrase(ctx, path)
+	if err != nil && ctx.Err() == nil {
+		return nil, asUsage(err)
 	}
-	data = bytes.TrimSuffix(data, []byte("\n"))
-	data = bytes.TrimSuffix(data, []byte("\r"))
-	if len(data) == 0 {
-		return nil, usagef("passphrase file %s is empty: write the passphrase into it", path)
-	}
-	return data, nil
+	return pass, err
 }
 
 func printGenerated(w io.Writer, set *pki.Set, written []pki.WrittenFile, noPass bool) {
@@ -259,7 +277,10 @@ func runCheck(cmd *cobra.Command, f checkFlags) error {
 		if x.path == "" {
 			return usagef("%s is required: pass --ca, --cert and --key", x.flag)
 		}
-		data, err := os.ReadFile(x.path)
+		data, err := pki.ReadInput(cmd.Context(), x.path, pki.MaxInputSize)
+		if err != nil && cmd.Context().Err() != nil {
+			return fmt.Errorf("interrupted: %w", err)
+		}
 		if err != nil {
 			return usagef("read %s: %w", x.flag, err)
 		}
@@ -272,13 +293,14 @@ func runCheck(cmd *cobra.Command, f checkFlags) error {
 	}
 	in.Hostnames = f.hostnames
 	if f.passFile != "" {
-		pass, err := readPassphrase(f.passFile)
+		pass, err := readPassphrase(cmd.Context(), f.passFile)
 		if err != nil {
 			return err
 		}
 		in.Passphrase = pass
 	}
 	r := pki.Check(in)
+	cliRemedies(r)
 	out := cmd.OutOrStdout()
 	if f.json {
 		if err := writeJSON(out, struct {
@@ -294,6 +316,23 @@ func runCheck(cmd *cobra.Command, f checkFlags) error {
 		return fmt.Errorf("%d problem(s) found: %s and %s are not fit for AOP upload yet", len(r.Problems), f.cert, f.key)
 	}
 	return nil
+}
+
+// flagRemedies replace the remedies of pki.Check findings whose fix is a
+// flag of this command: the library words them in product terms.
+var flagRemedies = map[string]string{
+	"key-not-checked":   "pass --passphrase-file to check it as well",
+	"hostname-mismatch": "issue certificates that name the hostname (aopwizard pki generate --hostname)",
+}
+
+func cliRemedies(r *pki.Report) {
+	for _, fs := range [][]pki.Finding{r.Problems, r.Warnings} {
+		for i := range fs {
+			if s, ok := flagRemedies[fs[i].Code]; ok {
+				fs[i].Remedy = s
+			}
+		}
+	}
 }
 
 func printReport(w io.Writer, r *pki.Report, f checkFlags) {
@@ -336,7 +375,7 @@ func newPKIInspectCmd() *cobra.Command {
 			var pass []byte
 			if passFile != "" {
 				var err error
-				if pass, err = readPassphrase(passFile); err != nil {
+				if pass, err = readPassphrase(cmd.Context(), passFile); err != nil {
 					return err
 				}
 			}
@@ -353,7 +392,10 @@ func runInspect(cmd *cobra.Command, files []string, pass []byte, asJSON bool) er
 	infos := []*pki.FileInfo{}
 	var errs []error
 	for _, name := range files {
-		data, err := os.ReadFile(name)
+		data, err := pki.ReadInput(cmd.Context(), name, pki.MaxInputSize)
+		if err != nil && cmd.Context().Err() != nil {
+			return fmt.Errorf("interrupted: %w", err)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("cannot read file: %w", err))
 			continue

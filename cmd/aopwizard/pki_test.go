@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/aopwizard/aopwizard/origin/servertest"
 	"github.com/aopwizard/aopwizard/pki"
 	"github.com/aopwizard/aopwizard/pki/pkitest"
 )
@@ -261,6 +266,10 @@ func TestPKICheckCLI(t *testing.T) {
 		t.Fatalf("--json report: %+v", rep)
 	}
 
+	// The library words remedies in product terms; the CLI names its flag.
+	r = runCLI(t, check("cert.crt", "enc.key")...)
+	r.expect(t, exitFailure, "could not be compared", "fix: pass --passphrase-file to check it as well")
+
 	// Bad input: exit 2.
 	runCLI(t, check("missing.crt", "cert.key")...).expect(t, exitUsage, "read --cert", "missing.crt")
 	runCLI(t, "pki", "check", "--ca", p("rootca.crt"), "--cert", p("cert.crt")).expect(t, exitUsage, "--key is required")
@@ -314,4 +323,164 @@ func TestPKIGenerateCLIInterrupted(t *testing.T) {
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Fatalf("interrupted run created %s", dir)
 	}
+}
+
+// startMain runs this test binary as the aopwizard command (see TestMain)
+// with args, stdin as its standard input, and its stderr captured.
+func startMain(t *testing.T, stdin *os.File, args ...string) (*exec.Cmd, *lockedBuffer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "AOPWIZARD_TEST_RUN_MAIN=1")
+	cmd.Stdin = stdin
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	return cmd, &stderr
+}
+
+// waitExit returns the exit code of cmd, failing the test when it does not
+// end within a deadline that holds on 2 busy cores under -race.
+func waitExit(t *testing.T, cmd *exec.Cmd, stderr *lockedBuffer) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+		return cmd.ProcessState.ExitCode()
+	case <-time.After(30 * time.Second):
+		t.Fatalf("aopwizard did not exit within 30 s of SIGINT; stderr:\n%s", stderr.String())
+	}
+	return -1
+}
+
+// interruptReadingStdin starts aopwizard with args on a stdin pipe that is
+// never closed, waits until it has opened /dev/stdin itself (so it is past
+// its signal setup and in the read), sends SIGINT and returns the exit code.
+func interruptReadingStdin(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close() // only after the child is gone: it must see no EOF
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(r.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	pipe := fmt.Sprintf("pipe:[%d]", st.Ino)
+	cmd, stderr := startMain(t, r, args...)
+	servertest.Eventually(t, "aopwizard to open /dev/stdin", func() error {
+		fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", cmd.Process.Pid))
+		n := 0
+		for _, fd := range fds {
+			if target, _ := os.Readlink(fd); target == pipe {
+				n++
+			}
+		}
+		if n < 2 { // fd 0, and the one opened for the read
+			return fmt.Errorf("%d descriptors on the stdin pipe; stderr so far:\n%s", n, stderr.String())
+		}
+		return nil
+	})
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	return waitExit(t, cmd, stderr), stderr.String()
+}
+
+// Defect: `sleep 30 | aopwizard pki inspect /dev/stdin` ignored SIGINT. The
+// read stops and the command exits 130 at once.
+func TestPKIInspectStdinInterrupted(t *testing.T) {
+	t.Parallel()
+	if code, errs := interruptReadingStdin(t, "pki", "inspect", "/dev/stdin"); code != exitInterrupted || !strings.Contains(errs, "interrupted") {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitInterrupted, errs)
+	}
+}
+
+// Defect: `pki check --cert /dev/zero` died "out of memory". Every file the
+// pki commands read is capped at 1 MiB, and the error names the file.
+func TestPKIOversizedInput(t *testing.T) {
+	t.Parallel()
+	dir, _, _ := checkFiles(t)
+	p := func(name string) string { return filepath.Join(dir, name) }
+	runCLI(t, "pki", "check", "--ca", p("rootca.crt"), "--cert", "/dev/zero", "--key", p("cert.key")).
+		expect(t, exitUsage, "read --cert", "/dev/zero", "more than 1 MiB")
+	runCLI(t, "pki", "check", "--ca", p("rootca.crt"), "--cert", p("cert.crt"), "--key", p("enc.key"), "--passphrase-file", "/dev/zero").
+		expect(t, exitUsage, "read passphrase file", "/dev/zero", "more than 1 MiB")
+	runCLI(t, "pki", "inspect", p("cert.crt"), "/dev/zero").expect(t, exitUsage, "CN=app.example.com", "/dev/zero", "more than 1 MiB")
+	runCLI(t, "pki", "generate", "--dir", filepath.Join(t.TempDir(), "aop"), "--domain", "example.com", "--passphrase-file", "/dev/zero").
+		expect(t, exitUsage, "/dev/zero", "more than 1 MiB")
+}
+
+// Ctrl-C while RSA keys are generated exits 130 and writes nothing. The
+// progress line on stderr says the keys are being made, which is also how
+// this test knows generation is under way.
+func TestPKIGenerateInterruptedDuringKeyGeneration(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "aop")
+	cmd, stderr := startMain(t, nil, "pki", "generate", "--dir", dir, "--domain", "example.com", "--key-type", "rsa4096", "--no-passphrase")
+	servertest.Eventually(t, "key generation to start", func() error {
+		if !strings.Contains(stderr.String(), "generating the CA key (rsa4096)") {
+			return fmt.Errorf("stderr so far:\n%s", stderr.String())
+		}
+		return nil
+	})
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if code := waitExit(t, cmd, stderr); code != exitInterrupted || !strings.Contains(stderr.String(), "interrupted: nothing was written to "+dir) {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitInterrupted, stderr.String())
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("interrupted run created %s", dir)
+	}
+}
+
+// Defect: a 253-character hostname became the common name. It is in the
+// DNS names only, the common name fits RFC 5280's 64 characters, generate
+// says so, and check accepts the result.
+func TestPKIGenerateLongHostname(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat(strings.Repeat("a", 63)+".", 3) + strings.Repeat("b", 49) + ".example.com"
+	if len(long) != 253 {
+		t.Fatalf("test hostname is %d characters", len(long))
+	}
+	dir := filepath.Join(t.TempDir(), "aop")
+	r := runCLI(t, "pki", "generate", "--dir", dir, "--domain", "example.com", "--hostname", long, "--key-type", "ecdsa-p256", "--no-passphrase")
+	r.expect(t, exitOK, "note: "+long+" is 253 characters long", "DNS "+long)
+	set, err := pki.LoadFiles(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cn := set.Client.Cert.Subject.CommonName; len(cn) > 64 || cn != "example.com" {
+		t.Fatalf("client common name %q", cn)
+	}
+	runCLI(t, "pki", "check", "--ca", filepath.Join(dir, "rootca.crt"), "--cert", filepath.Join(dir, "cert.crt"),
+		"--key", filepath.Join(dir, "cert.key"), "--hostname", long).expect(t, exitOK, "fit for AOP upload")
+}
+
+// Defect: inspect called a key encrypted with 3M PBKDF2 iterations "not a
+// certificate", and check advised passing another key. Both give the real
+// reason and how to re-encrypt it.
+func TestPKIManyPBKDF2IterationsCLI(t *testing.T) {
+	t.Parallel()
+	pkitest.OpenSSL(t)
+	dir, _, _ := checkFiles(t)
+	p := func(name string) string { return filepath.Join(dir, name) }
+	pkitest.RunOpenSSL(t, dir, "pkcs8", "-topk8", "-in", "cert.key", "-v2", "aes256", "-iter", "3000000", "-passout", "file:pass", "-out", "slow.key")
+	r := runCLI(t, "pki", "inspect", "--passphrase-file", p("pass"), p("slow.key"))
+	r.expect(t, exitUsage, "3000000 PBKDF2 iterations", "openssl pkcs8 -topk8 -v2 aes-256-cbc -iter 600000")
+	if strings.Contains(r.errOut, "not a certificate") {
+		t.Fatalf("inspect blames the wrong thing:\n%s", r.errOut)
+	}
+	r = runCLI(t, "pki", "check", "--ca", p("rootca.crt"), "--cert", p("cert.crt"), "--key", p("slow.key"), "--passphrase-file", p("pass"))
+	r.expect(t, exitFailure, "3000000 PBKDF2 iterations", "-iter 600000")
+	if strings.Contains(r.out, "pass the private key made with the client certificate") {
+		t.Fatalf("check gives an unrelated fix:\n%s", r.out)
+	}
+	assertNoSecrets(t, r, dir)
 }

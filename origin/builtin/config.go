@@ -1,12 +1,14 @@
 package builtin
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"path/filepath"
+
+	"github.com/aopwizard/aopwizard/pki"
 )
 
 // Config is the JSON file the `builtin` renderer of origin/render writes.
@@ -31,15 +33,22 @@ type Host struct {
 	CAFile string `json:"ca_file,omitempty"`
 }
 
-// Load reads and checks a config file.
+// Load is LoadContext without cancellation.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	return LoadContext(context.Background(), path)
+}
+
+// LoadContext reads and checks a config file. Like certificates and keys,
+// it is read through pki.ReadInput: at most pki.MaxInputSize (a rendered
+// config is a few hundred bytes) and interruptible by ctx.
+func LoadContext(ctx context.Context, path string) (*Config, error) {
+	data, err := pki.ReadInput(ctx, path, pki.MaxInputSize)
 	if err != nil {
 		return nil, fmt.Errorf("read builtin origin config: %w", err)
 	}
 	var c Config
 	if err := json.Unmarshal(data, &c); err != nil {
-		return nil, fmt.Errorf("parse builtin origin config %s: %w; re-render it with aopwizard origin render --server builtin", path, err)
+		return nil, fmt.Errorf("parse builtin origin config %s: %w; render the builtin origin's configuration again", path, err)
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("builtin origin config %s: %w", path, err)

@@ -2,11 +2,15 @@ package evidence
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aopwizard/aopwizard/pki"
 )
 
 // Lines as each writer produces them (brief's aop1 contract).
@@ -162,11 +166,68 @@ func TestEvidenceReadFilesRotatedAndLongLines(t *testing.T) {
 	if a.Success != 1 || a.None != 1 || a.Failed != 1 || r.Skipped != 1 {
 		t.Fatalf("got %+v, skipped %d; want 1/1/1 and the long line skipped", a, r.Skipped)
 	}
+	// Defect: the long line was skipped but not counted as read ("0 lines
+	// read … 1 skipped"). Lines read = counted + skipped + the rest.
+	if r.Lines != 4 || r.Lines != r.Counted+r.Skipped+r.OutsideWindow+r.OtherHosts {
+		t.Fatalf("%d lines read, %d counted, %d skipped: want 4 read, adding up", r.Lines, r.Counted, r.Skipped)
+	}
+	r, err = ReadFiles(context.Background(), []string{writeLog(t, long)}, Options{})
+	if err != nil || r.Lines != 1 || r.Skipped != 1 || len(r.FirstSkips) != 1 || !strings.Contains(r.FirstSkips[0].Reason, "longer than") {
+		t.Fatalf("a log of one over-long line: %+v, %v; want 1 line read, 1 skipped", r, err)
+	}
 	if files, _ := Files(filepath.Join(dir, "other.log"), true); len(files) != 1 {
 		t.Fatalf("Files without a rotated copy = %v", files)
 	}
 	if _, err := ReadFiles(context.Background(), []string{filepath.Join(dir, "missing.log")}, Options{}); err == nil {
 		t.Fatal("a missing log must be an error")
+	}
+}
+
+func writeLog(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "aop.log")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// A log that never ends (a FIFO whose writer stays open, or an endless line
+// such as /dev/zero), opened as readFile opens it, is read until the context
+// is cancelled; then Read returns the context's error.
+func TestEvidenceReadFilesInterrupted(t *testing.T) {
+	t.Parallel()
+	fifo := filepath.Join(t.TempDir(), "aop.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.WriteString(nginxSuccess + "\n"); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{fifo, "/dev/zero"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		c := NewCollector(Options{})
+		f, err := pki.OpenInput(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- c.Read(ctx, path, f) }()
+		cancel()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("%s: %v, want context.Canceled", path, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s: the read went on for 30 s after the cancel", path)
+		}
+		f.Close()
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/aopwizard/aopwizard/pki"
 )
 
 // Options select the lines a report counts.
@@ -135,6 +137,11 @@ func (c *Collector) Read(ctx context.Context, name string, r io.Reader) error {
 			for isPrefix && err == nil {
 				_, isPrefix, err = br.ReadLine()
 			}
+			if err != nil && err != io.EOF {
+				return fmt.Errorf("read %s: %w", name, err)
+			}
+			// Read, though not parsed: "0 lines read, 1 skipped" would not add up.
+			c.rep.Lines++
 			c.skip(name, n, fmt.Sprintf("line longer than %d bytes", maxLine))
 			continue
 		}
@@ -243,8 +250,11 @@ func ReadFiles(ctx context.Context, paths []string, opts Options) (*Report, erro
 	return c.Report(), nil
 }
 
+// readFile streams one log. The file is opened so that ctx interrupts a
+// read that waits (a FIFO or /dev/stdin whose writer never closes), not
+// just the loop between lines.
 func readFile(ctx context.Context, c *Collector, path string) error {
-	f, err := os.Open(path)
+	f, err := pki.OpenInput(ctx, path)
 	if err != nil {
 		return fmt.Errorf("open evidence log: %w", err)
 	}
