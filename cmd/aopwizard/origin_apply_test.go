@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/aopwizard/aopwizard/origin/render"
-	"github.com/aopwizard/aopwizard/origin/server"
 	"github.com/aopwizard/aopwizard/origin/servertest"
 	"github.com/aopwizard/aopwizard/pki/pkitest"
 )
@@ -38,10 +37,10 @@ func TestOriginApplyBadFlags(t *testing.T) {
 }
 
 func TestOriginApplyPicksTheOnlyInstalledServer(t *testing.T) {
-	if got, err := pickServer([]render.Server{server.HAProxy}); err != nil || got != server.HAProxy {
+	if got, err := pickServer([]render.Server{render.HAProxy}); err != nil || got != render.HAProxy {
 		t.Errorf("one server installed: got %q, %v; want haproxy", got, err)
 	}
-	for _, found := range [][]render.Server{nil, {server.Nginx, server.Apache}} {
+	for _, found := range [][]render.Server{nil, {render.Nginx, render.Apache}} {
 		_, err := pickServer(found)
 		var ue usageError
 		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "pass --server") {
@@ -63,11 +62,11 @@ type cliLab struct {
 
 func newCLILab(t *testing.T) *cliLab {
 	t.Helper()
-	servertest.RequireServer(t, server.Nginx)
+	servertest.RequireServer(t, render.Nginx)
 	lab := pkitest.New(t)
 	dir := servertest.Dir(t)
 	listen := fmt.Sprintf("127.0.0.1:%d", servertest.FreePort(t))
-	spec := render.Spec{ID: "example.test", Server: server.Nginx, Phase: render.Soft, Mode: render.Zone, Listen: listen,
+	spec := render.Spec{ID: "example.test", Server: render.Nginx, Phase: render.Soft, Mode: render.Zone, Listen: listen,
 		ServerCertFile: lab.Path(pkitest.ServerCert), ServerKeyFile: lab.Path(pkitest.ServerKey), CAFile: lab.Path(pkitest.CAAFile),
 		Hosts: []render.Host{{Name: "a.example.test"}}, AccessLog: filepath.Join(dir, "access.log"), RuntimeDir: dir}
 	out, err := render.Standalone(spec)
@@ -78,7 +77,7 @@ func newCLILab(t *testing.T) *cliLab {
 		t.Fatal(err)
 	}
 	l := &cliLab{lab: lab, dir: dir, cpDir: filepath.Join(t.TempDir(), "cp")}
-	l.run = servertest.Start(t, server.Nginx, out.Files[0].Path)
+	l.run = servertest.Start(t, render.Nginx, out.Files[0].Path)
 	l.args = []string{"origin", "apply", "--server", "nginx", "--hostname", "a.example.test", "--id", "example.test",
 		"--ca-file", lab.Path(pkitest.CABFile), "--cert", spec.ServerCertFile, "--key", spec.ServerKeyFile,
 		"--listen", listen, "--access-log", spec.AccessLog, "--config", l.run.Driver.ConfigPath,

@@ -54,7 +54,7 @@ func newEnv(t *testing.T, kind render.Server) *env {
 		Hosts:     []render.Host{{Name: "a.example.test"}, {Name: "origin.example.test"}},
 		AccessLog: filepath.Join(dir, "access.log"), RuntimeDir: dir, ConfDir: dir,
 	}
-	if kind == server.HAProxy {
+	if kind == render.HAProxy {
 		spec.ServerCertFile, spec.ServerKeyFile = lab.Path(pkitest.ServerBundle), ""
 	}
 	out, err := render.Standalone(spec)
@@ -268,7 +268,7 @@ func TestOriginApply(t *testing.T) {
 			t.Run("a reload that exits 0 but changes nothing is caught by the listener check", func(t *testing.T) {
 				// First, before any other reload: one still pending in the
 				// master would load the new files by itself.
-				if kind != server.Nginx {
+				if kind != render.Nginx {
 					t.Skip("one server is enough: the check does not depend on it")
 				}
 				o := e.opts()
@@ -283,7 +283,7 @@ func TestOriginApply(t *testing.T) {
 			})
 
 			t.Run("a phase change with the same CA that is not live is caught too", func(t *testing.T) {
-				if kind != server.Nginx {
+				if kind != render.Nginx {
 					t.Skip("one server is enough: the check does not depend on it")
 				}
 				// soft -> enforce with CA A: the announced CA names stay the

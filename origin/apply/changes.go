@@ -27,7 +27,7 @@ func Changes(out *render.Output, id string, d *server.Driver) ([]Change, error) 
 	var changes []Change
 	for _, f := range out.Files {
 		path := f.Path
-		if d.Kind == server.HAProxy && f.Block {
+		if d.Kind == render.HAProxy && f.Block {
 			path = d.ConfigPath
 		}
 		content := f.Content
@@ -63,7 +63,7 @@ func readExisting(path string) ([]byte, error) {
 
 func apacheEnableLink(d *server.Driver, path string) (Change, bool) {
 	avail := filepath.Dir(path)
-	if d.Kind != server.Apache || filepath.Base(avail) != "sites-available" || !strings.HasSuffix(path, ".conf") {
+	if d.Kind != render.Apache || filepath.Base(avail) != "sites-available" || !strings.HasSuffix(path, ".conf") {
 		return Change{}, false
 	}
 	enabled := filepath.Join(filepath.Dir(avail), "sites-enabled")

@@ -41,12 +41,12 @@ func TestOriginApplyApacheSiteIsEnabledAndRolledBack(t *testing.T) {
 	if err := os.WriteFile(conf, []byte("IncludeOptional sites-enabled/*.conf\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := render.Render(render.Spec{ID: id, Server: server.Apache, Phase: render.Soft, Mode: render.Zone, ConfDir: dir,
+	out, err := render.Render(render.Spec{ID: id, Server: render.Apache, Phase: render.Soft, Mode: render.Zone, ConfDir: dir,
 		ServerCertFile: "/c.pem", ServerKeyFile: "/k.pem", CAFile: "/ca.pem", AccessLog: "/a.log"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := noopDriver(server.Apache, conf)
+	d := noopDriver(render.Apache, conf)
 	changes, err := apply.Changes(out, id, d)
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +77,7 @@ func TestOriginApplyApacheSiteIsEnabledAndRolledBack(t *testing.T) {
 func TestOriginApplyLockContention(t *testing.T) {
 	t.Parallel()
 	conf := filepath.Join(t.TempDir(), "nginx.conf")
-	o := noopOpts(t, noopDriver(server.Nginx, conf))
+	o := noopOpts(t, noopDriver(render.Nginx, conf))
 	if err := os.MkdirAll(o.CheckpointDir, 0o700); err != nil {
 		t.Fatal(err)
 	}

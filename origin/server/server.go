@@ -19,15 +19,9 @@ import (
 	"github.com/aopwizard/aopwizard/origin/render"
 )
 
-// The servers this package drives.
-const (
-	Nginx   render.Server = "nginx"
-	Apache  render.Server = "apache"
-	HAProxy render.Server = "haproxy"
-)
-
-// Kinds lists the supported servers in the order Detect prefers them.
-var Kinds = []render.Server{Nginx, Apache, HAProxy}
+// Kinds lists the servers this package drives, in the order Detect
+// prefers them. The kind type is render.Server, shared with the renderer.
+var Kinds = []render.Server{render.Nginx, render.Apache, render.HAProxy}
 
 // Driver holds the binary, paths and commands of one server. The zero
 // values of the override fields mean "derive from the other fields".
@@ -81,12 +75,12 @@ func SystemdRunning() bool {
 func Debian(kind render.Server) (*Driver, error) {
 	d := &Driver{Kind: kind, Systemd: SystemdRunning()}
 	switch kind {
-	case Nginx:
+	case render.Nginx:
 		d.Binary, d.ConfigPath, d.Unit = "/usr/sbin/nginx", "/etc/nginx/nginx.conf", "nginx"
-	case Apache:
+	case render.Apache:
 		d.Binary, d.ConfigPath, d.Unit = "/usr/sbin/apache2", "/etc/apache2/apache2.conf", "apache2"
 		d.Apache2ctl = true
-	case HAProxy:
+	case render.HAProxy:
 		d.Binary, d.ConfigPath, d.Unit, d.PIDFile = "/usr/sbin/haproxy", "/etc/haproxy/haproxy.cfg", "haproxy", "/run/haproxy.pid"
 	default:
 		return nil, fmt.Errorf("no driver for server %q: aopwizard applies configs only to nginx, apache and haproxy", kind)
@@ -105,9 +99,9 @@ func Standalone(kind render.Server, mainConfig string) (*Driver, error) {
 	dir := filepath.Dir(mainConfig)
 	d.ConfigPath, d.Systemd, d.Apache2ctl = mainConfig, false, false
 	switch kind {
-	case Nginx:
+	case render.Nginx:
 		d.ErrorLog = filepath.Join(dir, "nginx-error.log")
-	case HAProxy:
+	case render.HAProxy:
 		d.PIDFile = filepath.Join(dir, "haproxy.pid")
 	}
 	return d, nil
@@ -117,7 +111,7 @@ func Standalone(kind render.Server, mainConfig string) (*Driver, error) {
 // Apache config no longer gets Debian's envvars from apache2ctl.
 func (d *Driver) SetConfigPath(path string) {
 	d.ConfigPath = path
-	if d.Kind == Apache && path != "/etc/apache2/apache2.conf" {
+	if d.Kind == render.Apache && path != "/etc/apache2/apache2.conf" {
 		d.Apache2ctl = false
 	}
 }
@@ -152,9 +146,9 @@ func (d *Driver) TestArgv() []string {
 		return shell(d.TestCmd)
 	}
 	switch d.Kind {
-	case Nginx:
+	case render.Nginx:
 		return append([]string{d.Binary, "-t", "-q", "-c", d.ConfigPath}, d.errorLogArgs()...)
-	case Apache:
+	case render.Apache:
 		if d.Apache2ctl {
 			return []string{d.apache2ctl(), "configtest"}
 		}
@@ -182,9 +176,9 @@ func (d *Driver) ReloadArgv() ([]string, error) {
 		return []string{"systemctl", "reload", d.Unit}, nil
 	}
 	switch d.Kind {
-	case Nginx:
+	case render.Nginx:
 		return append(append([]string{d.Binary, "-c", d.ConfigPath}, d.errorLogArgs()...), "-s", "reload"), nil
-	case Apache:
+	case render.Apache:
 		if d.Apache2ctl {
 			return []string{d.apache2ctl(), "graceful"}, nil
 		}
@@ -203,9 +197,9 @@ func (d *Driver) ReloadArgv() ([]string, error) {
 // HAProxy runs in master-worker mode in the foreground (origin-servers.md §6).
 func (d *Driver) StartArgv() []string {
 	switch d.Kind {
-	case Nginx:
+	case render.Nginx:
 		return append([]string{d.Binary, "-c", d.ConfigPath}, d.errorLogArgs()...)
-	case Apache:
+	case render.Apache:
 		return []string{d.Binary, "-f", d.ConfigPath, "-k", "start"}
 	default:
 		return []string{d.Binary, "-W", "-db", "-f", d.ConfigPath, "-p", d.PIDFile}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aopwizard/aopwizard/origin/render"
 	"github.com/aopwizard/aopwizard/origin/server"
 )
 
@@ -18,7 +19,7 @@ func TestDriverCommands(t *testing.T) {
 	if err := os.WriteFile(pid, []byte("4242\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d, _ := server.Debian(server.HAProxy)
+	d, _ := server.Debian(render.HAProxy)
 	d.Systemd, d.PIDFile = false, pid
 	cases := []struct {
 		name string
@@ -26,21 +27,21 @@ func TestDriverCommands(t *testing.T) {
 		test string
 		rel  string
 	}{
-		{"nginx", func() *server.Driver { d, _ := server.Debian(server.Nginx); d.Systemd = false; return d },
+		{"nginx", func() *server.Driver { d, _ := server.Debian(render.Nginx); d.Systemd = false; return d },
 			"/usr/sbin/nginx -t -q -c /etc/nginx/nginx.conf", "/usr/sbin/nginx -c /etc/nginx/nginx.conf -s reload"},
-		{"nginx systemd", func() *server.Driver { d, _ := server.Debian(server.Nginx); d.Systemd = true; return d },
+		{"nginx systemd", func() *server.Driver { d, _ := server.Debian(render.Nginx); d.Systemd = true; return d },
 			"/usr/sbin/nginx -t -q -c /etc/nginx/nginx.conf", "systemctl reload nginx"},
-		{"apache debian", func() *server.Driver { d, _ := server.Debian(server.Apache); d.Systemd = false; return d },
+		{"apache debian", func() *server.Driver { d, _ := server.Debian(render.Apache); d.Systemd = false; return d },
 			"/usr/sbin/apache2ctl configtest", "/usr/sbin/apache2ctl graceful"},
 		{"apache own config", func() *server.Driver {
-			d, _ := server.Debian(server.Apache)
+			d, _ := server.Debian(render.Apache)
 			d.Systemd = false
 			d.SetConfigPath("/srv/a.conf")
 			return d
 		}, "/usr/sbin/apache2 -t -f /srv/a.conf", "/usr/sbin/apache2 -f /srv/a.conf -k graceful"},
 		{"haproxy", func() *server.Driver { return d }, "/usr/sbin/haproxy -c -q -f /etc/haproxy/haproxy.cfg", "kill -USR2 4242"},
 		{"overrides", func() *server.Driver {
-			d, _ := server.Debian(server.Nginx)
+			d, _ := server.Debian(render.Nginx)
 			d.TestCmd, d.ReloadCmd = "docker exec web nginx -t", "docker exec web nginx -s reload"
 			return d
 		}, "/bin/sh -c 'docker exec web nginx -t'", "/bin/sh -c 'docker exec web nginx -s reload'"},
