@@ -186,7 +186,8 @@ func (d *Driver) ReloadArgv() ([]string, error) {
 	default:
 		pid, err := ReadPID(d.PIDFile)
 		if err != nil {
-			return nil, fmt.Errorf("reload haproxy: %w; pass --reload-cmd if haproxy keeps its pid elsewhere", err)
+			return nil, &Error{What: "reload haproxy", Err: err, Kind: RemedyReloadCommand,
+				Remedy: "if haproxy keeps its pid elsewhere, give the reload command to use"}
 		}
 		return []string{"kill", "-USR2", strconv.Itoa(pid)}, nil
 	}
@@ -233,9 +234,9 @@ func ReadPID(path string) (int, error) {
 	if path == "" {
 		return 0, errors.New("no pid file configured")
 	}
-	b, err := os.ReadFile(path)
+	b, err := ReadFile(path, MaxPIDFile, "pid file")
 	if err != nil {
-		return 0, fmt.Errorf("read pid file: %w", err)
+		return 0, err
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil || pid <= 0 {

@@ -1,0 +1,77 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"testing"
+
+	"github.com/aopwizard/aopwizard/origin/render"
+	"github.com/aopwizard/aopwizard/origin/server"
+	"github.com/aopwizard/aopwizard/origin/servertest"
+	"github.com/aopwizard/aopwizard/pki/pkitest"
+)
+
+// A reload replaces the workers that hold the listening socket, on every
+// server aopwizard drives: that is how apply knows the old config no
+// longer answers, instead of trusting one lucky handshake.
+func TestListenersShowTheReloadedGeneration(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	t.Parallel()
+	for _, kind := range server.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			run, port := startServer(t, kind)
+			before, err := server.ListenersOn([]int{port})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !before.Generational() {
+				t.Fatalf("listeners %v: want a master and workers", before)
+			}
+			if err := run.Reload(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			servertest.Eventually(t, "the old workers to stop listening", func() error {
+				now, err := server.ListenersOn([]int{port})
+				if err != nil {
+					return err
+				}
+				if stale := before.Stale(now); len(stale) > 0 || len(now.Workers()) == 0 {
+					return fmt.Errorf("before %v, now %v: old workers %v still listen", before, now, stale)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// startServer starts kind from a standalone render on a free port.
+func startServer(t *testing.T, kind render.Server) (*servertest.Running, int) {
+	t.Helper()
+	servertest.RequireServer(t, kind)
+	lab := pkitest.New(t)
+	dir := servertest.Dir(t)
+	port := servertest.FreePort(t)
+	spec := render.Spec{
+		ID: "example.test", Server: kind, Phase: render.Soft, Mode: render.Zone,
+		Listen:         "127.0.0.1:" + strconv.Itoa(port),
+		ServerCertFile: lab.Path(pkitest.ServerCert), ServerKeyFile: lab.Path(pkitest.ServerKey),
+		CAFile: lab.Path(pkitest.CAAFile), AccessLog: filepath.Join(dir, "access.log"), RuntimeDir: dir, ConfDir: dir,
+	}
+	if kind == render.HAProxy {
+		spec.ServerCertFile, spec.ServerKeyFile = lab.Path(pkitest.ServerBundle), ""
+	}
+	out, err := render.Standalone(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Write(); err != nil {
+		t.Fatal(err)
+	}
+	return servertest.Start(t, kind, out.Files[0].Path), port
+}
