@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
@@ -30,7 +28,7 @@ func TestOriginApplyKilledMidReloadIsRecoveredByTheNextRun(t *testing.T) {
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "AOPWIZARD_TEST_RUN_MAIN=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // kill the blocked reload too
-	var stderr lockedBuffer
+	var stderr servertest.LockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -66,21 +64,6 @@ func TestOriginApplyKilledMidReloadIsRecoveredByTheNextRun(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for a child's output copier and the
-// test reading it at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer is the shared test buffer under the name this package's
+// other tests (sim_test.go) use.
+type lockedBuffer = servertest.LockedBuffer

@@ -10,12 +10,19 @@ import (
 	"strings"
 	"testing"
 
+	"charm.land/fang/v2"
+
 	"github.com/aopwizard/aopwizard/origin/render"
 	"github.com/aopwizard/aopwizard/origin/servertest"
 	"github.com/aopwizard/aopwizard/pki/pkitest"
 )
 
 func TestOriginApplyBadFlags(t *testing.T) {
+	confDir := t.TempDir()
+	conf, missing := filepath.Join(confDir, "nginx.conf"), filepath.Join(confDir, "no-such-file")
+	if err := os.WriteFile(conf, []byte("events {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	base := []string{"origin", "apply", "--cert", "/c.pem", "--key", "/k.pem", "--checkpoint-dir", t.TempDir(), "--systemd=false"}
 	cases := []struct {
 		args []string
@@ -26,7 +33,15 @@ func TestOriginApplyBadFlags(t *testing.T) {
 		{[]string{"--server", "nginx", "--phase", "strict", "--id", "x"}, `phase "strict" is unknown`},
 		{[]string{"--server", "nginx", "--phase", "soft", "--id", "x", "--ca-file", "/no/such/ca.pem", "--yes"}, "read CA bundle"},
 		{[]string{"--server", "nginx", "--phase", "soft", "--id", "x", "--ca-file", "/ca.pem", "--no-listener-check",
-			"--config", filepath.Join(t.TempDir(), "nginx.conf")}, "pass --yes"},
+			"--config", conf}, "pass --yes"},
+		// Paths that cannot be right are bad input, named, before any
+		// config test runs (it would only say the config fails).
+		{[]string{"--server", "nginx", "--phase", "soft", "--id", "x", "--ca-file", "/ca.pem", "--no-listener-check", "--yes",
+			"--config", missing}, "nginx main config " + missing + ": no such file; pass --config"},
+		{[]string{"--server", "nginx", "--phase", "soft", "--id", "x", "--ca-file", "/ca.pem", "--no-listener-check", "--yes",
+			"--config", confDir}, "nginx main config " + confDir + ": not a regular file (it is a directory); pass --config"},
+		{[]string{"--server", "nginx", "--phase", "soft", "--id", "x", "--ca-file", "/ca.pem", "--no-listener-check", "--yes",
+			"--config", conf, "--binary", missing}, "nginx binary " + missing + ": stat " + missing + ": no such file or directory; pass --binary"},
 	}
 	for _, c := range cases {
 		code, _, errs := runOriginCLI(t, append(base, c.args...)...)
@@ -148,6 +163,17 @@ func TestOriginApplyDryRunApplyRollback(t *testing.T) {
 		t.Fatalf("second rollback: exit %d, stderr %s", code, errs)
 	}
 
+	// A mistyped checkpoint dir is bad input: named, and nothing created.
+	typo := l.cpDir + "x"
+	code, _, errs = runOriginCLI(t, "origin", "rollback", "--checkpoint-dir", typo, "--systemd=false")
+	if code != exitUsage || !strings.Contains(errs, "no applied change to roll back: "+typo+" does not exist") ||
+		!strings.Contains(errs, "check --checkpoint-dir") {
+		t.Fatalf("rollback from a missing dir: exit %d, stderr %s", code, errs)
+	}
+	if _, err := os.Lstat(typo); !os.IsNotExist(err) {
+		t.Fatalf("rollback created %s: %v", typo, err)
+	}
+
 	// The change log keeps each run's header and every command it ran.
 	logBytes, err := os.ReadFile(filepath.Join(l.cpDir, originLogName))
 	if err != nil {
@@ -176,12 +202,13 @@ func TestOriginApplyDryRunApplyRollback(t *testing.T) {
 // A failure after the write exits 1 and says what was restored; Ctrl-C
 // (the cancelled context) exits 130, also after restoring.
 func TestOriginApplyFailureAndInterruptRestore(t *testing.T) {
-	l := newCLILab(t) // not parallel: it sets the package-level hook
+	t.Parallel()
+	l := newCLILab(t)
 	original := l.files(t)
-	t.Cleanup(func() { originApplyHook = nil })
+	args := append(append([]string(nil), l.args[2:]...), "--phase", "enforce", "--yes") // without "origin apply"
 
-	originApplyHook = func() error { return errors.New("simulated failure after the write") }
-	code, _, errs := runOriginCLI(t, append(l.args, "--phase", "enforce", "--yes")...)
+	fail := originApplyHooks{afterWrite: func(context.Context) error { return errors.New("simulated failure after the write") }}
+	code, errs := runOriginApplyWith(context.Background(), fail, args)
 	if code != exitFailure || !strings.Contains(errs, "simulated failure") || !strings.Contains(errs, "restored 1 file and reloaded nginx") {
 		t.Fatalf("failed apply: exit %d, stderr:\n%s", code, errs)
 	}
@@ -189,11 +216,26 @@ func TestOriginApplyFailureAndInterruptRestore(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	originApplyHook = func() error { cancel(); return nil } // as SIGINT cancels the CLI context
-	var out, errb bytes.Buffer
-	code = execute(ctx, append(l.args, "--phase", "enforce", "--yes"), &out, &errb)
-	if code != exitInterrupted || !strings.Contains(errb.String(), "interrupted; restored 1 file") {
-		t.Fatalf("interrupted apply: exit %d, stderr:\n%s", code, errb.String())
+	interrupt := originApplyHooks{afterWrite: func(context.Context) error { cancel(); return nil }} // as SIGINT cancels the CLI context
+	code, errs = runOriginApplyWith(ctx, interrupt, args)
+	if code != exitInterrupted || !strings.Contains(errs, "interrupted; restored 1 file") {
+		t.Fatalf("interrupted apply: exit %d, stderr:\n%s", code, errs)
 	}
 	sameFiles(t, l.files(t), original, "after interrupted apply")
+}
+
+// runOriginApplyWith runs `origin apply args` with test hooks and returns
+// the exit code and what the CLI printed on stderr.
+func runOriginApplyWith(ctx context.Context, hooks originApplyHooks, args []string) (int, string) {
+	c := newOriginApplyCmdWith(hooks)
+	var out, errb bytes.Buffer
+	c.SetArgs(args)
+	c.SetOut(&out)
+	c.SetErr(&errb)
+	c.SilenceUsage, c.SilenceErrors = true, true
+	err := c.ExecuteContext(ctx)
+	if err != nil {
+		errorHandler(&errb, fang.Styles{}, err)
+	}
+	return exitCode(ctx, err), errb.String()
 }

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -38,7 +37,7 @@ type env struct {
 	run    *servertest.Running
 	cpDir  string
 	runner *server.ExecRunner
-	out    *bytes.Buffer
+	out    *servertest.LockedBuffer
 }
 
 func newEnv(t *testing.T, kind render.Server) *env {
@@ -64,26 +63,20 @@ func newEnv(t *testing.T, kind render.Server) *env {
 	if err := out.Write(); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, lab: lab, dir: dir, spec: spec, cpDir: filepath.Join(t.TempDir(), "checkpoints"), out: &bytes.Buffer{}}
+	e := &env{t: t, lab: lab, dir: dir, spec: spec, cpDir: filepath.Join(t.TempDir(), "checkpoints"), out: &servertest.LockedBuffer{}}
 	e.run = servertest.Start(t, kind, out.Files[0].Path)
-	e.runner = server.NewExecRunner(&lockedWriter{w: e.out})
+	e.runner = server.NewExecRunner(nil)
 	return e
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 func (e *env) opts() apply.Options {
 	d := *e.run.Driver
-	return apply.Options{Driver: &d, Runner: e.runner, CheckpointDir: e.cpDir, Log: &lockedWriter{w: e.out}, ID: id}
+	return apply.Options{Driver: &d, Runner: e.runner, CheckpointDir: e.cpDir, Events: textLog(e.out), ID: id}
+}
+
+// textLog writes events as the CLI shows them.
+func textLog(w io.Writer) func(apply.Event) {
+	return func(ev apply.Event) { _, _ = io.WriteString(w, ev.Text()) }
 }
 
 // changes renders spec for the server's own layout (ConfDir = the temp dir)

@@ -77,6 +77,9 @@ func TestOriginApplyApacheSiteIsEnabledAndRolledBack(t *testing.T) {
 func TestOriginApplyLockContention(t *testing.T) {
 	t.Parallel()
 	conf := filepath.Join(t.TempDir(), "nginx.conf")
+	if err := os.WriteFile(conf, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	o := noopOpts(t, noopDriver(render.Nginx, conf))
 	if err := os.MkdirAll(o.CheckpointDir, 0o700); err != nil {
 		t.Fatal(err)
@@ -93,8 +96,8 @@ func TestOriginApplyLockContention(t *testing.T) {
 	if !errors.Is(err, apply.ErrLocked) || !strings.Contains(err.Error(), "pid 4242") {
 		t.Fatalf("Apply under a held lock: %v; want ErrLocked naming pid 4242", err)
 	}
-	if _, err := os.Stat(conf); !os.IsNotExist(err) {
-		t.Fatal("Apply wrote a file without the lock")
+	if b, err := os.ReadFile(conf); err != nil || len(b) != 0 {
+		t.Fatalf("Apply wrote a file without the lock: %q, %v", b, err)
 	}
 	held.Unlock()
 	if _, err := apply.Apply(context.Background(), o, []apply.Change{{Path: conf, Content: []byte("x\n")}}); err != nil {
