@@ -1,5 +1,5 @@
 // Package apply changes a web server's configuration the way certbot's
-// reverter does (docs/origin-servers.md, "Safe apply"): test the current config and refuse
+// reverter does (origin-servers.md §9): test the current config and refuse
 // if it already fails, lock, checkpoint every file, write atomically, test
 // again, reload, and check the listener with real TLS handshakes. On any
 // failure or cancellation it restores the checkpoint byte for byte, reloads

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -438,5 +439,89 @@ func TestOriginApply(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// An apply reports success only once the old config no longer answers:
+// the nginx master starts the new workers and lets the old ones accept for
+// at least 100 ms more (longer on a busy host), and requests made right
+// after "Applied" used to reach them (8 of 24). When Apply returns, no
+// worker from before may still listen, and every request must see the new
+// config, through enforce with CA B and back to soft with CA A, several
+// times. The targets check the CA names only, the quickest check, which
+// used to pass on the first new worker's answer.
+func TestOriginApplySucceedsOnlyWhenTheOldConfigIsGone(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the listening processes are read from /proc")
+	}
+	t.Parallel()
+	e := newEnv(t, render.Nginx)
+	port := e.run.Addr[strings.LastIndexByte(e.run.Addr, ':')+1:]
+	listeners := func() server.Listeners {
+		n, _ := strconv.Atoi(port)
+		l, err := server.ListenersOn([]int{n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	ctx := context.Background()
+	enforceB := e.specB()
+	enforceB.Phase = render.Enforce
+	soft := e.spec
+	for round := range 4 {
+		for _, step := range []struct {
+			spec  render.Spec
+			check func() error
+		}{
+			{enforceB, func() error {
+				if got, err := e.request(e.lab.ClientB); err != nil || got != "SUCCESS" {
+					return fmt.Errorf("enforce, client B: %q, %v; want SUCCESS", got, err)
+				}
+				if got, err := e.request(nil); err == nil {
+					return fmt.Errorf("enforce, no certificate: served (%q); want refused", got)
+				}
+				return nil
+			}},
+			{soft, func() error {
+				if got, err := e.request(nil); err != nil || got != "NONE" {
+					return fmt.Errorf("soft, no certificate: %q, %v; want NONE (served)", got, err)
+				}
+				if got, err := e.request(e.lab.ClientB); err != nil || !strings.HasPrefix(got, "FAILED") {
+					return fmt.Errorf("soft with CA A, client B: %q, %v; want FAILED", got, err)
+				}
+				return nil
+			}},
+		} {
+			o := e.opts()
+			o.Targets = e.targets(step.spec)
+			for i := range o.Targets {
+				o.Targets[i].Phase = ""
+			}
+			before := listeners()
+			if _, err := apply.Apply(ctx, o, e.changes(step.spec)); err != nil {
+				t.Fatalf("round %d, %s: Apply: %v\n%s", round, step.spec.Phase, err, e.out)
+			}
+			if stale := before.Stale(listeners()); len(stale) > 0 {
+				t.Fatalf("round %d, %s: Apply returned while workers %v of the old config still listen", round, step.spec.Phase, stale)
+			}
+			for i := range 5 {
+				if err := step.check(); err != nil {
+					t.Fatalf("round %d, request %d right after applying %s: %v", round, i, step.spec.Phase, err)
+				}
+			}
+		}
+	}
+	// Rollback's restore (back to enforce with CA B) is held to the same.
+	o := e.opts()
+	before := listeners()
+	if _, err := apply.Rollback(ctx, o); err != nil {
+		t.Fatalf("Rollback: %v\n%s", err, e.out)
+	}
+	if stale := before.Stale(listeners()); len(stale) > 0 {
+		t.Fatalf("Rollback returned while workers %v of the old config still listen", stale)
+	}
+	if got, err := e.request(e.lab.ClientB); err != nil || got != "SUCCESS" {
+		t.Fatalf("right after rollback to enforce with CA B, client B: %q, %v", got, err)
 	}
 }
