@@ -38,7 +38,7 @@ func (f *serverFlags) bind(fl *pflag.FlagSet) {
 	fl.StringVar(&f.reloadCmd, "reload-cmd", "", "reload command, run with sh -c (default: systemctl reload UNIT under systemd, else nginx -s reload, apache2ctl graceful, kill -USR2 $(cat PIDFILE))")
 	fl.StringVar(&f.pidFile, "pid-file", "", "the HAProxy master pid file for the USR2 reload without systemd (default /run/haproxy.pid)")
 	fl.StringVar(&f.errorLog, "error-log", "", "nginx -e error log (absolute), for layouts without /var/log/nginx")
-	fl.StringVar(&f.checkpointDir, "checkpoint-dir", "", "where checkpoints and the lock file live (default: $AOPWIZARD_STATE_DIR/checkpoints, /var/lib/aopwizard/checkpoints for root)")
+	fl.StringVar(&f.checkpointDir, "checkpoint-dir", "", "where checkpoints and the lock file live (default: $AOPWIZARD_STATE_DIR/checkpoints, /var/lib/aopwizard/checkpoints for root, else $XDG_STATE_HOME/aopwizard/checkpoints)")
 }
 
 // overrides are the set flags, for origin/server.
@@ -318,7 +318,8 @@ func newOriginRollbackCmd() *cobra.Command {
 			"mode and owner, removes the files that change created, tests the config, reloads and checks\n" +
 			"that the listener answers as it did before the change. Each run undoes one more apply.\n" +
 			"It refuses when a file was edited after aopwizard wrote it, unless --force.\n\n" +
-			"Exit status: 0 rolled back, 1 failed or nothing to roll back, 2 bad flags, 130 interrupted.",
+			"Exit status: 0 rolled back, 1 failed or nothing to roll back, 2 bad flags or a checkpoint dir\n" +
+			"that does not exist (it is not created), 130 interrupted.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return cliError(runOriginRollback(cmd, &f, kind, force))
