@@ -46,26 +46,10 @@ func newEnv(t *testing.T, kind render.Server) *env {
 	servertest.RequireServer(t, kind)
 	lab := pkitest.New(t)
 	dir := servertest.Dir(t)
-	spec := render.Spec{
-		ID: id, Server: kind, Phase: render.Soft, Mode: render.Zone,
-		Listen:         fmt.Sprintf("127.0.0.1:%d", servertest.FreePort(t)),
-		ServerCertFile: lab.Path(pkitest.ServerCert), ServerKeyFile: lab.Path(pkitest.ServerKey),
-		CAFile:    lab.Path(pkitest.CAAFile),
-		Hosts:     []render.Host{{Name: "a.example.test"}, {Name: "origin.example.test"}},
-		AccessLog: filepath.Join(dir, "access.log"), RuntimeDir: dir, ConfDir: dir,
-	}
-	if kind == render.HAProxy {
-		spec.ServerCertFile, spec.ServerKeyFile = lab.Path(pkitest.ServerBundle), ""
-	}
-	out, err := render.Standalone(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Write(); err != nil {
-		t.Fatal(err)
-	}
+	spec := servertest.LabSpec(t, kind, lab, dir, id)
+	spec.Hosts = []render.Host{{Name: "a.example.test"}, {Name: "origin.example.test"}}
 	e := &env{t: t, lab: lab, dir: dir, spec: spec, cpDir: filepath.Join(t.TempDir(), "checkpoints"), out: &servertest.LockedBuffer{}}
-	e.run = servertest.Start(t, kind, out.Files[0].Path)
+	e.run = servertest.StartStandalone(t, spec)
 	e.runner = server.NewExecRunner(nil)
 	return e
 }

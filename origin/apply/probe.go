@@ -237,11 +237,6 @@ func baseline(ctx context.Context, targets []Target) []Target {
 	return out
 }
 
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
-}
-
 func subjectString(der []byte) string {
 	var seq pkix.RDNSequence
 	if _, err := asn1.Unmarshal(der, &seq); err != nil {

@@ -3,9 +3,9 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/aopwizard/aopwizard/origin/render"
@@ -54,24 +54,11 @@ func TestListenersShowTheReloadedGeneration(t *testing.T) {
 func startServer(t *testing.T, kind render.Server) (*servertest.Running, int) {
 	t.Helper()
 	servertest.RequireServer(t, kind)
-	lab := pkitest.New(t)
-	dir := servertest.Dir(t)
-	port := servertest.FreePort(t)
-	spec := render.Spec{
-		ID: "example.test", Server: kind, Phase: render.Soft, Mode: render.Zone,
-		Listen:         "127.0.0.1:" + strconv.Itoa(port),
-		ServerCertFile: lab.Path(pkitest.ServerCert), ServerKeyFile: lab.Path(pkitest.ServerKey),
-		CAFile: lab.Path(pkitest.CAAFile), AccessLog: filepath.Join(dir, "access.log"), RuntimeDir: dir, ConfDir: dir,
-	}
-	if kind == render.HAProxy {
-		spec.ServerCertFile, spec.ServerKeyFile = lab.Path(pkitest.ServerBundle), ""
-	}
-	out, err := render.Standalone(spec)
+	spec := servertest.LabSpec(t, kind, pkitest.New(t), servertest.Dir(t), "example.test")
+	_, port, _ := strings.Cut(spec.Listen, ":")
+	n, err := strconv.Atoi(port)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := out.Write(); err != nil {
-		t.Fatal(err)
-	}
-	return servertest.Start(t, kind, out.Files[0].Path), port
+	return servertest.StartStandalone(t, spec), n
 }
