@@ -65,6 +65,7 @@ func (f *serverFlags) checkpoints() (string, error) {
 var remedyFlags = map[server.RemedyKind]string{
 	server.RemedyForce:         "check it and pass --force to roll back anyway",
 	server.RemedyReplan:        "run the command again to plan the change with that edit (--dry-run shows it)",
+	server.RemedyServerKind:    "pass --server to say which one to configure (with --binary and --config for other layouts)",
 	server.RemedyServerConfig:  "pass --config with the main config file the server runs with",
 	server.RemedyServerBinary:  "pass --binary with the server's executable",
 	server.RemedyReloadCommand: "pass --reload-cmd if haproxy keeps its pid elsewhere",
@@ -263,22 +264,10 @@ func openOriginLog(cpDir string, stderr io.Writer, cmd *cobra.Command) (io.Write
 	return io.MultiWriter(stderr, f), func() { _ = f.Close() }, nil
 }
 
-// pickServer chooses the server to configure from the ones installed, when
-// the operator named none: only an unambiguous answer is taken.
+// pickServer is server.Pick worded for the command line.
 func pickServer(found []render.Server) (render.Server, error) {
-	switch len(found) {
-	case 1:
-		return found[0], nil
-	case 0:
-		return "", usagef("--server is required: no nginx, Apache or HAProxy was found at the Debian paths " +
-			"(/usr/sbin/nginx with /etc/nginx/nginx.conf, …); for other layouts pass --server with --binary and --config")
-	}
-	names := make([]string, len(found))
-	for i, k := range found {
-		names[i] = string(k)
-	}
-	return "", usagef("--server is required: %s are all installed here; pass --server to say which one to configure",
-		strings.Join(names, ", "))
+	k, err := server.Pick(found)
+	return k, cliError(err)
 }
 
 // confirmApply shows the diff and asks, on a terminal only: a script must

@@ -17,6 +17,7 @@ const (
 	RemedyNone          RemedyKind = ""
 	RemedyForce         RemedyKind = "force"          // go ahead anyway, discarding the edits found
 	RemedyReplan        RemedyKind = "replan"         // render and confirm the change again
+	RemedyServerKind    RemedyKind = "server-kind"    // say which server to configure
 	RemedyServerConfig  RemedyKind = "server-config"  // name the server's main config file
 	RemedyServerBinary  RemedyKind = "server-binary"  // name the server's binary
 	RemedyReloadCommand RemedyKind = "reload-command" // say how this server is reloaded

@@ -135,6 +135,24 @@ func Detect() []render.Server {
 	return found
 }
 
+// Pick chooses the server to configure from the ones Detect found, when
+// the operator named none: only an unambiguous answer is taken.
+func Pick(found []render.Server) (render.Server, error) {
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return "", &Error{Err: errors.New("no nginx, Apache or HAProxy was found at the Debian paths (/usr/sbin/nginx with /etc/nginx/nginx.conf, …)"),
+			Kind: RemedyServerKind, BadInput: true, Remedy: "name the server, with its binary and main config for other layouts"}
+	}
+	names := make([]string, len(found))
+	for i, k := range found {
+		names[i] = string(k)
+	}
+	return "", &Error{Err: fmt.Errorf("%s are all installed here", strings.Join(names, ", ")),
+		Kind: RemedyServerKind, BadInput: true, Remedy: "name the one to configure"}
+}
+
 func shell(cmd string) []string { return []string{"/bin/sh", "-c", cmd} }
 
 // apache2ctl is Debian's wrapper next to the apache2 binary.

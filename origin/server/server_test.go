@@ -163,3 +163,19 @@ func waitGone(t *testing.T, pid int) {
 		return fmt.Errorf("still running: %s", b)
 	})
 }
+
+// Only an unambiguous detection picks a server; otherwise a remedy, not a
+// flag, says to name one.
+func TestPick(t *testing.T) {
+	t.Parallel()
+	if k, err := server.Pick([]render.Server{render.Apache}); err != nil || k != render.Apache {
+		t.Fatalf("Pick(apache) = %q, %v", k, err)
+	}
+	for _, found := range [][]render.Server{nil, {render.Nginx, render.HAProxy}} {
+		_, err := server.Pick(found)
+		var se *server.Error
+		if !errors.As(err, &se) || !se.BadInput || se.Kind != server.RemedyServerKind || strings.Contains(err.Error(), "--") {
+			t.Errorf("Pick(%v): %v; want bad input with the server-kind remedy, no flags", found, err)
+		}
+	}
+}
