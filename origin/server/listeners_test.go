@@ -27,13 +27,15 @@ func TestListenersShowTheReloadedGeneration(t *testing.T) {
 		t.Run(string(kind), func(t *testing.T) {
 			t.Parallel()
 			run, port := startServer(t, kind)
-			before, err := server.ListenersOn([]int{port})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !before.Generational() {
-				t.Fatalf("listeners %v: want a master and workers", before)
-			}
+			// The master listens before it has started its workers.
+			var before server.Listeners
+			servertest.Eventually(t, "a master and workers", func() error {
+				var err error
+				if before, err = server.ListenersOn([]int{port}); err == nil && !before.Generational() {
+					err = fmt.Errorf("listeners %v: no workers yet", before)
+				}
+				return err
+			})
 			if err := run.Reload(context.Background()); err != nil {
 				t.Fatal(err)
 			}

@@ -164,6 +164,19 @@ func Start(t testing.TB, kind render.Server, mainConfigPath string, opts ...Opti
 			t.Fatalf("%s did not start listening on %s: %v\n%s", kind, a, err, r.ErrorTail())
 		}
 	}
+	// nginx and Apache listen before they write the pid file that Stop
+	// and their reload commands read.
+	for {
+		if _, err := server.ReadPID(r.PIDFile); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			r.Stop()
+			t.Fatalf("%s wrote no pid file %s: %v\n%s", kind, r.PIDFile, ctx.Err(), r.ErrorTail())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 	if kind == render.HAProxy {
 		// The worker listens before the master can take a reload: a USR2
 		// before "Loading success." is lost.
