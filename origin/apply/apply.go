@@ -90,7 +90,8 @@ type Options struct {
 	// any server.
 	Overrides server.Overrides
 
-	now func() time.Time
+	now  func() time.Time
+	step string // of the last Started event, for the commands it runs
 }
 
 // Result says what a run did.
@@ -218,6 +219,7 @@ func Apply(ctx context.Context, o Options, changes []Change) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
+	o.emit(Event{Kind: Started, Step: StepTestNew}) // no line: the command shows it
 	if err := o.Driver.Test(ctx, o.Runner); err != nil {
 		return fail(fmt.Errorf("the new config fails its test: %w", err))
 	}
@@ -237,6 +239,7 @@ func Apply(ctx context.Context, o Options, changes []Change) (*Result, error) {
 // accepting connections for a while after the reload command returns.
 func (o *Options) reloadAndCheck(ctx context.Context, d *server.Driver, targets []Target) error {
 	w := watchReload(targets)
+	o.emit(Event{Kind: Started, Step: StepReload})
 	if err := d.Reload(ctx, o.Runner); err != nil {
 		return err
 	}

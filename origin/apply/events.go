@@ -41,6 +41,8 @@ const (
 	StepTestCurrent = "test-current" // the config test before anything changes
 	StepCheckpoint  = "checkpoint"
 	StepWrite       = "write"
+	StepTestNew     = "test-new" // the config test of the written files
+	StepReload      = "reload"
 	StepListener    = "listener-check"
 	StepRestore     = "restore"
 	StepRemove      = "remove" // a file the change created, removed on restore
@@ -51,7 +53,9 @@ const (
 
 // Event is one piece of progress.
 type Event struct {
-	Kind       EventKind
+	Kind EventKind
+	// Step is the step the event belongs to; a command's events carry the
+	// step that ran it.
 	Step       string
 	Command    string // shell-quoted command line (CommandStarted, CommandRun)
 	Output     string // the command's combined stdout and stderr (CommandRun)
@@ -87,6 +91,12 @@ func (e Event) Text() string {
 }
 
 func (o *Options) emit(e Event) {
+	if e.Kind == Started {
+		o.step = e.Step
+	}
+	if e.Step == "" {
+		e.Step = o.step
+	}
 	if o.Events != nil {
 		o.Events(e)
 	}

@@ -214,15 +214,18 @@ func TestOriginApplyReportsEvents(t *testing.T) {
 	want := []apply.EventKind{
 		apply.Started, apply.CommandStarted, apply.CommandRun, // test the current config
 		apply.CheckpointSaved, apply.FileWritten,
-		apply.CommandStarted, apply.CommandRun, // test the new one
-		apply.CommandStarted, apply.CommandRun, // reload
+		apply.Started, apply.CommandStarted, apply.CommandRun, // test the new one
+		apply.Started, apply.CommandStarted, apply.CommandRun, // reload
 		apply.Done,
 	}
 	if !slices.Equal(kinds, want) {
 		t.Fatalf("event kinds %v, want %v\n%s", kinds, want, text.String())
 	}
-	if ev := events[2]; ev.Command != "/bin/sh -c 'echo syntax is ok'" || ev.Output != "syntax is ok\n" || ev.Err != nil {
+	if ev := events[2]; ev.Command != "/bin/sh -c 'echo syntax is ok'" || ev.Output != "syntax is ok\n" || ev.Err != nil || ev.Step != apply.StepTestCurrent {
 		t.Errorf("command event %+v", ev)
+	}
+	if ev := events[10]; ev.Kind != apply.CommandRun || ev.Command != "/bin/sh -c true" || ev.Step != apply.StepReload {
+		t.Errorf("reload event %+v", ev)
 	}
 	if ev := events[4]; ev.File != conf || ev.Step != apply.StepWrite {
 		t.Errorf("write event %+v", ev)
