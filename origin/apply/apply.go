@@ -75,7 +75,10 @@ type Options struct {
 
 	// Targets are the listener checks after a reload; none skips them.
 	Targets      []Target
-	ProbeTimeout time.Duration // default 15s
+	// ProbeTimeout bounds the listener check after the apply's reload
+	// (default 15s). The check after a restore waits at least the default:
+	// giving up early there leaves the server in doubt.
+	ProbeTimeout time.Duration
 
 	// AfterWrite runs once the new files are in place, before the config
 	// test. Tests use it to stand in for a kill between write and reload.
@@ -92,6 +95,10 @@ type Options struct {
 
 	now  func() time.Time
 	step string // of the last Started event, for the commands it runs
+	// oldGenerationLive is set when the apply's reload was watched and
+	// never replaced the server's processes: those still run the original
+	// config, so the restore need not wait for them to go.
+	oldGenerationLive bool
 }
 
 // Result says what a run did.
@@ -115,6 +122,8 @@ var ErrPlanStale = errors.New("file changed since the change was planned")
 // back; the error text says what failed and what was restored.
 var ErrRestored = errors.New("change rolled back")
 
+const defaultProbeTimeout = 15 * time.Second
+
 // restoreTimeout bounds the clean-up after a failure or signal; it runs on
 // a context that the signal no longer cancels.
 const restoreTimeout = 2 * time.Minute
@@ -128,7 +137,7 @@ func (o *Options) validate(needDriver bool) error {
 	}
 	o.Runner = eventRunner{inner: o.Runner, o: o}
 	if o.ProbeTimeout == 0 {
-		o.ProbeTimeout = 15 * time.Second
+		o.ProbeTimeout = defaultProbeTimeout
 	}
 	if o.now == nil {
 		o.now = time.Now
@@ -243,7 +252,9 @@ func (o *Options) reloadAndCheck(ctx context.Context, d *server.Driver, targets 
 	if err := d.Reload(ctx, o.Runner); err != nil {
 		return err
 	}
-	return o.checkListener(ctx, d, targets, w)
+	err := o.checkListener(ctx, d, targets, w)
+	o.oldGenerationLive = err != nil && w != nil && w.replaced() != nil
+	return err
 }
 
 // begin takes the lock and recovers what a killed run left, as every
@@ -321,13 +332,18 @@ func (o *Options) restoreAndReload(ctx context.Context, cp *Checkpoint, reason s
 	}
 	targets := append(append([]Target(nil), cp.Baseline...), extra...)
 	w := watchReload(targets)
+	if o.oldGenerationLive {
+		w = nil // the processes of the original config may stay: handshakes decide
+	}
 	if err := d.Reload(ctx, o.Runner); err != nil {
 		return restored, fmt.Errorf("files restored, but: %w", err)
 	}
 	if err := cp.setState(StateRestored, reason); err != nil {
 		return restored, err
 	}
-	if err := o.checkListener(ctx, d, targets, w); err != nil {
+	ro := *o
+	ro.ProbeTimeout = max(o.ProbeTimeout, defaultProbeTimeout)
+	if err := ro.checkListener(ctx, d, targets, w); err != nil {
 		return restored, fmt.Errorf("files restored and %s reloaded, but: %w", d.Kind, err)
 	}
 	return restored, nil

@@ -216,8 +216,7 @@ func baseline(ctx context.Context, targets []Target) []Target {
 		for agree < agreeRounds && ctx.Err() == nil {
 			a, announced, err := handshake(ctx, t)
 			if err != nil && !a {
-				agree = 0
-				continue
+				break // not answering: nothing to hold a restore to
 			}
 			if agree > 0 && slices.EqualFunc(names, announced, bytes.Equal) && a == asked {
 				agree++
@@ -256,9 +255,11 @@ const reloadRetry = 2 * time.Second
 // maxReloads bounds the reloads one check sends in all.
 const maxReloads = 3
 
-// agreeRounds is how many passing checks in a row each target needs once
-// the old generation is gone: one handshake can still reach a process of
-// the old config.
+// agreeRounds is how many passing checks in a row each target needs when
+// the server's processes cannot be watched (not Linux, /proc not readable,
+// one process): one handshake can still reach a process of the old config.
+// Once the old generation is seen gone, one pass is proof: every new
+// connection then goes to a process of the new config.
 const agreeRounds = 3
 
 // reloadWatch tells when a reload has replaced the processes that accept
@@ -310,8 +311,8 @@ func (w *reloadWatch) replaced() error {
 }
 
 // live polls every target until the old generation of the server's
-// processes is gone (w) and each target passed agreeRounds checks in a
-// row, reloading d again when nothing changed for reloadRetry, or fails
+// processes is gone (w) and each target passed its checks (agreeRounds in
+// a row without w), reloading d again when nothing changed for reloadRetry, or fails
 // after o.ProbeTimeout. The timeout ends the polling, never an attempt in
 // flight: on a busy host the first attempt may take longer than it, and
 // its answer is the reason to report.
@@ -323,10 +324,14 @@ func (o *Options) live(ctx context.Context, d *server.Driver, targets []Target, 
 	streak := make([]int, len(targets))
 	probeErr := make([]error, len(targets))
 	genErr := w.replaced()
+	need := agreeRounds
+	if w != nil {
+		need = 1
+	}
 	for {
 		settled := genErr == nil
 		for i, t := range targets {
-			if streak[i] >= agreeRounds {
+			if streak[i] >= need {
 				continue
 			}
 			if err := probeOnce(ctx, t); err != nil {
@@ -341,7 +346,7 @@ func (o *Options) live(ctx context.Context, d *server.Driver, targets []Target, 
 			if genErr == nil {
 				streak[i]++
 			}
-			if streak[i] < agreeRounds {
+			if streak[i] < need {
 				settled = false
 			}
 		}
@@ -384,7 +389,7 @@ func firstErr(probeErrs []error, genErr error) error {
 	if genErr != nil {
 		return genErr
 	}
-	return errors.New("the checks did not agree in a row")
+	return fmt.Errorf("the checks did not pass %d times in a row", agreeRounds)
 }
 
 func where(t Target) string {
