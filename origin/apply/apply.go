@@ -74,7 +74,7 @@ type Options struct {
 	Events func(Event)
 
 	// Targets are the listener checks after a reload; none skips them.
-	Targets      []Target
+	Targets []Target
 	// ProbeTimeout bounds the listener check after the apply's reload
 	// (default 15s). The check after a restore waits at least the default:
 	// giving up early there leaves the server in doubt.
