@@ -322,15 +322,16 @@ func newOriginRollbackCmd() *cobra.Command {
 
 func runOriginRollback(cmd *cobra.Command, f *serverFlags, kind string, force bool) error {
 	o := apply.Options{Overrides: f.overrides(), Force: force}
+	var k render.Server
 	if kind != "" {
-		k, err := server.ParseKind(kind)
-		if err != nil {
+		var err error
+		if k, err = server.ParseKind(kind); err != nil {
 			return asUsage(err)
 		}
-		if err := o.Overrides.Check(k); err != nil {
-			return err
-		}
 		o.Driver, _ = server.Debian(k)
+	}
+	if err := o.Overrides.Check(k); err != nil {
+		return err
 	}
 	var err error
 	if o.CheckpointDir, err = f.checkpoints(); err != nil {
