@@ -38,47 +38,62 @@ func (f *serverFlags) bind(fl *pflag.FlagSet) {
 	fl.StringVar(&f.reloadCmd, "reload-cmd", "", "reload command, run with sh -c (default: systemctl reload UNIT under systemd, else nginx -s reload, apache2ctl graceful, kill -USR2 $(cat PIDFILE))")
 	fl.StringVar(&f.pidFile, "pid-file", "", "the HAProxy master pid file for the USR2 reload without systemd (default /run/haproxy.pid)")
 	fl.StringVar(&f.errorLog, "error-log", "", "nginx -e error log (absolute), for layouts without /var/log/nginx")
-	fl.StringVar(&f.checkpointDir, "checkpoint-dir", "", "where checkpoints and the lock file live (default: $AOPWIZARD_STATE_DIR/checkpoints, /var/lib/aopwizard/checkpoints for root)")
+	fl.StringVar(&f.checkpointDir, "checkpoint-dir", "", "where checkpoints and the lock file live (default: $AOPWIZARD_STATE_DIR/checkpoints, /var/lib/aopwizard/checkpoints for root, else $XDG_STATE_HOME/aopwizard/checkpoints)")
 }
 
-// override applies the set flags to d.
-func (f *serverFlags) override(d *server.Driver) {
+// overrides are the set flags, for origin/server.
+func (f *serverFlags) overrides() server.Overrides {
+	o := server.Overrides{Config: f.config, Binary: f.binary, TestCmd: f.testCmd, ReloadCmd: f.reloadCmd, PIDFile: f.pidFile, ErrorLog: f.errorLog}
 	if f.fl != nil && f.fl.Changed("systemd") {
-		d.Systemd = f.systemd
+		o.Systemd = &f.systemd
 	}
-	if f.config != "" {
-		if p, err := filepath.Abs(f.config); err == nil {
-			d.SetConfigPath(p)
-		}
-	}
-	for _, o := range []struct {
-		dst *string
-		src string
-	}{{&d.Binary, f.binary}, {&d.TestCmd, f.testCmd}, {&d.ReloadCmd, f.reloadCmd}, {&d.PIDFile, f.pidFile}, {&d.ErrorLog, f.errorLog}} {
-		if o.src != "" {
-			*o.dst = o.src
-		}
-	}
+	return o
 }
 
 func (f *serverFlags) checkpoints() (string, error) {
 	if f.checkpointDir != "" {
 		return filepath.Abs(f.checkpointDir)
 	}
-	if d := os.Getenv("AOPWIZARD_STATE_DIR"); d != "" {
-		return filepath.Join(d, "checkpoints"), nil
-	}
-	if os.Geteuid() == 0 {
-		return "/var/lib/aopwizard/checkpoints", nil
-	}
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "aopwizard", "checkpoints"), nil
-	}
-	home, err := os.UserHomeDir()
+	dir, err := apply.StateDir()
 	if err != nil {
-		return "", usagef("no home directory for the default checkpoint dir; pass --checkpoint-dir")
+		return "", usagef("%v; pass --checkpoint-dir", err)
 	}
-	return filepath.Join(home, ".local", "state", "aopwizard", "checkpoints"), nil
+	return apply.CheckpointsIn(dir), nil
+}
+
+// remedyFlags words each library remedy as what to do on this command line.
+var remedyFlags = map[server.RemedyKind]string{
+	server.RemedyForce:         "check it and pass --force to roll back anyway",
+	server.RemedyReplan:        "run the command again to plan the change with that edit (--dry-run shows it)",
+	server.RemedyServerKind:    "pass --server to say which one to configure (with --binary and --config for other layouts)",
+	server.RemedyServerConfig:  "pass --config with the main config file the server runs with",
+	server.RemedyServerBinary:  "pass --binary with the server's executable",
+	server.RemedyReloadCommand: "pass --reload-cmd if haproxy keeps its pid elsewhere",
+	server.RemedyListen:        "pass --listen like 127.0.0.1:8443 or :443",
+	server.RemedyStateDir:      "check --checkpoint-dir (default from AOPWIZARD_STATE_DIR): it must be the one the change was applied with",
+	server.RemedyWait:          "wait for it to finish",
+	server.RemedyFixConfig:     "fix it first (run the command above to see why)",
+}
+
+// cliError words an origin library error for the command line: its remedy
+// as flags, and bad input as exit status 2.
+func cliError(err error) error {
+	var se *server.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	if flags, ok := remedyFlags[se.Kind]; ok {
+		se.Remedy = flags
+	}
+	if se.BadInput {
+		return asUsage(err)
+	}
+	return err
+}
+
+// printEvents shows apply and rollback progress as the lines of a text log.
+func printEvents(w io.Writer) func(apply.Event) {
+	return func(ev apply.Event) { _, _ = io.WriteString(w, ev.Text()) }
 }
 
 type originApplyFlags struct {
@@ -89,7 +104,15 @@ type originApplyFlags struct {
 	noListen bool
 }
 
-func newOriginApplyCmd() *cobra.Command {
+// originApplyHooks let tests inject a failure or an interrupt right after
+// the write (a real kill is tested with the process itself).
+type originApplyHooks struct {
+	afterWrite func(context.Context) error
+}
+
+func newOriginApplyCmd() *cobra.Command { return newOriginApplyCmdWith(originApplyHooks{}) }
+
+func newOriginApplyCmdWith(hooks originApplyHooks) *cobra.Command {
 	var f originApplyFlags
 	cmd := &cobra.Command{
 		Use:   "apply",
@@ -108,7 +131,7 @@ func newOriginApplyCmd() *cobra.Command {
 			"  aopwizard origin apply --server haproxy --phase enforce --ca-file ca.pem --hostname example.com \\\n" +
 			"      --cert /etc/haproxy/origin.pem --config /srv/haproxy/haproxy.cfg --reload-cmd 'kill -USR2 $(cat /srv/haproxy/pid)' --yes",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runOriginApply(cmd, &f) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return cliError(runOriginApply(cmd, &f, hooks)) },
 	}
 	bindOriginSpecFlags(cmd.Flags(), &f.spec, "nginx, apache or haproxy (default: the only one of them installed)")
 	f.srv.bind(cmd.Flags())
@@ -118,11 +141,7 @@ func newOriginApplyCmd() *cobra.Command {
 	return cmd
 }
 
-// originApplyHook lets tests inject a failure or an interrupt right after
-// the write (a real kill is tested with the process itself).
-var originApplyHook func() error
-
-func runOriginApply(cmd *cobra.Command, f *originApplyFlags) error {
+func runOriginApply(cmd *cobra.Command, f *originApplyFlags, hooks originApplyHooks) error {
 	stderr := cmd.ErrOrStderr()
 	if f.spec.server == "" && f.spec.phase != "" {
 		kind, err := pickServer(server.Detect())
@@ -138,8 +157,15 @@ func runOriginApply(cmd *cobra.Command, f *originApplyFlags) error {
 	}
 	var d *server.Driver
 	if err == nil {
-		d, _ = server.Debian(kind)
-		f.srv.override(d)
+		// Paths given on the command line are checked before anything
+		// runs: a missing config is bad input, not a failing config test.
+		ov := f.srv.overrides()
+		if err := ov.Check(kind); err != nil {
+			return err
+		}
+		if d, err = ov.Driver(kind); err != nil {
+			return err
+		}
 		if f.spec.confDir == "" {
 			f.spec.confDir = filepath.Dir(d.ConfigPath)
 		}
@@ -196,11 +222,8 @@ func runOriginApply(cmd *cobra.Command, f *originApplyFlags) error {
 	}
 	defer closeLog()
 	o := apply.Options{
-		Driver: d, Runner: server.NewExecRunner(progress), CheckpointDir: cpDir, Log: progress, ID: spec.ID,
-		Targets: targets, Override: f.srv.override,
-	}
-	if originApplyHook != nil {
-		o.AfterWrite = func(context.Context) error { return originApplyHook() }
+		Driver: d, CheckpointDir: cpDir, Events: printEvents(progress), ID: spec.ID,
+		Targets: targets, Overrides: f.srv.overrides(), AfterWrite: hooks.afterWrite,
 	}
 	res, err := apply.Apply(cmd.Context(), o, changes)
 	if err != nil {
@@ -241,22 +264,10 @@ func openOriginLog(cpDir string, stderr io.Writer, cmd *cobra.Command) (io.Write
 	return io.MultiWriter(stderr, f), func() { _ = f.Close() }, nil
 }
 
-// pickServer chooses the server to configure from the ones installed, when
-// the operator named none: only an unambiguous answer is taken.
+// pickServer is server.Pick worded for the command line.
 func pickServer(found []render.Server) (render.Server, error) {
-	switch len(found) {
-	case 1:
-		return found[0], nil
-	case 0:
-		return "", usagef("--server is required: no nginx, Apache or HAProxy was found at the Debian paths " +
-			"(/usr/sbin/nginx with /etc/nginx/nginx.conf, …); for other layouts pass --server with --binary and --config")
-	}
-	names := make([]string, len(found))
-	for i, k := range found {
-		names[i] = string(k)
-	}
-	return "", usagef("--server is required: %s are all installed here; pass --server to say which one to configure",
-		strings.Join(names, ", "))
+	k, err := server.Pick(found)
+	return k, cliError(err)
 }
 
 // confirmApply shows the diff and asks, on a terminal only: a script must
@@ -296,48 +307,62 @@ func newOriginRollbackCmd() *cobra.Command {
 			"mode and owner, removes the files that change created, tests the config, reloads and checks\n" +
 			"that the listener answers as it did before the change. Each run undoes one more apply.\n" +
 			"It refuses when a file was edited after aopwizard wrote it, unless --force.\n\n" +
-			"Exit status: 0 rolled back, 1 failed or nothing to roll back, 2 bad flags, 130 interrupted.",
+			"Exit status: 0 rolled back, 1 failed or nothing to roll back, 2 bad flags or a checkpoint dir\n" +
+			"that does not exist (it is not created), 130 interrupted.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o := apply.Options{Override: f.override, Force: force}
-			if kind != "" {
-				k, err := server.ParseKind(kind)
-				if err != nil {
-					return asUsage(err)
-				}
-				o.Driver, _ = server.Debian(k)
-			}
-			var err error
-			if o.CheckpointDir, err = f.checkpoints(); err != nil {
-				return err
-			}
-			progress, closeLog, err := openOriginLog(o.CheckpointDir, cmd.ErrOrStderr(), cmd)
-			if err != nil {
-				return err
-			}
-			defer closeLog()
-			o.Runner, o.Log = server.NewExecRunner(progress), progress
-			res, err := apply.Rollback(cmd.Context(), o)
-			if errors.Is(err, apply.ErrNoCheckpoint) && res != nil && len(res.Recovered) > 0 {
-				// The run that was cut short is the change the user wants
-				// undone, and recovery just undid it.
-				for _, name := range res.Recovered {
-					fmt.Fprintf(cmd.OutOrStdout(), "rolled back unfinished change %s (a previous run stopped before finishing)\n", name)
-				}
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "rolled back checkpoint %s\n", res.Checkpoint)
-			for _, r := range res.Restored {
-				fmt.Fprintf(cmd.OutOrStdout(), "  %s\n", r)
-			}
-			return nil
+			return cliError(runOriginRollback(cmd, &f, kind, force))
 		},
 	}
 	cmd.Flags().StringVar(&kind, "server", "", "only roll back changes to this server (default: the newest change of any)")
 	cmd.Flags().BoolVar(&force, "force", false, "roll back even files edited since aopwizard wrote them")
 	f.bind(cmd.Flags())
 	return cmd
+}
+
+func runOriginRollback(cmd *cobra.Command, f *serverFlags, kind string, force bool) error {
+	o := apply.Options{Overrides: f.overrides(), Force: force}
+	var k render.Server
+	if kind != "" {
+		var err error
+		if k, err = server.ParseKind(kind); err != nil {
+			return asUsage(err)
+		}
+		o.Driver, _ = server.Debian(k)
+	}
+	if err := o.Overrides.Check(k); err != nil {
+		return err
+	}
+	var err error
+	if o.CheckpointDir, err = f.checkpoints(); err != nil {
+		return err
+	}
+	progress := cmd.ErrOrStderr()
+	// Only an existing checkpoint dir gets the log: rollback must
+	// not create a mistyped one (apply.Rollback says it is missing).
+	if fi, err := os.Stat(o.CheckpointDir); err == nil && fi.IsDir() {
+		var closeLog func()
+		if progress, closeLog, err = openOriginLog(o.CheckpointDir, progress, cmd); err != nil {
+			return err
+		}
+		defer closeLog()
+	}
+	o.Events = printEvents(progress)
+	res, err := apply.Rollback(cmd.Context(), o)
+	if errors.Is(err, apply.ErrNoCheckpoint) && res != nil && len(res.Recovered) > 0 {
+		// The run that was cut short is the change the user wants
+		// undone, and recovery just undid it.
+		for _, name := range res.Recovered {
+			fmt.Fprintf(cmd.OutOrStdout(), "rolled back unfinished change %s (a previous run stopped before finishing)\n", name)
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "rolled back checkpoint %s\n", res.Checkpoint)
+	for _, r := range res.Restored {
+		fmt.Fprintf(cmd.OutOrStdout(), "  %s\n", r)
+	}
+	return nil
 }

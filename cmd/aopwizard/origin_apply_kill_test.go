@@ -1,16 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
+	"github.com/aopwizard/aopwizard/origin/server"
 	"github.com/aopwizard/aopwizard/origin/servertest"
 	"github.com/aopwizard/aopwizard/pki/pkitest"
 )
@@ -18,34 +18,47 @@ import (
 // A real aopwizard process SIGKILLed after writing the new config and
 // before its reload finished leaves the server files changed; the next run
 // must put them back byte for byte and reload, before doing anything else.
+// The reload command dies with it: left running, it would go on to load
+// the half-applied config.
 func TestOriginApplyKilledMidReloadIsRecoveredByTheNextRun(t *testing.T) {
 	t.Parallel()
 	l := newCLILab(t)
 	original := l.files(t)
 	started := filepath.Join(t.TempDir(), "reload-started")
-	// The reload announces itself and then blocks, so the kill lands between
+	// The reload writes its pid and then blocks, so the kill lands between
 	// the write and the end of the reload.
 	args := append(append([]string(nil), l.args...), "--phase", "soft", "--yes",
-		"--reload-cmd", fmt.Sprintf("touch %s; exec sleep 600", started))
+		"--reload-cmd", fmt.Sprintf("echo $$ > %s; exec sleep 600", started))
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "AOPWIZARD_TEST_RUN_MAIN=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // kill the blocked reload too
-	var stderr lockedBuffer
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // for the clean-up below only
+	var stderr servertest.LockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }()
+	var reloadPID int
 	servertest.Eventually(t, "apply to reach the reload", func() error {
-		if _, err := os.Stat(started); err != nil {
+		var err error
+		if reloadPID, err = server.ReadPID(started); err != nil {
 			return fmt.Errorf("%w; stderr so far:\n%s", err, stderr.String())
 		}
 		return nil
 	})
-	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
+	if err := cmd.Process.Kill(); err != nil { // aopwizard alone, no clean-up possible
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()
+	if runtime.GOOS == "linux" {
+		servertest.Eventually(t, "the reload command to die with aopwizard", func() error {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", reloadPID))
+			if err != nil || strings.Contains(string(b), ") Z ") {
+				return nil
+			}
+			return fmt.Errorf("reload command %d still runs: %s", reloadPID, b)
+		})
+	}
 	conf, err := os.ReadFile(filepath.Join(l.dir, "conf.d", "aopwizard-example.test.conf"))
 	if err != nil || !strings.Contains(string(conf), l.lab.Path(pkitest.CABFile)) {
 		t.Fatalf("the killed run should have left the new config written (CA B): %v\n%s", err, conf)
@@ -66,21 +79,6 @@ func TestOriginApplyKilledMidReloadIsRecoveredByTheNextRun(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for a child's output copier and the
-// test reading it at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer is the shared test buffer under the name this package's
+// other tests (sim_test.go) use.
+type lockedBuffer = servertest.LockedBuffer

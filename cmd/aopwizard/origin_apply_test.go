@@ -10,13 +10,19 @@ import (
 	"strings"
 	"testing"
 
+	"charm.land/fang/v2"
+
 	"github.com/aopwizard/aopwizard/origin/render"
-	"github.com/aopwizard/aopwizard/origin/server"
 	"github.com/aopwizard/aopwizard/origin/servertest"
 	"github.com/aopwizard/aopwizard/pki/pkitest"
 )
 
 func TestOriginApplyBadFlags(t *testing.T) {
+	confDir := t.TempDir()
+	conf, missing := filepath.Join(confDir, "nginx.conf"), filepath.Join(confDir, "no-such-file")
+	if err := os.WriteFile(conf, []byte("events {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	base := []string{"origin", "apply", "--cert", "/c.pem", "--key", "/k.pem", "--checkpoint-dir", t.TempDir(), "--systemd=false"}
 	cases := []struct {
 		args []string
@@ -27,7 +33,15 @@ func TestOriginApplyBadFlags(t *testing.T) {
 		{[]string{"--server", "nginx", "--phase", "strict", "--id", "x"}, `phase "strict" is unknown`},
 		{[]string{"--server", "nginx", "--phase", "soft", "--id", "x", "--ca-file", "/no/such/ca.pem", "--yes"}, "read CA bundle"},
 		{[]string{"--server", "nginx", "--phase", "soft", "--id", "x", "--ca-file", "/ca.pem", "--no-listener-check",
-			"--config", filepath.Join(t.TempDir(), "nginx.conf")}, "pass --yes"},
+			"--config", conf}, "pass --yes"},
+		// Paths that cannot be right are bad input, named, before any
+		// config test runs (it would only say the config fails).
+		{[]string{"--server", "nginx", "--phase", "soft", "--id", "x", "--ca-file", "/ca.pem", "--no-listener-check", "--yes",
+			"--config", missing}, "nginx main config " + missing + ": no such file; pass --config"},
+		{[]string{"--server", "nginx", "--phase", "soft", "--id", "x", "--ca-file", "/ca.pem", "--no-listener-check", "--yes",
+			"--config", confDir}, "nginx main config " + confDir + ": not a regular file (it is a directory); pass --config"},
+		{[]string{"--server", "nginx", "--phase", "soft", "--id", "x", "--ca-file", "/ca.pem", "--no-listener-check", "--yes",
+			"--config", conf, "--binary", missing}, "nginx binary " + missing + ": stat " + missing + ": no such file or directory; pass --binary"},
 	}
 	for _, c := range cases {
 		code, _, errs := runOriginCLI(t, append(base, c.args...)...)
@@ -38,10 +52,10 @@ func TestOriginApplyBadFlags(t *testing.T) {
 }
 
 func TestOriginApplyPicksTheOnlyInstalledServer(t *testing.T) {
-	if got, err := pickServer([]render.Server{server.HAProxy}); err != nil || got != server.HAProxy {
+	if got, err := pickServer([]render.Server{render.HAProxy}); err != nil || got != render.HAProxy {
 		t.Errorf("one server installed: got %q, %v; want haproxy", got, err)
 	}
-	for _, found := range [][]render.Server{nil, {server.Nginx, server.Apache}} {
+	for _, found := range [][]render.Server{nil, {render.Nginx, render.Apache}} {
 		_, err := pickServer(found)
 		var ue usageError
 		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "pass --server") {
@@ -63,11 +77,11 @@ type cliLab struct {
 
 func newCLILab(t *testing.T) *cliLab {
 	t.Helper()
-	servertest.RequireServer(t, server.Nginx)
+	servertest.RequireServer(t, render.Nginx)
 	lab := pkitest.New(t)
 	dir := servertest.Dir(t)
 	listen := fmt.Sprintf("127.0.0.1:%d", servertest.FreePort(t))
-	spec := render.Spec{ID: "example.test", Server: server.Nginx, Phase: render.Soft, Mode: render.Zone, Listen: listen,
+	spec := render.Spec{ID: "example.test", Server: render.Nginx, Phase: render.Soft, Mode: render.Zone, Listen: listen,
 		ServerCertFile: lab.Path(pkitest.ServerCert), ServerKeyFile: lab.Path(pkitest.ServerKey), CAFile: lab.Path(pkitest.CAAFile),
 		Hosts: []render.Host{{Name: "a.example.test"}}, AccessLog: filepath.Join(dir, "access.log"), RuntimeDir: dir}
 	out, err := render.Standalone(spec)
@@ -78,7 +92,7 @@ func newCLILab(t *testing.T) *cliLab {
 		t.Fatal(err)
 	}
 	l := &cliLab{lab: lab, dir: dir, cpDir: filepath.Join(t.TempDir(), "cp")}
-	l.run = servertest.Start(t, server.Nginx, out.Files[0].Path)
+	l.run = servertest.Start(t, render.Nginx, out.Files[0].Path)
 	l.args = []string{"origin", "apply", "--server", "nginx", "--hostname", "a.example.test", "--id", "example.test",
 		"--ca-file", lab.Path(pkitest.CABFile), "--cert", spec.ServerCertFile, "--key", spec.ServerKeyFile,
 		"--listen", listen, "--access-log", spec.AccessLog, "--config", l.run.Driver.ConfigPath,
@@ -149,6 +163,17 @@ func TestOriginApplyDryRunApplyRollback(t *testing.T) {
 		t.Fatalf("second rollback: exit %d, stderr %s", code, errs)
 	}
 
+	// A mistyped checkpoint dir is bad input: named, and nothing created.
+	typo := l.cpDir + "x"
+	code, _, errs = runOriginCLI(t, "origin", "rollback", "--checkpoint-dir", typo, "--systemd=false")
+	if code != exitUsage || !strings.Contains(errs, "no applied change to roll back: "+typo+" does not exist") ||
+		!strings.Contains(errs, "check --checkpoint-dir") {
+		t.Fatalf("rollback from a missing dir: exit %d, stderr %s", code, errs)
+	}
+	if _, err := os.Lstat(typo); !os.IsNotExist(err) {
+		t.Fatalf("rollback created %s: %v", typo, err)
+	}
+
 	// The change log keeps each run's header and every command it ran.
 	logBytes, err := os.ReadFile(filepath.Join(l.cpDir, originLogName))
 	if err != nil {
@@ -177,12 +202,13 @@ func TestOriginApplyDryRunApplyRollback(t *testing.T) {
 // A failure after the write exits 1 and says what was restored; Ctrl-C
 // (the cancelled context) exits 130, also after restoring.
 func TestOriginApplyFailureAndInterruptRestore(t *testing.T) {
-	l := newCLILab(t) // not parallel: it sets the package-level hook
+	t.Parallel()
+	l := newCLILab(t)
 	original := l.files(t)
-	t.Cleanup(func() { originApplyHook = nil })
+	args := append(append([]string(nil), l.args[2:]...), "--phase", "enforce", "--yes") // without "origin apply"
 
-	originApplyHook = func() error { return errors.New("simulated failure after the write") }
-	code, _, errs := runOriginCLI(t, append(l.args, "--phase", "enforce", "--yes")...)
+	fail := originApplyHooks{afterWrite: func(context.Context) error { return errors.New("simulated failure after the write") }}
+	code, errs := runOriginApplyWith(context.Background(), fail, args)
 	if code != exitFailure || !strings.Contains(errs, "simulated failure") || !strings.Contains(errs, "restored 1 file and reloaded nginx") {
 		t.Fatalf("failed apply: exit %d, stderr:\n%s", code, errs)
 	}
@@ -190,11 +216,26 @@ func TestOriginApplyFailureAndInterruptRestore(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	originApplyHook = func() error { cancel(); return nil } // as SIGINT cancels the CLI context
-	var out, errb bytes.Buffer
-	code = execute(ctx, append(l.args, "--phase", "enforce", "--yes"), &out, &errb)
-	if code != exitInterrupted || !strings.Contains(errb.String(), "interrupted; restored 1 file") {
-		t.Fatalf("interrupted apply: exit %d, stderr:\n%s", code, errb.String())
+	interrupt := originApplyHooks{afterWrite: func(context.Context) error { cancel(); return nil }} // as SIGINT cancels the CLI context
+	code, errs = runOriginApplyWith(ctx, interrupt, args)
+	if code != exitInterrupted || !strings.Contains(errs, "interrupted; restored 1 file") {
+		t.Fatalf("interrupted apply: exit %d, stderr:\n%s", code, errs)
 	}
 	sameFiles(t, l.files(t), original, "after interrupted apply")
+}
+
+// runOriginApplyWith runs `origin apply args` with test hooks and returns
+// the exit code and what the CLI printed on stderr.
+func runOriginApplyWith(ctx context.Context, hooks originApplyHooks, args []string) (int, string) {
+	c := newOriginApplyCmdWith(hooks)
+	var out, errb bytes.Buffer
+	c.SetArgs(args)
+	c.SetOut(&out)
+	c.SetErr(&errb)
+	c.SilenceUsage, c.SilenceErrors = true, true
+	err := c.ExecuteContext(ctx)
+	if err != nil {
+		errorHandler(&errb, fang.Styles{}, err)
+	}
+	return exitCode(ctx, err), errb.String()
 }

@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -29,7 +28,16 @@ type Change struct {
 	Content []byte      // what the file must hold afterwards
 	Mode    fs.FileMode // for a new file; an existing file keeps its mode and owner
 	Link    string      // if set, Path becomes a symlink to Link (Apache's sites-enabled)
+	// Original is what Path held when the change was planned: the SHA-256
+	// of its bytes (hex), or Absent. Apply refuses the change with
+	// ErrPlanStale when the file differs now, so a plan confirmed on one
+	// screen cannot overwrite an edit made since. Changes fills it; a
+	// change without it is not checked.
+	Original string
 }
+
+// Absent is Change.Original for a file that did not exist when planned.
+const Absent = "absent"
 
 // written is what the checkpoint records as written, to detect later edits.
 func (c Change) written() []byte {
@@ -45,20 +53,33 @@ func current(path string, link bool) ([]byte, error) {
 		target, err := os.Readlink(path)
 		return []byte("symlink:" + target), err
 	}
-	return os.ReadFile(path)
+	return readConfig(path)
+}
+
+// readConfig reads a server config file (or a checkpoint copy of one),
+// capped and regular files only.
+func readConfig(path string) ([]byte, error) {
+	return server.ReadFile(path, server.MaxConfigFile, "config file")
 }
 
 // Options configure Apply, Rollback and Recover.
 type Options struct {
 	Driver        *server.Driver
-	Runner        server.Runner // shows and records each command
+	Runner        server.Runner // runs each command; nil: a server.ExecRunner
 	CheckpointDir string        // holds the lock file and the checkpoints
-	Log           io.Writer     // progress for the operator; may be nil
 	ID            string        // label of the checkpoint, e.g. the zone
 
+	// Events receives the progress as it happens, every command the
+	// runner runs with its output included; may be nil. Event.Text gives
+	// the lines of a text log.
+	Events func(Event)
+
 	// Targets are the listener checks after a reload; none skips them.
-	Targets      []Target
-	ProbeTimeout time.Duration // default 15s
+	Targets []Target
+	// ProbeTimeout bounds the listener check after the apply's reload
+	// (default 15s). The check after a restore waits at least the default:
+	// giving up early there leaves the server in doubt.
+	ProbeTimeout time.Duration
 
 	// AfterWrite runs once the new files are in place, before the config
 	// test. Tests use it to stand in for a kill between write and reload.
@@ -67,13 +88,18 @@ type Options struct {
 	// Force lets Rollback overwrite files edited since the apply.
 	Force bool
 
-	// Override adjusts the driver recorded in a checkpoint of the same
-	// server kind before it is used to test and reload (e.g. a new
-	// --reload-cmd). Rollback without a Driver takes the newest checkpoint
-	// of any server.
-	Override func(*server.Driver)
+	// Overrides adjust the driver recorded in a checkpoint of the same
+	// server kind before it is used to test and reload (e.g. a new reload
+	// command). Rollback without a Driver takes the newest checkpoint of
+	// any server.
+	Overrides server.Overrides
 
-	now func() time.Time
+	now  func() time.Time
+	step string // of the last Started event, for the commands it runs
+	// oldGenerationLive is set when the apply's reload was watched and
+	// never replaced the server's processes: those still run the original
+	// config, so the restore need not wait for them to go.
+	oldGenerationLive bool
 }
 
 // Result says what a run did.
@@ -89,26 +115,30 @@ type Result struct {
 // anything is touched.
 var ErrConfigBroken = errors.New("the current server config already fails its config test")
 
+// ErrPlanStale is wrapped when a file changed between planning (Changes)
+// and Apply; nothing was written.
+var ErrPlanStale = errors.New("file changed since the change was planned")
+
 // ErrRestored is wrapped when a change failed and the originals were put
 // back; the error text says what failed and what was restored.
 var ErrRestored = errors.New("change rolled back")
+
+const defaultProbeTimeout = 15 * time.Second
 
 // restoreTimeout bounds the clean-up after a failure or signal; it runs on
 // a context that the signal no longer cancels.
 const restoreTimeout = 2 * time.Minute
 
-func (o *Options) logf(format string, args ...any) {
-	if o.Log != nil {
-		fmt.Fprintf(o.Log, format+"\n", args...)
-	}
-}
-
 func (o *Options) validate(needDriver bool) error {
-	if (needDriver && o.Driver == nil) || o.Runner == nil || o.CheckpointDir == "" {
-		return errors.New("apply: driver, runner and checkpoint dir are required")
+	if (needDriver && o.Driver == nil) || o.CheckpointDir == "" {
+		return errors.New("apply: driver and checkpoint dir are required")
 	}
+	if o.Runner == nil {
+		o.Runner = server.NewExecRunner(nil)
+	}
+	o.Runner = eventRunner{inner: o.Runner, o: o}
 	if o.ProbeTimeout == 0 {
-		o.ProbeTimeout = 15 * time.Second
+		o.ProbeTimeout = defaultProbeTimeout
 	}
 	if o.now == nil {
 		o.now = time.Now
@@ -128,6 +158,10 @@ func Apply(ctx context.Context, o Options, changes []Change) (*Result, error) {
 			return nil, fmt.Errorf("apply: %s is not an absolute path", c.Path)
 		}
 	}
+	// Bad paths are bad input, not a config that fails its test.
+	if err := o.Driver.Check(); err != nil {
+		return nil, err
+	}
 	l, res, err := begin(ctx, &o)
 	if l != nil {
 		defer l.release()
@@ -136,9 +170,10 @@ func Apply(ctx context.Context, o Options, changes []Change) (*Result, error) {
 		return res, err
 	}
 
-	o.logf("Testing the current %s config before changing anything", o.Driver.Kind)
+	o.note(Started, StepTestCurrent, "Testing the current %s config before changing anything", o.Driver.Kind)
 	if err := o.Driver.Test(ctx, o.Runner); err != nil {
-		return res, fmt.Errorf("%w, so aopwizard changed nothing; fix it first (run the command above to see why): %w", ErrConfigBroken, err)
+		return res, &server.Error{Err: fmt.Errorf("%w, so aopwizard changed nothing: %w", ErrConfigBroken, err),
+			Kind: server.RemedyFixConfig, Remedy: "fix it first (the config test's output says why)"}
 	}
 
 	todo, err := pending(changes)
@@ -146,7 +181,7 @@ func Apply(ctx context.Context, o Options, changes []Change) (*Result, error) {
 		return res, err
 	}
 	if len(todo) == 0 {
-		o.logf("Nothing to change: the files already hold this config")
+		o.note(Done, StepApply, "Nothing to change: the files already hold this config")
 		res.Unchanged = true
 		return res, nil
 	}
@@ -167,12 +202,16 @@ func Apply(ctx context.Context, o Options, changes []Change) (*Result, error) {
 		cp.Dirs = append(dirs, cp.Dirs...)
 	}
 	cp.Baseline = baseline(ctx, o.Targets)
+	if err := ctx.Err(); err != nil {
+		return res, errors.Join(err, discard(cp))
+	}
 	// From here on a kill leaves a complete manifest and the marker, and
 	// recovery restores the originals.
 	if err := cp.writeManifest(); err != nil {
 		return res, errors.Join(err, discard(cp))
 	}
-	o.logf("Checkpoint %s saved %d file(s)", cp.Dir, len(cp.Files))
+	o.emit(Event{Kind: CheckpointSaved, Step: StepCheckpoint, Checkpoint: cp.Name(),
+		Message: fmt.Sprintf("Checkpoint %s saved %d file(s)", cp.Dir, len(cp.Files))})
 
 	fail := func(step error) (*Result, error) { return res, o.rollBack(ctx, cp, res, step) }
 	for _, c := range todo {
@@ -180,7 +219,7 @@ func Apply(ctx context.Context, o Options, changes []Change) (*Result, error) {
 			return fail(fmt.Errorf("write %s: %w", c.Path, err))
 		}
 		res.Changed = append(res.Changed, c.Path)
-		o.logf("Wrote %s", c.Path)
+		o.emit(Event{Kind: FileWritten, Step: StepWrite, File: c.Path, Message: "Wrote " + c.Path})
 	}
 	if o.AfterWrite != nil {
 		if err := o.AfterWrite(ctx); err != nil {
@@ -190,20 +229,33 @@ func Apply(ctx context.Context, o Options, changes []Change) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
+	o.emit(Event{Kind: Started, Step: StepTestNew}) // no line: the command shows it
 	if err := o.Driver.Test(ctx, o.Runner); err != nil {
 		return fail(fmt.Errorf("the new config fails its test: %w", err))
 	}
-	if err := o.Driver.Reload(ctx, o.Runner); err != nil {
-		return fail(err)
-	}
-	if err := o.checkListener(ctx, o.Driver, o.Targets); err != nil {
+	if err := o.reloadAndCheck(ctx, o.Driver, o.Targets); err != nil {
 		return fail(err)
 	}
 	if err := cp.setState(StateFinalised, ""); err != nil {
 		return fail(err)
 	}
-	o.logf("Applied: %s serves the new config (checkpoint %s; undo with `aopwizard origin rollback`)", o.Driver.Kind, cp.Name())
+	o.emit(Event{Kind: Done, Step: StepApply, Checkpoint: cp.Name(),
+		Message: fmt.Sprintf("Applied: %s serves the new config (checkpoint %s; undo with `aopwizard origin rollback`)", o.Driver.Kind, cp.Name())})
 	return res, nil
+}
+
+// reloadAndCheck reloads d and waits until targets show the new config
+// served by a new generation of the server's processes: the old one keeps
+// accepting connections for a while after the reload command returns.
+func (o *Options) reloadAndCheck(ctx context.Context, d *server.Driver, targets []Target) error {
+	w := watchReload(targets)
+	o.emit(Event{Kind: Started, Step: StepReload})
+	if err := d.Reload(ctx, o.Runner); err != nil {
+		return err
+	}
+	err := o.checkListener(ctx, d, targets, w)
+	o.oldGenerationLive = err != nil && w != nil && w.replaced() != nil
+	return err
 }
 
 // begin takes the lock and recovers what a killed run left, as every
@@ -220,27 +272,27 @@ func begin(ctx context.Context, o *Options) (*lock, *Result, error) {
 
 // checkListener waits until targets show the reloaded config: a zero exit
 // from the reload command only means the request was delivered.
-func (o *Options) checkListener(ctx context.Context, d *server.Driver, targets []Target) error {
+func (o *Options) checkListener(ctx context.Context, d *server.Driver, targets []Target, w *reloadWatch) error {
 	if len(targets) == 0 {
 		return nil
 	}
-	o.logf("Checking the listener with TLS handshakes (a reload applies asynchronously)")
-	if err := o.live(ctx, d, targets); err != nil {
+	o.note(Started, StepListener, "Checking the listener with TLS handshakes (a reload applies asynchronously)")
+	if err := o.live(ctx, d, targets, w); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		return err
 	}
-	o.logf("Listener OK: the reloaded config is live")
+	o.note(ListenerChecked, StepListener, "Listener OK: the reloaded config is live")
 	return nil
 }
 
 // rollBack restores cp after step failed, reloads, and returns an error
 // that names what failed and what was restored.
 func (o *Options) rollBack(ctx context.Context, cp *Checkpoint, res *Result, step error) error {
-	o.logf("Failed: %v", step)
-	o.logf("Restoring checkpoint %s", cp.Name())
-	restored, err := o.restoreAndReload(ctx, cp, fmt.Sprintf("apply failed: %v", step))
+	o.emit(Event{Kind: Failed, Step: StepApply, Err: step, Checkpoint: cp.Name(), Message: fmt.Sprintf("Failed: %v", step)})
+	o.emit(Event{Kind: Started, Step: StepRestore, Checkpoint: cp.Name(), Message: "Restoring checkpoint " + cp.Name()})
+	restored, err := o.restoreAndReload(ctx, cp, fmt.Sprintf("apply failed: %v", step), nil)
 	res.Restored = restored
 	what := "restored " + plural(len(restored), "file") + " and reloaded " + string(o.Driver.Kind)
 	if err != nil {
@@ -253,21 +305,36 @@ func (o *Options) rollBack(ctx context.Context, cp *Checkpoint, res *Result, ste
 }
 
 // restoreAndReload puts cp's files back, tests and reloads, then marks cp
-// restored. It runs on a context the caller's cancellation does not reach:
-// a signal must not stop the clean-up it triggered.
-func (o *Options) restoreAndReload(ctx context.Context, cp *Checkpoint, reason string) ([]string, error) {
+// restored and checks that the listener shows the baseline (and extra)
+// again. It runs on a context the caller's cancellation does not reach: a
+// signal must not stop the clean-up it triggered.
+func (o *Options) restoreAndReload(ctx context.Context, cp *Checkpoint, reason string, extra []Target) ([]string, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), restoreTimeout)
 	defer cancel()
 	restored, err := cp.restore()
 	for _, r := range restored {
-		o.logf("  %s", r)
+		step, file, _ := strings.Cut(r, " ")
+		if step == "removed" {
+			step = StepRemove
+		} else {
+			step = StepRestore
+		}
+		o.emit(Event{Kind: FileWritten, Step: step, File: file, Checkpoint: cp.Name(), Message: "  " + r})
 	}
 	if err != nil {
 		return restored, err
 	}
-	d := o.driverFor(cp)
+	d, err := o.driverFor(cp)
+	if err != nil {
+		return restored, err
+	}
 	if err := d.Test(ctx, o.Runner); err != nil {
 		return restored, fmt.Errorf("the restored config fails its test, so it was not reloaded: %w", err)
+	}
+	targets := append(append([]Target(nil), cp.Baseline...), extra...)
+	w := watchReload(targets)
+	if o.oldGenerationLive {
+		w = nil // the processes of the original config may stay: handshakes decide
 	}
 	if err := d.Reload(ctx, o.Runner); err != nil {
 		return restored, fmt.Errorf("files restored, but: %w", err)
@@ -275,19 +342,23 @@ func (o *Options) restoreAndReload(ctx context.Context, cp *Checkpoint, reason s
 	if err := cp.setState(StateRestored, reason); err != nil {
 		return restored, err
 	}
-	if err := o.checkListener(ctx, d, cp.Baseline); err != nil {
+	ro := *o
+	ro.ProbeTimeout = max(o.ProbeTimeout, defaultProbeTimeout)
+	if err := ro.checkListener(ctx, d, targets, w); err != nil {
 		return restored, fmt.Errorf("files restored and %s reloaded, but: %w", d.Kind, err)
 	}
 	return restored, nil
 }
 
 // driverFor is the checkpoint's driver with the caller's overrides.
-func (o *Options) driverFor(cp *Checkpoint) *server.Driver {
+func (o *Options) driverFor(cp *Checkpoint) (*server.Driver, error) {
 	d := *cp.Driver
-	if o.Override != nil && (o.Driver == nil || o.Driver.Kind == d.Kind) {
-		o.Override(&d)
+	if o.Driver == nil || o.Driver.Kind == d.Kind {
+		if err := o.Overrides.Apply(&d); err != nil {
+			return nil, err
+		}
 	}
-	return &d
+	return &d, nil
 }
 
 // Recover restores every checkpoint a killed run left in progress and
@@ -295,6 +366,9 @@ func (o *Options) driverFor(cp *Checkpoint) *server.Driver {
 func Recover(ctx context.Context, o Options) ([]string, error) {
 	if err := o.validate(false); err != nil {
 		return nil, err
+	}
+	if _, err := os.Stat(o.CheckpointDir); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // no run ever started here: nothing to recover
 	}
 	l, err := acquire(o.CheckpointDir)
 	if err != nil {
@@ -326,11 +400,13 @@ func recoverLocked(ctx context.Context, o *Options) ([]string, error) {
 			}
 			continue
 		}
-		o.logf("Recovering: a previous run stopped in the middle of checkpoint %s; restoring it", cp.Name())
-		if _, err := o.restoreAndReload(ctx, cp, "recovered an unfinished change"); err != nil {
+		o.emit(Event{Kind: Started, Step: StepRecover, Checkpoint: cp.Name(),
+			Message: fmt.Sprintf("Recovering: a previous run stopped in the middle of checkpoint %s; restoring it", cp.Name())})
+		if _, err := o.restoreAndReload(ctx, cp, "recovered an unfinished change", nil); err != nil {
 			return recovered, fmt.Errorf("recover checkpoint %s: %w", cp.Dir, err)
 		}
-		o.logf("Recovered checkpoint %s and reloaded %s", cp.Name(), cp.Driver.Kind)
+		o.emit(Event{Kind: Note, Step: StepRecover, Checkpoint: cp.Name(),
+			Message: fmt.Sprintf("Recovered checkpoint %s and reloaded %s", cp.Name(), cp.Driver.Kind)})
 		recovered = append(recovered, cp.Name())
 	}
 	return recovered, nil
@@ -347,6 +423,18 @@ var ErrEditedSince = errors.New("file changed since aopwizard wrote it")
 func Rollback(ctx context.Context, o Options) (*Result, error) {
 	if err := o.validate(false); err != nil {
 		return nil, err
+	}
+	// A missing directory is most likely a mistyped one: say so and create
+	// nothing there (no lock file, no log). Bad input, not a failure.
+	if fi, err := os.Stat(o.CheckpointDir); err != nil || !fi.IsDir() {
+		why := fmt.Errorf("%w: %s does not exist", ErrNoCheckpoint, o.CheckpointDir)
+		if err == nil {
+			why = fmt.Errorf("%w: %s is not a directory", ErrNoCheckpoint, o.CheckpointDir)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			why = fmt.Errorf("%w: %w", ErrNoCheckpoint, err)
+		}
+		return nil, &server.Error{Err: why, Kind: server.RemedyStateDir, BadInput: true,
+			Remedy: "check the checkpoint directory: it is the one the change was applied with"}
 	}
 	l, res, err := begin(ctx, &o)
 	if l != nil {
@@ -371,25 +459,24 @@ func Rollback(ctx context.Context, o Options) (*Result, error) {
 				return res, err
 			}
 			if err != nil || sum(b) != f.Written {
-				return res, fmt.Errorf("%w: %s; rolling back would discard that edit, so nothing was changed; check it and pass --force to roll back anyway", ErrEditedSince, f.Path)
+				return res, &server.Error{Err: fmt.Errorf("%w: %s; rolling back would discard that edit, so nothing was changed", ErrEditedSince, f.Path),
+					Kind: server.RemedyForce, Remedy: "check it, then roll back anyway to discard the edit"}
 			}
 		}
 	}
-	o.logf("Rolling back checkpoint %s (%s, %s)", cp.Name(), cp.ID, cp.Created.Format(time.RFC3339))
+	o.emit(Event{Kind: Started, Step: StepRollback, Checkpoint: cp.Name(),
+		Message: fmt.Sprintf("Rolling back checkpoint %s (%s, %s)", cp.Name(), cp.ID, cp.Created.Format(time.RFC3339))})
 	// Marked in progress first: if this run is killed half-way, the next
 	// run's recovery finishes the restore.
 	if err := cp.setState(StateInProgress, ""); err != nil {
 		return res, err
 	}
-	res.Restored, err = o.restoreAndReload(ctx, cp, "rolled back by the operator")
+	// The listener must show the baseline and what the caller expects.
+	res.Restored, err = o.restoreAndReload(ctx, cp, "rolled back by the operator", o.Targets)
 	if err != nil {
 		return res, fmt.Errorf("rollback of %s: %w", cp.Name(), err)
 	}
-	// restoreAndReload checked the baseline; the caller may want more.
-	if err := o.checkListener(ctx, o.driverFor(cp), o.Targets); err != nil {
-		return res, fmt.Errorf("rolled back %s, but: %w", cp.Name(), err)
-	}
-	o.logf("Rolled back: %s", strings.Join(res.Restored, ", "))
+	o.emit(Event{Kind: Done, Step: StepRollback, Checkpoint: cp.Name(), Message: "Rolled back: " + strings.Join(res.Restored, ", ")})
 	return res, nil
 }
 
@@ -433,6 +520,9 @@ func pending(changes []Change) ([]Change, error) {
 		b, err := current(path, c.Link != "")
 		if err == nil && string(b) == string(c.written()) {
 			continue
+		}
+		if err := c.checkOriginal(); err != nil {
+			return nil, err
 		}
 		if c.Link != "" {
 			if _, lerr := os.Lstat(path); lerr == nil {
@@ -513,4 +603,39 @@ func plural(n int, word string) string {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// checkOriginal compares what the file holds now with what it held when
+// the change was planned.
+func (c Change) checkOriginal() error {
+	if c.Original == "" {
+		return nil
+	}
+	now, err := planned(c.Path, c.Link != "")
+	if err != nil {
+		return err
+	}
+	if now == c.Original {
+		return nil
+	}
+	return &server.Error{Err: fmt.Errorf("%w: %s, so nothing was written", ErrPlanStale, c.Path),
+		Kind: server.RemedyReplan, Remedy: "plan the change again to include that edit"}
+}
+
+// planned is the Original of path as it is now.
+func planned(path string, link bool) (string, error) {
+	if link {
+		if _, err := os.Lstat(path); err == nil {
+			return "symlink", nil
+		}
+		return Absent, nil
+	}
+	b, err := readConfig(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Absent, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return sum(b), nil
 }

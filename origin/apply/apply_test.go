@@ -13,8 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -38,7 +38,7 @@ type env struct {
 	run    *servertest.Running
 	cpDir  string
 	runner *server.ExecRunner
-	out    *bytes.Buffer
+	out    *servertest.LockedBuffer
 }
 
 func newEnv(t *testing.T, kind render.Server) *env {
@@ -46,44 +46,22 @@ func newEnv(t *testing.T, kind render.Server) *env {
 	servertest.RequireServer(t, kind)
 	lab := pkitest.New(t)
 	dir := servertest.Dir(t)
-	spec := render.Spec{
-		ID: id, Server: kind, Phase: render.Soft, Mode: render.Zone,
-		Listen:         fmt.Sprintf("127.0.0.1:%d", servertest.FreePort(t)),
-		ServerCertFile: lab.Path(pkitest.ServerCert), ServerKeyFile: lab.Path(pkitest.ServerKey),
-		CAFile:    lab.Path(pkitest.CAAFile),
-		Hosts:     []render.Host{{Name: "a.example.test"}, {Name: "origin.example.test"}},
-		AccessLog: filepath.Join(dir, "access.log"), RuntimeDir: dir, ConfDir: dir,
-	}
-	if kind == server.HAProxy {
-		spec.ServerCertFile, spec.ServerKeyFile = lab.Path(pkitest.ServerBundle), ""
-	}
-	out, err := render.Standalone(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Write(); err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, lab: lab, dir: dir, spec: spec, cpDir: filepath.Join(t.TempDir(), "checkpoints"), out: &bytes.Buffer{}}
-	e.run = servertest.Start(t, kind, out.Files[0].Path)
-	e.runner = server.NewExecRunner(&lockedWriter{w: e.out})
+	spec := servertest.LabSpec(t, kind, lab, dir, id)
+	spec.Hosts = []render.Host{{Name: "a.example.test"}, {Name: "origin.example.test"}}
+	e := &env{t: t, lab: lab, dir: dir, spec: spec, cpDir: filepath.Join(t.TempDir(), "checkpoints"), out: &servertest.LockedBuffer{}}
+	e.run = servertest.StartStandalone(t, spec)
+	e.runner = server.NewExecRunner(nil)
 	return e
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 func (e *env) opts() apply.Options {
 	d := *e.run.Driver
-	return apply.Options{Driver: &d, Runner: e.runner, CheckpointDir: e.cpDir, Log: &lockedWriter{w: e.out}, ID: id}
+	return apply.Options{Driver: &d, Runner: e.runner, CheckpointDir: e.cpDir, Events: textLog(e.out), ID: id}
+}
+
+// textLog writes events as the CLI shows them.
+func textLog(w io.Writer) func(apply.Event) {
+	return func(ev apply.Event) { _, _ = io.WriteString(w, ev.Text()) }
 }
 
 // changes renders spec for the server's own layout (ConfDir = the temp dir)
@@ -268,7 +246,7 @@ func TestOriginApply(t *testing.T) {
 			t.Run("a reload that exits 0 but changes nothing is caught by the listener check", func(t *testing.T) {
 				// First, before any other reload: one still pending in the
 				// master would load the new files by itself.
-				if kind != server.Nginx {
+				if kind != render.Nginx {
 					t.Skip("one server is enough: the check does not depend on it")
 				}
 				o := e.opts()
@@ -276,14 +254,15 @@ func TestOriginApply(t *testing.T) {
 				o.Targets = e.targets(e.specB())
 				o.ProbeTimeout = time.Second // the new CA never shows up
 				_, err := apply.Apply(ctx, o, e.changes(e.specB()))
-				if !errors.Is(err, apply.ErrRestored) || !strings.Contains(err.Error(), "does not announce CN=Lab AOP CA B") {
+				if !errors.Is(err, apply.ErrRestored) || !strings.Contains(err.Error(), "does not announce CN=Lab AOP CA B") ||
+					strings.Contains(err.Error(), "restoring failed too") {
 					t.Fatalf("Apply error %v, want a restored listener-check failure", err)
 				}
 				e.assertSame(original, "after the listener check failed")
 			})
 
 			t.Run("a phase change with the same CA that is not live is caught too", func(t *testing.T) {
-				if kind != server.Nginx {
+				if kind != render.Nginx {
 					t.Skip("one server is enough: the check does not depend on it")
 				}
 				// soft -> enforce with CA A: the announced CA names stay the
@@ -295,7 +274,8 @@ func TestOriginApply(t *testing.T) {
 				o.Targets = e.targets(enforce)
 				o.ProbeTimeout = time.Second
 				_, err := apply.Apply(ctx, o, e.changes(enforce))
-				if !errors.Is(err, apply.ErrRestored) || !strings.Contains(err.Error(), "the enforce config is not live yet") {
+				if !errors.Is(err, apply.ErrRestored) || !strings.Contains(err.Error(), "the enforce config is not live yet") ||
+					strings.Contains(err.Error(), "restoring failed too") {
 					t.Fatalf("Apply error %v, want a restored listener-check failure", err)
 				}
 				e.assertSame(original, "after the listener check failed")
@@ -445,5 +425,89 @@ func TestOriginApply(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// An apply reports success only once the old config no longer answers:
+// the nginx master starts the new workers and lets the old ones accept for
+// at least 100 ms more (longer on a busy host), and requests made right
+// after "Applied" used to reach them (8 of 24). When Apply returns, no
+// worker from before may still listen, and every request must see the new
+// config, through enforce with CA B and back to soft with CA A, several
+// times. The targets check the CA names only, the quickest check, which
+// used to pass on the first new worker's answer.
+func TestOriginApplySucceedsOnlyWhenTheOldConfigIsGone(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the listening processes are read from /proc")
+	}
+	t.Parallel()
+	e := newEnv(t, render.Nginx)
+	port := e.run.Addr[strings.LastIndexByte(e.run.Addr, ':')+1:]
+	listeners := func() server.Listeners {
+		n, _ := strconv.Atoi(port)
+		l, err := server.ListenersOn([]int{n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	ctx := context.Background()
+	enforceB := e.specB()
+	enforceB.Phase = render.Enforce
+	soft := e.spec
+	for round := range 4 {
+		for _, step := range []struct {
+			spec  render.Spec
+			check func() error
+		}{
+			{enforceB, func() error {
+				if got, err := e.request(e.lab.ClientB); err != nil || got != "SUCCESS" {
+					return fmt.Errorf("enforce, client B: %q, %v; want SUCCESS", got, err)
+				}
+				if got, err := e.request(nil); err == nil {
+					return fmt.Errorf("enforce, no certificate: served (%q); want refused", got)
+				}
+				return nil
+			}},
+			{soft, func() error {
+				if got, err := e.request(nil); err != nil || got != "NONE" {
+					return fmt.Errorf("soft, no certificate: %q, %v; want NONE (served)", got, err)
+				}
+				if got, err := e.request(e.lab.ClientB); err != nil || !strings.HasPrefix(got, "FAILED") {
+					return fmt.Errorf("soft with CA A, client B: %q, %v; want FAILED", got, err)
+				}
+				return nil
+			}},
+		} {
+			o := e.opts()
+			o.Targets = e.targets(step.spec)
+			for i := range o.Targets {
+				o.Targets[i].Phase = ""
+			}
+			before := listeners()
+			if _, err := apply.Apply(ctx, o, e.changes(step.spec)); err != nil {
+				t.Fatalf("round %d, %s: Apply: %v\n%s", round, step.spec.Phase, err, e.out)
+			}
+			if stale := before.Stale(listeners()); len(stale) > 0 {
+				t.Fatalf("round %d, %s: Apply returned while workers %v of the old config still listen", round, step.spec.Phase, stale)
+			}
+			for i := range 5 {
+				if err := step.check(); err != nil {
+					t.Fatalf("round %d, request %d right after applying %s: %v", round, i, step.spec.Phase, err)
+				}
+			}
+		}
+	}
+	// Rollback's restore (back to enforce with CA B) is held to the same.
+	o := e.opts()
+	before := listeners()
+	if _, err := apply.Rollback(ctx, o); err != nil {
+		t.Fatalf("Rollback: %v\n%s", err, e.out)
+	}
+	if stale := before.Stale(listeners()); len(stale) > 0 {
+		t.Fatalf("Rollback returned while workers %v of the old config still listen", stale)
+	}
+	if got, err := e.request(e.lab.ClientB); err != nil || got != "SUCCESS" {
+		t.Fatalf("right after rollback to enforce with CA B, client B: %q, %v", got, err)
 	}
 }

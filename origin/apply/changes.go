@@ -18,6 +18,9 @@ import (
 // merged into the existing file with render.ReplaceBlock, so everything
 // outside the markers stays byte for byte; other files are written whole.
 //
+// Each change records what its file holds now (Change.Original), so Apply
+// can refuse a plan the file has moved on from.
+//
 // Two layout rules of the Debian packages apply on top:
 //   - HAProxy's block belongs in the main config (Debian's haproxy.cfg has
 //     no include), so it goes to d.ConfigPath, wherever that is.
@@ -27,7 +30,7 @@ func Changes(out *render.Output, id string, d *server.Driver) ([]Change, error) 
 	var changes []Change
 	for _, f := range out.Files {
 		path := f.Path
-		if d.Kind == server.HAProxy && f.Block {
+		if d.Kind == render.HAProxy && f.Block {
 			path = d.ConfigPath
 		}
 		content := f.Content
@@ -42,8 +45,15 @@ func Changes(out *render.Output, id string, d *server.Driver) ([]Change, error) 
 				return nil, fmt.Errorf("%s: %w", path, err)
 			}
 		}
-		changes = append(changes, Change{Path: path, Content: content, Mode: f.Mode})
+		orig, err := planned(path, false)
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, Change{Path: path, Content: content, Mode: f.Mode, Original: orig})
 		if link, ok := apacheEnableLink(d, path); ok {
+			if link.Original, err = planned(link.Path, true); err != nil {
+				return nil, err
+			}
 			changes = append(changes, link)
 		}
 	}
@@ -51,19 +61,16 @@ func Changes(out *render.Output, id string, d *server.Driver) ([]Change, error) 
 }
 
 func readExisting(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	b, err := readConfig(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	return b, nil
+	return b, err
 }
 
 func apacheEnableLink(d *server.Driver, path string) (Change, bool) {
 	avail := filepath.Dir(path)
-	if d.Kind != server.Apache || filepath.Base(avail) != "sites-available" || !strings.HasSuffix(path, ".conf") {
+	if d.Kind != render.Apache || filepath.Base(avail) != "sites-available" || !strings.HasSuffix(path, ".conf") {
 		return Change{}, false
 	}
 	enabled := filepath.Join(filepath.Dir(avail), "sites-enabled")

@@ -133,7 +133,7 @@ func (c *Checkpoint) save(path string, written []byte, link bool) error {
 	case !fi.Mode().IsRegular():
 		return fmt.Errorf("checkpoint %s: not a regular file; aopwizard only edits regular files", path)
 	default:
-		data, err := os.ReadFile(path)
+		data, err := readConfig(path)
 		if err != nil {
 			return fmt.Errorf("checkpoint %s: %w", path, err)
 		}
@@ -205,7 +205,7 @@ func (c *Checkpoint) restore() ([]string, error) {
 			done = append(done, "removed "+f.Path)
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(c.Dir, f.Backup))
+		data, err := readConfig(filepath.Join(c.Dir, f.Backup))
 		if err == nil && sum(data) != f.SHA256 {
 			err = fmt.Errorf("backup %s does not match its recorded checksum", f.Backup)
 		}
@@ -245,7 +245,7 @@ func writeFile(path string, data []byte, mode fs.FileMode, uid, gid int) error {
 // loadCheckpoint reads a checkpoint directory; a nil manifest with no error
 // means the marker exists but nothing was saved yet.
 func loadCheckpoint(dir string) (*Checkpoint, error) {
-	b, err := os.ReadFile(filepath.Join(dir, manifestName))
+	b, err := server.ReadFile(filepath.Join(dir, manifestName), server.MaxConfigFile, "checkpoint manifest")
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/gofrs/flock"
+
+	"github.com/aopwizard/aopwizard/origin/server"
 )
 
 // LockName is the lock file in the checkpoint dir. It is never removed:
@@ -37,12 +39,13 @@ func acquire(root string) (*lock, error) {
 	}
 	if !ok {
 		holder := "another process"
-		if b, err := os.ReadFile(path); err == nil {
+		if b, err := server.ReadFile(path, server.MaxPIDFile, "lock file"); err == nil {
 			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
 				holder = fmt.Sprintf("pid %d", pid)
 			}
 		}
-		return nil, fmt.Errorf("%w (%s holds %s); wait for it to finish, nothing was changed", ErrLocked, holder, path)
+		return nil, &server.Error{Err: fmt.Errorf("%w (%s holds %s), so nothing was changed", ErrLocked, holder, path),
+			Kind: server.RemedyWait, Remedy: "wait for it to finish"}
 	}
 	if f, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
 		_ = f.Truncate(0)

@@ -9,7 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,7 +47,8 @@ func Targets(spec render.Spec) ([]Target, error) {
 	}
 	addr := server.DialAddr(listen)
 	if addr == "" {
-		return nil, fmt.Errorf("listen address %q is not host:port or a port; pass --listen like 127.0.0.1:8443 or :443", listen)
+		return nil, &server.Error{What: fmt.Sprintf("listen address %q", listen), Err: errors.New("not host:port or a port"),
+			Kind: server.RemedyListen, BadInput: true, Remedy: "give one like 127.0.0.1:8443 or :443"}
 	}
 	if len(spec.Hosts) == 0 {
 		cas, err := caSubjects(spec, spec.CAFile)
@@ -77,9 +79,9 @@ func caSubjects(spec render.Spec, file string) ([][]byte, error) {
 	case file == "":
 		return nil, nil
 	default:
-		b, err := os.ReadFile(file)
+		b, err := server.ReadFile(file, maxCABundle, "CA bundle")
 		if err != nil {
-			return nil, fmt.Errorf("read CA bundle: %w", err)
+			return nil, err
 		}
 		pemData = b
 	}
@@ -93,6 +95,9 @@ func caSubjects(spec render.Spec, file string) ([][]byte, error) {
 	}
 	return out, nil
 }
+
+// maxCABundle caps a CA bundle read: far more than every CA in use.
+const maxCABundle = 1 << 20
 
 // handshake connects to t and reports whether the server asked for a
 // client certificate and which CA names it announced.
@@ -164,42 +169,71 @@ func checkPhase(ctx context.Context, t Target) error {
 	if t.Phase == "" {
 		return nil
 	}
-	r := probe.Probe(ctx, probe.Target{Addr: t.Addr, SNI: t.SNI, AlertWait: phaseAlertWait, Timeout: 3 * time.Second}, probe.NoCert())
-	if dl, ok := ctx.Deadline(); ctx.Err() != nil || (ok && !time.Now().Before(dl)) {
-		// Cut short (the connection deadline may fire before ctx does):
-		// live reports why the earlier attempts failed instead.
-		return context.DeadlineExceeded
-	}
-	if r.Class == probe.Unreachable || r.Class == probe.Inconclusive {
-		return fmt.Errorf("request without a client certificate: %s", r)
-	}
-	refused := r.Class == probe.RejectedTLS || (r.Class == probe.RejectedHTTP && probe.NoCertPage(r.Detail))
+	phase, r, err := observePhase(ctx, t)
 	switch {
-	case t.Phase == render.Enforce && !refused:
-		return fmt.Errorf("a request without a client certificate was %s: the enforce config is not live yet", r)
-	case t.Phase == render.Soft && refused:
-		return fmt.Errorf("a request without a client certificate was %s: the soft config is not live yet", r)
+	case err != nil:
+		return err
+	case phase == "":
+		return fmt.Errorf("request without a client certificate: %s", r)
+	case phase != t.Phase:
+		return fmt.Errorf("a request without a client certificate was %s: the %s config is not live yet", r, t.Phase)
 	}
 	return nil
 }
 
-// baseline records what the listener shows before a change, so a restore
-// can be verified against it: the targets that answered, expecting the CA
-// names announced now.
-func baseline(ctx context.Context, targets []Target) []Target {
-	var out []Target
-	for _, t := range targets {
-		_, announced, err := handshake(ctx, t)
-		if err == nil {
-			out = append(out, Target{Addr: t.Addr, SNI: t.SNI, CAs: announced})
-		}
+// observePhase asks without a client certificate and says which phase the
+// answer shows: refused is enforce, served is soft, anything else "".
+func observePhase(ctx context.Context, t Target) (render.Phase, probe.Result, error) {
+	r := probe.Probe(ctx, probe.Target{Addr: t.Addr, SNI: t.SNI, AlertWait: phaseAlertWait, Timeout: 3 * time.Second}, probe.NoCert())
+	if err := ctx.Err(); err != nil {
+		return "", r, err
 	}
-	return out
+	switch {
+	case r.Class == probe.Unreachable || r.Class == probe.Inconclusive:
+		return "", r, nil
+	case r.Class == probe.RejectedTLS || (r.Class == probe.RejectedHTTP && probe.NoCertPage(r.Detail)):
+		return render.Enforce, r, nil
+	}
+	return render.Soft, r, nil
 }
 
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+// baselineTimeout bounds how long Apply looks at the listener before a
+// change: long enough for a reload someone else just sent to settle.
+const baselineTimeout = 5 * time.Second
+
+// baseline records what the listener shows before a change, so a restore
+// can be verified against it: the targets that answered, expecting the CA
+// names announced now and the phase a request without a certificate shows.
+// A target counts once agreeRounds handshakes in a row announce the same
+// names: a reload in flight answers with two configs for a moment.
+func baseline(ctx context.Context, targets []Target) []Target {
+	ctx, cancel := context.WithTimeout(ctx, baselineTimeout)
+	defer cancel()
+	var out []Target
+	for _, t := range targets {
+		var names [][]byte
+		agree, asked := 0, false
+		for agree < agreeRounds && ctx.Err() == nil {
+			a, announced, err := handshake(ctx, t)
+			if err != nil && !a {
+				break // not answering: nothing to hold a restore to
+			}
+			if agree > 0 && slices.EqualFunc(names, announced, bytes.Equal) && a == asked {
+				agree++
+			} else {
+				names, asked, agree = announced, a, 1
+			}
+		}
+		if agree == 0 {
+			continue
+		}
+		b := Target{Addr: t.Addr, SNI: t.SNI, CAs: names}
+		if asked && len(names) > 0 {
+			b.Phase, _, _ = observePhase(ctx, b)
+		}
+		out = append(out, b)
+	}
+	return out
 }
 
 func subjectString(der []byte) string {
@@ -221,43 +255,146 @@ const reloadRetry = 2 * time.Second
 // maxReloads bounds the reloads one check sends in all.
 const maxReloads = 3
 
-// live polls every target until all pass, reloading d again when nothing
-// changed for reloadRetry, or fails after timeout.
-func (o *Options) live(ctx context.Context, d *server.Driver, targets []Target) error {
-	ctx, cancel := context.WithTimeout(ctx, o.ProbeTimeout)
-	defer cancel()
+// agreeRounds is how many passing checks in a row each target needs when
+// the server's processes cannot be watched (not Linux, /proc not readable,
+// one process): one handshake can still reach a process of the old config.
+// Once the old generation is seen gone, one pass is proof: every new
+// connection then goes to a process of the new config.
+const agreeRounds = 3
+
+// reloadWatch tells when a reload has replaced the processes that accept
+// connections on the targets' ports: after an nginx reload the old workers
+// keep accepting for about 200 ms (measured), and one handshake with the
+// new config proves nothing while they do.
+type reloadWatch struct {
+	ports  []int
+	before server.Listeners
+}
+
+// watchReload records the listening processes before a reload; nil when
+// they cannot show a reload (not Linux, not readable, a single process).
+func watchReload(targets []Target) *reloadWatch {
+	var ports []int
+	for _, t := range targets {
+		_, p, err := net.SplitHostPort(t.Addr)
+		if n, perr := strconv.Atoi(p); err == nil && perr == nil && !slices.Contains(ports, n) {
+			ports = append(ports, n)
+		}
+	}
+	if len(ports) == 0 {
+		return nil
+	}
+	l, err := server.ListenersOn(ports)
+	if err != nil || !l.Generational() {
+		return nil
+	}
+	return &reloadWatch{ports: ports, before: l}
+}
+
+// replaced returns nil once no worker of before listens any more and new
+// ones do.
+func (w *reloadWatch) replaced() error {
+	if w == nil {
+		return nil
+	}
+	now, err := server.ListenersOn(w.ports)
+	if err != nil {
+		return err
+	}
+	if stale := w.before.Stale(now); len(stale) > 0 {
+		return fmt.Errorf("the server's processes %v from before the reload still accept connections", stale)
+	}
+	if len(now.Workers()) == 0 {
+		return errors.New("no server process of the reloaded config listens yet")
+	}
+	return nil
+}
+
+// live polls every target until the old generation of the server's
+// processes is gone (w) and each target passed its checks (agreeRounds in
+// a row without w), reloading d again when nothing changed for reloadRetry, or fails
+// after o.ProbeTimeout. The timeout ends the polling, never an attempt in
+// flight: on a busy host the first attempt may take longer than it, and
+// its answer is the reason to report.
+func (o *Options) live(ctx context.Context, d *server.Driver, targets []Target, w *reloadWatch) error {
+	deadline := time.Now().Add(o.ProbeTimeout)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	reloads, since := 1, time.Now()
-	for _, t := range targets {
-		// The attempt cut short by the deadline fails with a timeout that
-		// hides why the earlier ones failed: report the last other error.
-		var last error
-		for {
-			err := probeOnce(ctx, t)
-			if err == nil {
-				break
+	streak := make([]int, len(targets))
+	probeErr := make([]error, len(targets))
+	genErr := w.replaced()
+	need := agreeRounds
+	if w != nil {
+		need = 1
+	}
+	for {
+		settled := genErr == nil
+		for i, t := range targets {
+			if streak[i] >= need {
+				continue
 			}
-			if last == nil || !isTimeout(err) {
-				last = err
-			}
-			if time.Since(since) > reloadRetry && reloads < maxReloads && ctx.Err() == nil {
-				o.logf("No sign of the reloaded config after %v (%v); reloading again", reloadRetry, err)
-				if rerr := d.Reload(ctx, o.Runner); rerr != nil {
-					return rerr
+			if err := probeOnce(ctx, t); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
 				}
-				reloads, since = reloads+1, time.Now()
+				streak[i], probeErr[i] = 0, err
+				settled = false
+				continue
 			}
-			select {
-			case <-ctx.Done():
-				where := t.Addr
-				if t.SNI != "" {
-					where += " (SNI " + t.SNI + ")"
-				}
-				return fmt.Errorf("listener check on %s failed after %v: %w", where, o.ProbeTimeout, last)
-			case <-tick.C:
+			probeErr[i] = nil
+			if genErr == nil {
+				streak[i]++
+			}
+			if streak[i] < need {
+				settled = false
 			}
 		}
+		if settled {
+			return nil
+		}
+		failing := genErr != nil || slices.ContainsFunc(probeErr, func(e error) bool { return e != nil })
+		if failing && time.Since(since) > reloadRetry && reloads < maxReloads && time.Now().Before(deadline) {
+			o.note(Note, StepListener, "No sign of the reloaded config after %v (%v); reloading again", reloadRetry, firstErr(probeErr, genErr))
+			if err := d.Reload(ctx, o.Runner); err != nil {
+				return err
+			}
+			reloads, since = reloads+1, time.Now()
+		}
+		if !time.Now().Before(deadline) {
+			for i, err := range probeErr {
+				if err != nil {
+					return fmt.Errorf("listener check on %s failed after %v: %w", where(targets[i]), o.ProbeTimeout, err)
+				}
+			}
+			return fmt.Errorf("listener check on %s failed after %v: %w", where(targets[0]), o.ProbeTimeout, firstErr(probeErr, genErr))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		if genErr != nil {
+			genErr = w.replaced()
+		}
 	}
-	return nil
+}
+
+func firstErr(probeErrs []error, genErr error) error {
+	for _, err := range probeErrs {
+		if err != nil {
+			return err
+		}
+	}
+	if genErr != nil {
+		return genErr
+	}
+	return fmt.Errorf("the checks did not pass %d times in a row", agreeRounds)
+}
+
+func where(t Target) string {
+	if t.SNI != "" {
+		return t.Addr + " (SNI " + t.SNI + ")"
+	}
+	return t.Addr
 }

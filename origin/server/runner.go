@@ -56,6 +56,10 @@ func (r *ExecRunner) Run(ctx context.Context, argv ...string) ([]byte, error) {
 	cmd.Stdout = &buf
 	cmd.Stderr = &buf
 	cmd.WaitDelay = waitDelay
+	// Its own process group, ended with us: a reload cut short must not
+	// go on to load a half-applied config behind the restore.
+	cmd.SysProcAttr = procAttr()
+	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
 	start := time.Now()
 	err := cmd.Run()
 	took := time.Since(start)

@@ -20,15 +20,9 @@ import (
 	"github.com/aopwizard/aopwizard/origin/render"
 )
 
-// The servers this package drives.
-const (
-	Nginx   render.Server = "nginx"
-	Apache  render.Server = "apache"
-	HAProxy render.Server = "haproxy"
-)
-
-// Kinds lists the supported servers in the order Detect prefers them.
-var Kinds = []render.Server{Nginx, Apache, HAProxy}
+// Kinds lists the servers this package drives, in the order Detect
+// prefers them. The kind type is render.Server, shared with the renderer.
+var Kinds = []render.Server{render.Nginx, render.Apache, render.HAProxy}
 
 // Driver holds the binary, paths and commands of one server. The zero
 // values of the override fields mean "derive from the other fields".
@@ -82,12 +76,12 @@ func SystemdRunning() bool {
 func Debian(kind render.Server) (*Driver, error) {
 	d := &Driver{Kind: kind, Systemd: SystemdRunning()}
 	switch kind {
-	case Nginx:
+	case render.Nginx:
 		d.Binary, d.ConfigPath, d.Unit = "/usr/sbin/nginx", "/etc/nginx/nginx.conf", "nginx"
-	case Apache:
+	case render.Apache:
 		d.Binary, d.ConfigPath, d.Unit = "/usr/sbin/apache2", "/etc/apache2/apache2.conf", "apache2"
 		d.Apache2ctl = true
-	case HAProxy:
+	case render.HAProxy:
 		d.Binary, d.ConfigPath, d.Unit, d.PIDFile = "/usr/sbin/haproxy", "/etc/haproxy/haproxy.cfg", "haproxy", "/run/haproxy.pid"
 	default:
 		return nil, fmt.Errorf("no driver for server %q: aopwizard applies configs only to nginx, apache and haproxy", kind)
@@ -106,9 +100,9 @@ func Standalone(kind render.Server, mainConfig string) (*Driver, error) {
 	dir := filepath.Dir(mainConfig)
 	d.ConfigPath, d.Systemd, d.Apache2ctl = mainConfig, false, false
 	switch kind {
-	case Nginx:
+	case render.Nginx:
 		d.ErrorLog = filepath.Join(dir, "nginx-error.log")
-	case HAProxy:
+	case render.HAProxy:
 		d.PIDFile = filepath.Join(dir, "haproxy.pid")
 	}
 	return d, nil
@@ -118,7 +112,7 @@ func Standalone(kind render.Server, mainConfig string) (*Driver, error) {
 // Apache config no longer gets Debian's envvars from apache2ctl.
 func (d *Driver) SetConfigPath(path string) {
 	d.ConfigPath = path
-	if d.Kind == Apache && path != "/etc/apache2/apache2.conf" {
+	if d.Kind == render.Apache && path != "/etc/apache2/apache2.conf" {
 		d.Apache2ctl = false
 	}
 }
@@ -142,6 +136,24 @@ func Detect() []render.Server {
 	return found
 }
 
+// Pick chooses the server to configure from the ones Detect found, when
+// the operator named none: only an unambiguous answer is taken.
+func Pick(found []render.Server) (render.Server, error) {
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return "", &Error{Err: errors.New("no nginx, Apache or HAProxy was found at the Debian paths (/usr/sbin/nginx with /etc/nginx/nginx.conf, …)"),
+			Kind: RemedyServerKind, BadInput: true, Remedy: "name the server, with its binary and main config for other layouts"}
+	}
+	names := make([]string, len(found))
+	for i, k := range found {
+		names[i] = string(k)
+	}
+	return "", &Error{Err: fmt.Errorf("%s are all installed here", strings.Join(names, ", ")),
+		Kind: RemedyServerKind, BadInput: true, Remedy: "name the one to configure"}
+}
+
 func shell(cmd string) []string { return []string{"/bin/sh", "-c", cmd} }
 
 // apache2ctl is Debian's wrapper next to the apache2 binary.
@@ -153,9 +165,9 @@ func (d *Driver) TestArgv() []string {
 		return shell(d.TestCmd)
 	}
 	switch d.Kind {
-	case Nginx:
+	case render.Nginx:
 		return append([]string{d.Binary, "-t", "-q", "-c", d.ConfigPath}, d.errorLogArgs()...)
-	case Apache:
+	case render.Apache:
 		if d.Apache2ctl {
 			return []string{d.apache2ctl(), "configtest"}
 		}
@@ -183,9 +195,9 @@ func (d *Driver) ReloadArgv() ([]string, error) {
 		return []string{"systemctl", "reload", d.Unit}, nil
 	}
 	switch d.Kind {
-	case Nginx:
+	case render.Nginx:
 		return append(append([]string{d.Binary, "-c", d.ConfigPath}, d.errorLogArgs()...), "-s", "reload"), nil
-	case Apache:
+	case render.Apache:
 		if d.Apache2ctl {
 			return []string{d.apache2ctl(), "graceful"}, nil
 		}
@@ -193,7 +205,8 @@ func (d *Driver) ReloadArgv() ([]string, error) {
 	default:
 		pid, err := ReadPID(d.PIDFile)
 		if err != nil {
-			return nil, fmt.Errorf("reload haproxy: %w; pass --reload-cmd if haproxy keeps its pid elsewhere", err)
+			return nil, &Error{What: "reload haproxy", Err: err, Kind: RemedyReloadCommand,
+				Remedy: "if haproxy keeps its pid elsewhere, give the reload command to use"}
 		}
 		return []string{"kill", "-USR2", strconv.Itoa(pid)}, nil
 	}
@@ -205,9 +218,9 @@ func (d *Driver) ReloadArgv() ([]string, error) {
 // (docs/origin-servers.md, "Commands and timings").
 func (d *Driver) StartArgv() []string {
 	switch d.Kind {
-	case Nginx:
+	case render.Nginx:
 		return append([]string{d.Binary, "-c", d.ConfigPath}, d.errorLogArgs()...)
-	case Apache:
+	case render.Apache:
 		return []string{d.Binary, "-f", d.ConfigPath, "-k", "start"}
 	default:
 		return []string{d.Binary, "-W", "-db", "-f", d.ConfigPath, "-p", d.PIDFile}
@@ -241,9 +254,9 @@ func ReadPID(path string) (int, error) {
 	if path == "" {
 		return 0, errors.New("no pid file configured")
 	}
-	b, err := os.ReadFile(path)
+	b, err := ReadFile(path, MaxPIDFile, "pid file")
 	if err != nil {
-		return 0, fmt.Errorf("read pid file: %w", err)
+		return 0, err
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil || pid <= 0 {

@@ -136,13 +136,13 @@ func Start(t testing.TB, kind render.Server, mainConfigPath string, opts ...Opti
 		o(r)
 	}
 	switch kind {
-	case server.Nginx:
+	case render.Nginx:
 		if r.ErrorLog != "" {
 			d.ErrorLog = r.ErrorLog
 		} else {
 			r.ErrorLog = d.ErrorLog
 		}
-	case server.HAProxy:
+	case render.HAProxy:
 		// The error log render.Standalone's start command names.
 		r.PIDFile, r.ErrorLog = d.PIDFile, filepath.Join(filepath.Dir(mainConfigPath), "error.log")
 		if r.Stdout == "" {
@@ -164,7 +164,20 @@ func Start(t testing.TB, kind render.Server, mainConfigPath string, opts ...Opti
 			t.Fatalf("%s did not start listening on %s: %v\n%s", kind, a, err, r.ErrorTail())
 		}
 	}
-	if kind == server.HAProxy {
+	// nginx and Apache listen before they write the pid file that Stop
+	// and their reload commands read.
+	for {
+		if _, err := server.ReadPID(r.PIDFile); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			r.Stop()
+			t.Fatalf("%s wrote no pid file %s: %v\n%s", kind, r.PIDFile, ctx.Err(), r.ErrorTail())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if kind == render.HAProxy {
 		// The worker listens before the master can take a reload: a USR2
 		// before "Loading success." is lost.
 		if err := r.waitLog(ctx, "Loading success."); err != nil {
@@ -194,7 +207,7 @@ func (r *Running) waitLog(ctx context.Context, s string) error {
 func (r *Running) start() error {
 	argv := r.Driver.StartArgv()
 	cmd := exec.Command(argv[0], argv[1:]...)
-	if r.Kind != server.HAProxy {
+	if r.Kind != render.HAProxy {
 		// nginx and Apache daemonise; the parent exits once the config is
 		// loaded, so its exit code and output are the start result.
 		out, err := cmd.CombinedOutput()
@@ -239,7 +252,7 @@ func (r *Running) Stop() {
 	}
 	r.stopped = true
 	sig := syscall.SIGTERM
-	if r.Kind == server.Nginx {
+	if r.Kind == render.Nginx {
 		sig = syscall.SIGQUIT // graceful: workers finish, then the pid file goes
 	}
 	pid, err := server.ReadPID(r.PIDFile)
@@ -363,11 +376,11 @@ var (
 func Inspect(kind render.Server, mainConfig string) (*Info, error) {
 	var listen, pid, errLog, include *regexp.Regexp
 	switch kind {
-	case server.Nginx:
+	case render.Nginx:
 		listen, pid, errLog, include = nginxListen, nginxPID, nginxErrLog, nginxInclude
-	case server.Apache:
+	case render.Apache:
 		listen, pid, errLog, include = apListen, apPID, apErrLog, apInclude
-	case server.HAProxy:
+	case render.HAProxy:
 		listen, pid = hapBind, hapPID
 	default:
 		return nil, fmt.Errorf("servertest: unsupported server %q", kind)

@@ -26,7 +26,7 @@ func writeConfig(t *testing.T, kind render.Server, lab *pkitest.Lab, dir string,
 	var name, text string
 	listen := fmt.Sprintf("127.0.0.1:%d", port)
 	switch kind {
-	case server.Nginx:
+	case render.Nginx:
 		name = "nginx.conf"
 		text = fmt.Sprintf(`worker_processes 1;
 pid %[1]s/nginx.pid;
@@ -47,7 +47,7 @@ http {
     }
 }
 `, dir, listen, lab.Path(pkitest.ServerCert), lab.Path(pkitest.ServerKey), word)
-	case server.Apache:
+	case render.Apache:
 		name = "apache2.conf"
 		htdocs := filepath.Join(dir, "htdocs")
 		if err := os.MkdirAll(htdocs, 0o755); err != nil {
@@ -79,7 +79,7 @@ DocumentRoot %[5]s
     SSLCertificateKeyFile %[4]s
 </VirtualHost>
 `, dir, listen, lab.Path(pkitest.ServerCert), lab.Path(pkitest.ServerKey), htdocs)
-	case server.HAProxy:
+	case render.HAProxy:
 		name = "haproxy.cfg"
 		text = fmt.Sprintf(`global
     log stdout format raw local0 info
@@ -164,7 +164,7 @@ func TestInspectFollowsIncludes(t *testing.T) {
 	main := filepath.Join(dir, "nginx.conf")
 	os.WriteFile(main, []byte("pid /x/nginx.pid;\n# listen 1.2.3.4:1;\nhttp { include conf.d/*.conf; }\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "conf.d", "a.conf"), []byte("server { listen 127.0.0.1:9443 ssl; listen [::]:9443 ssl; }\nserver {\n listen 8443;\n}\n"), 0o644)
-	info, err := servertest.Inspect(server.Nginx, main)
+	info, err := servertest.Inspect(render.Nginx, main)
 	if err != nil {
 		t.Fatal(err)
 	}
