@@ -88,7 +88,7 @@ func ReadCABundle(path string) ([]byte, []*x509.Certificate, error) {
 	}
 	certs, err := ParseCABundle(data)
 	if err != nil {
-		return nil, nil, fmt.Errorf("CA bundle %s: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return data, certs, nil
 }

@@ -47,15 +47,15 @@ func TestOriginRenderBadInputIsUsageError(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--phase", "soft"}, "--server and --phase are required"},
+		{[]string{"--phase", "soft"}, "--server: server is missing"},
 		{[]string{"--server", "iis", "--phase", "soft", "--id", "x"}, `server "iis" is not supported`},
 		{[]string{"--server", "nginx", "--phase", "strict", "--id", "x"}, `phase "strict" is unknown`},
 		{[]string{"--server", "nginx", "--phase", "soft", "--id", "x"}, "zone mode needs the CA bundle file"},
 		{[]string{"--server", "nginx", "--phase", "soft", "--host-ca", "a.example.com"}, "is not HOST=PATH"},
-		{[]string{"--server", "nginx", "--phase", "soft", "--mode", "hostname", "--hostname", "a.example.com"}, "has no CA file"},
-		{[]string{"--server", "nginx", "--phase", "soft", "--ca-file", "/ca.pem"}, "--id is required"},
+		{[]string{"--server", "nginx", "--phase", "soft", "--mode", "hostname", "--hostname", "a.example.com"}, "--host-ca: hostname CA bundle of hostname a.example.com is missing"},
+		{[]string{"--server", "nginx", "--phase", "soft", "--ca-file", "/ca.pem"}, "--id: managed-block id is missing"},
 		{[]string{"--server", "nginx", "--phase", "soft", "--ca-file", "/ca.pem", "--hostname", "bad_name!"}, "not a valid DNS name"},
-		{[]string{"--server", "caddy", "--phase", "soft", "--ca-file", "/ca.pem", "--id", "x", "--standalone", "--out", "/tmp"}, "standalone configs exist for nginx"},
+		{[]string{"--server", "caddy", "--phase", "soft", "--ca-file", "/ca.pem", "--id", "x", "--standalone", "--out", "/tmp"}, "--standalone: standalone config exists for nginx, apache, haproxy and builtin, not caddy"},
 		{[]string{"--server", "nginx", "--phase", "soft", "--ca-file", "/ca.pem", "--id", "x", "--upstream", "http://app:8080/api"}, "no path"},
 	}
 	for _, c := range cases {
