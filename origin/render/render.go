@@ -743,7 +743,8 @@ func (r *resolved) output(standalone bool) (*Output, error) {
 // addCommon appends what every server shares: the global CA file and the
 // notes about the mode.
 func (r *resolved) addCommon(out *Output) {
-	out.Notes = append(out.Notes, r.caNotes...)
+	// CA bundle warnings first: they can mean an outage.
+	out.Notes = append(slices.Clone(r.caNotes), out.Notes...)
 	if r.globalCA && r.Server != IngressNginx { // ingress-nginx embeds it in the Secret
 		out.Files = append(out.Files, File{Path: r.CAFile, Content: globalCAPEM(), Mode: 0o644})
 	}
