@@ -2,17 +2,14 @@ package render
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -186,17 +183,9 @@ func TestHAProxyCrtListRefusesUnquotablePaths(t *testing.T) {
 // space and a CA bundle whose name holds a space, a quote, ; and #.
 func TestQuotedPathsPassServerConfigTest(t *testing.T) {
 	lab := pkitest.New(t)
-	checks := map[Server]func(main, rd string) []string{
-		Nginx: func(main, rd string) []string {
-			return []string{"-t", "-c", main, "-e", filepath.Join(rd, "error.log")}
-		},
-		Apache:  func(main, _ string) []string { return []string{"-t", "-f", main} },
-		HAProxy: func(main, _ string) []string { return []string{"-c", "-f", main} },
-	}
-	bins := map[Server]string{Nginx: "nginx", Apache: "apache2", HAProxy: "haproxy"}
 	for _, server := range []Server{Nginx, Apache, HAProxy} {
 		t.Run(string(server), func(t *testing.T) {
-			bin := needBinary(t, bins[server])
+			needBinary(t, configTests[server].bin)
 			spec := labSpec(t, lab, server, Soft, Zone)
 			spec.RuntimeDir = filepath.Join(spec.RuntimeDir, "x y")
 			ca := filepath.Join(spec.RuntimeDir, `ca "q";#.pem`)
@@ -221,9 +210,7 @@ func TestQuotedPathsPassServerConfigTest(t *testing.T) {
 			if err := out.Write(); err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			got, err := exec.CommandContext(ctx, bin, checks[server](out.Files[0].Path, spec.RuntimeDir)...).CombinedOutput()
+			got, err := configTest(t, server, out, spec.RuntimeDir)
 			if err != nil {
 				t.Fatalf("config test failed: %v\n%s\nconfig:\n%s", err, got, dump(out))
 			}
