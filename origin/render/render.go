@@ -331,10 +331,7 @@ func (s Spec) resolve(standalone bool) (*resolved, error) {
 	if s.Server == IngressNginx {
 		r.resolveIngress(&errs)
 	}
-	if len(errs) == 0 {
-		// Only a spec that is otherwise right is worth reading files for.
-		r.checkCABundles(&errs)
-	}
+	r.checkCABundles(&errs)
 	if err := errs.err(); err != nil {
 		return nil, err
 	}
@@ -559,6 +556,9 @@ func (r *resolved) checkCABundles(errs *fieldErrs) {
 	}
 	now := time.Now()
 	for _, b := range bundles {
+		if b.data == nil && (!filepath.IsAbs(b.path) || hasControl(b.path)) {
+			continue // resolveFiles reported it
+		}
 		if b.data == nil {
 			data, _, err := pki.ReadCABundle(b.path)
 			switch {

@@ -109,3 +109,17 @@ func TestCABundleIsChecked(t *testing.T) {
 		t.Errorf("directory as bundle: %v", fes)
 	}
 }
+
+// A wrong CA bundle is reported with the other problems, not after them.
+func TestCABundleErrorComesWithTheOthers(t *testing.T) {
+	lab := pkitest.New(t)
+	s := labSpec(t, lab, Nginx, Enforce, Zone)
+	s.CAFile, s.ServerCertFile = lab.Path("clientA.pem"), ""
+	var got []Field
+	for _, fe := range FieldErrors(s.Validate()) {
+		got = append(got, fe.Field)
+	}
+	if !slices.Equal(got, []Field{FieldServerCert, FieldCAFile}) {
+		t.Errorf("fields %v, want the missing certificate and the wrong CA bundle", got)
+	}
+}
