@@ -112,6 +112,21 @@ func CAPool(certs []*x509.Certificate) *x509.CertPool {
 	return p
 }
 
+// ReadClientChain reads a client certificate file, as ReadCABundle reads
+// a bundle (a regular file, at most MaxCABundleSize): the certificate
+// first, then any chain.
+func ReadClientChain(path string) ([]*x509.Certificate, error) {
+	data, err := readRegular(path, MaxCABundleSize)
+	if err != nil {
+		return nil, err
+	}
+	certs, err := ParseCertificates(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return certs, nil
+}
+
 // readRegular reads a regular file of at most limit bytes.
 func readRegular(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
@@ -124,7 +139,11 @@ func readRegular(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file (%s): give the path of the PEM file", path, fi.Mode().Type())
+		kind := "a special file (device, pipe or socket)"
+		if fi.IsDir() {
+			kind = "a directory"
+		}
+		return nil, fmt.Errorf("%s is %s, not a regular file: give the path of the PEM file", path, kind)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {

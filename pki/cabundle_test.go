@@ -65,7 +65,7 @@ func TestCheckCABundle(t *testing.T) {
 
 func TestReadCABundleRefusesNonRegularAndHugeFiles(t *testing.T) {
 	dir := t.TempDir()
-	if _, _, err := ReadCABundle(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+	if _, _, err := ReadCABundle(dir); err == nil || !strings.Contains(err.Error(), "a directory, not a regular file") {
 		t.Errorf("directory: %v", err)
 	}
 	big := filepath.Join(dir, "big.pem")
@@ -92,5 +92,21 @@ func mustPair(t *testing.T) func(*Pair, error) *Pair {
 			t.Fatal(err)
 		}
 		return p
+	}
+}
+
+func TestReadClientChain(t *testing.T) {
+	ca := mustPair(t)(NewCA(CAOptions{CommonName: "Chain CA", KeyType: ECDSAP256}))
+	leaf := mustPair(t)(IssueClient(ca, ClientOptions{CommonName: "client", KeyType: ECDSAP256}))
+	p := filepath.Join(t.TempDir(), "client.pem")
+	if err := os.WriteFile(p, append(leaf.CertPEM(), ca.CertPEM()...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	certs, err := ReadClientChain(p)
+	if err != nil || len(certs) != 2 || !certs[0].Equal(leaf.Cert) {
+		t.Errorf("ReadClientChain: %d certificates, %v", len(certs), err)
+	}
+	if _, err := ReadClientChain(filepath.Dir(p)); err == nil {
+		t.Error("ReadClientChain read a directory")
 	}
 }

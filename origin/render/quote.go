@@ -8,8 +8,8 @@ import (
 
 // Every path and value that reaches a rendered file goes through a quote
 // function of that file's syntax, after checkPath refused what the syntax
-// cannot hold. Values made only of safeChars are written bare, so common
-// paths read as operators write them.
+// cannot hold. Values made only of safeRE's characters are written bare,
+// so common paths read as operators write them.
 var safeRE = regexp.MustCompile(`^[A-Za-z0-9_./:@+,=-]+$`)
 
 // hasControl reports whether s holds a control character (newline, tab,

@@ -577,9 +577,13 @@ func (r *resolved) checkCABundles(errs *fieldErrs) {
 		var client *x509.Certificate
 		var chain []*x509.Certificate
 		if b.client != "" {
-			certs, err := readClientCert(b.client)
+			if !filepath.IsAbs(b.client) {
+				errs.add(FieldClientCert, b.client, "must be an absolute path", "give an absolute path")
+				continue
+			}
+			certs, err := pki.ReadClientChain(b.client)
 			if err != nil {
-				errs.wrap(FieldClientCert, b.client, err)
+				errs.wrap(FieldClientCert, "", err) // err names the file
 				continue
 			}
 			client, chain = certs[0], certs[1:]
@@ -596,25 +600,6 @@ func (r *resolved) checkCABundles(errs *fieldErrs) {
 			errs.wrap(field, value, err)
 		}
 	}
-}
-
-// readClientCert reads a client certificate file (its chain may follow).
-func readClientCert(path string) ([]*x509.Certificate, error) {
-	if !filepath.IsAbs(path) {
-		return nil, fmt.Errorf("must be an absolute path")
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() || fi.Size() > pki.MaxCABundleSize {
-		return nil, fmt.Errorf("is not a certificate file (a regular file under %d KiB)", pki.MaxCABundleSize>>10)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return pki.ParseCertificates(data)
 }
 
 // hostNames returns the sorted hostnames.
@@ -681,6 +666,8 @@ func (r *resolved) header(comment string) string {
 }
 
 // Render returns the configuration fragment(s) for the server's own layout.
+// Like Validate, it refuses a spec with bad inputs (every one of them, as
+// FieldErrors) and checks the CA bundles that exist on this machine.
 func Render(spec Spec) (*Output, error) { return run(spec, false) }
 
 // Standalone returns a complete main configuration around the fragment, for
