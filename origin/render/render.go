@@ -427,7 +427,8 @@ func (r *resolved) resolveFiles(errs *fieldErrs, standalone bool) {
 		// ingress-nginx takes the server certificate from a Kubernetes TLS secret.
 		inputs = append(inputs, pathInput{field: FieldServerCert, value: r.ServerCertFile, crtList: hostnameCrtList,
 			why: "the server presents it to Cloudflare in the TLS handshake"})
-		if r.Server != HAProxy || r.ServerKeyFile != "" {
+		// Whether a key is needed depends on the server: HAProxy's is in the certificate file.
+		if _, err := ParseServer(string(r.Server)); (err == nil && r.Server != HAProxy) || r.ServerKeyFile != "" {
 			inputs = append(inputs, pathInput{field: FieldServerKey, value: r.ServerKeyFile, why: "the server needs the private key of its certificate"})
 		}
 	}
