@@ -28,10 +28,10 @@ func newOriginCmd() *cobra.Command {
 }
 
 type originRenderFlags struct {
-	server, phase, mode, caFile, listen, upstream, cert, key, accessLog, id string
-	hostnames, hostCAs                                                      []string
-	standalone, caddyLegacy                                                 bool
-	out, runtimeDir, confDir, namespace, ingressBackend, tlsSecret          string
+	server, phase, mode, caFile, listen, upstream, cert, key, accessLog, id, clientCert string
+	hostnames, hostCAs                                                                  []string
+	standalone, caddyLegacy                                                             bool
+	out, runtimeDir, confDir, namespace, ingressBackend, tlsSecret                      string
 }
 
 func newOriginRenderCmd() *cobra.Command {
@@ -55,6 +55,7 @@ func newOriginRenderCmd() *cobra.Command {
 	}
 	fl := cmd.Flags()
 	bindOriginSpecFlags(fl, &f, serverNames()+" (required)")
+	bindClientCertFlag(fl, &f)
 	fl.BoolVar(&f.standalone, "standalone", false, "render a complete main config (nginx, apache, haproxy, builtin) for tests and demos")
 	fl.StringVar(&f.runtimeDir, "runtime-dir", "", "with --standalone: directory for pid, temp files and error log (default --out)")
 	fl.StringVar(&f.out, "out", "", "write the files into this directory (as the server's config dir) instead of printing them")
@@ -85,6 +86,12 @@ func bindOriginSpecFlags(fl *pflag.FlagSet, f *originRenderFlags, servers string
 	fl.StringVar(&f.confDir, "conf-dir", "", "the server's config directory the files refer to (default: render's --out, apply's directory of --config, else the usual one, e.g. /etc/nginx)")
 }
 
+// bindClientCertFlag binds --client-cert, with which the CA bundle is
+// checked against the certificate Cloudflare will present.
+func bindClientCertFlag(fl *pflag.FlagSet, f *originRenderFlags) {
+	fl.StringVar(&f.clientCert, "client-cert", "", "the client certificate Cloudflare presents (the one uploaded); the CA bundle must verify it, or nothing is rendered")
+}
+
 func serverNames() string {
 	names := make([]string, len(render.Servers))
 	for i, s := range render.Servers {
@@ -106,27 +113,14 @@ func absPath(p string) (string, error) {
 	return a, nil
 }
 
+// spec turns the flags into a render.Spec with the library's defaults;
+// what is still missing or invalid is reported by Validate/Render, all at
+// once (see specError).
 func (f originRenderFlags) spec() (render.Spec, error) {
-	var s render.Spec
-	if f.server == "" || f.phase == "" {
-		return s, usagef("--server and --phase are required (e.g. --server nginx --phase soft)")
-	}
-	var err error
-	if s.Server, err = render.ParseServer(f.server); err != nil {
-		return s, asUsage(err)
-	}
-	if s.Phase, err = render.ParsePhase(f.phase); err != nil {
-		return s, asUsage(err)
-	}
-	mode := f.mode
-	if mode == "" {
-		mode = string(render.Zone)
-		if len(f.hostCAs) > 0 {
-			mode = string(render.Hostname)
-		}
-	}
-	if s.Mode, err = render.ParseMode(mode); err != nil {
-		return s, asUsage(err)
+	s := render.Spec{
+		Server: render.Server(f.server), Phase: render.Phase(f.phase), Mode: render.Mode(f.mode), ID: f.id,
+		Listen: f.listen, Upstream: f.upstream, CaddyLegacy: f.caddyLegacy,
+		Namespace: f.namespace, IngressBackend: f.ingressBackend, TLSSecret: f.tlsSecret,
 	}
 	hostCA := map[string]string{}
 	for _, hc := range f.hostCAs {
@@ -138,6 +132,7 @@ func (f originRenderFlags) spec() (render.Spec, error) {
 		if _, dup := hostCA[h]; dup {
 			return s, usagef("--host-ca names %s twice; give one CA bundle per hostname", h)
 		}
+		var err error
 		if hostCA[h], err = absPath(p); err != nil {
 			return s, asUsage(err)
 		}
@@ -152,19 +147,11 @@ func (f originRenderFlags) spec() (render.Spec, error) {
 	for _, n := range names {
 		s.Hosts = append(s.Hosts, render.Host{Name: n, CAFile: hostCA[strings.ToLower(n)]})
 	}
-	s.ID = f.id
-	if s.ID == "" {
-		if len(names) == 0 {
-			return s, usagef("--id is required when no --hostname is given: it names the managed block (e.g. --id example.com)")
-		}
-		s.ID = strings.TrimPrefix(strings.ToLower(names[0]), "*.")
-	}
-	s.Listen, s.Upstream, s.CaddyLegacy = f.listen, f.upstream, f.caddyLegacy
-	s.Namespace, s.IngressBackend, s.TLSSecret = f.namespace, f.ingressBackend, f.tlsSecret
 	for dst, src := range map[*string]string{
 		&s.CAFile: f.caFile, &s.ServerCertFile: f.cert, &s.ServerKeyFile: f.key, &s.AccessLog: f.accessLog,
-		&s.RuntimeDir: f.runtimeDir, &s.ConfDir: f.confDir,
+		&s.RuntimeDir: f.runtimeDir, &s.ConfDir: f.confDir, &s.ClientCertFile: f.clientCert,
 	} {
+		var err error
 		if *dst, err = absPath(src); err != nil {
 			return s, asUsage(err)
 		}
@@ -173,17 +160,66 @@ func (f originRenderFlags) spec() (render.Spec, error) {
 	if err != nil {
 		return s, asUsage(err)
 	}
-	if s.ConfDir == "" {
-		s.ConfDir = out
+	s.ApplyDefaults(f.standalone, out)
+	// Validate here, so every command that builds its spec from these flags
+	// reports all bad inputs at once, each with its flag.
+	var validate func() error = s.Validate
+	if f.standalone {
+		validate = func() error { _, err := render.Standalone(s); return err }
 	}
-	if f.standalone && s.RuntimeDir == "" {
-		if out == "" {
-			return s, usagef("--standalone needs --runtime-dir or --out: the config keeps its pid file, temp files and error log there")
-		}
-		s.RuntimeDir = out
+	if err := validate(); err != nil {
+		return s, specError(err)
 	}
 	return s, nil
 }
+
+// specFlags names the flags that give each render.Spec input, so library
+// errors (in product terms) say which flag to change.
+var specFlags = map[render.Field]string{
+	render.FieldID: "--id", render.FieldServer: "--server", render.FieldPhase: "--phase", render.FieldMode: "--mode",
+	render.FieldListen: "--listen", render.FieldServerCert: "--cert", render.FieldServerKey: "--key",
+	render.FieldCAFile: "--ca-file", render.FieldHostname: "--hostname", render.FieldHostCA: "--host-ca",
+	render.FieldClientCert: "--client-cert", render.FieldUpstream: "--upstream", render.FieldAccessLog: "--access-log",
+	render.FieldConfDir: "--conf-dir", render.FieldRuntimeDir: "--runtime-dir or --out", render.FieldStandalone: "--standalone",
+	render.FieldNamespace: "--namespace", render.FieldIngressBackend: "--ingress-backend", render.FieldTLSSecret: "--tls-secret",
+}
+
+// specError is a bad-input error (exit 2) listing every invalid input of
+// a spec, each with the flag that gives it.
+func specError(err error) error {
+	fes := render.FieldErrors(err)
+	if len(fes) == 0 {
+		return asUsage(err)
+	}
+	var b strings.Builder
+	if slices.ContainsFunc(fes, func(fe *render.FieldError) bool {
+		return fe.Value == "" && (fe.Field == render.FieldServer || fe.Field == render.FieldPhase)
+	}) {
+		b.WriteString("--server and --phase are required (e.g. --server nginx --phase soft); ")
+	}
+	if len(fes) > 1 {
+		fmt.Fprintf(&b, "%d inputs are missing or invalid:", len(fes))
+	}
+	for _, fe := range fes {
+		if len(fes) > 1 {
+			b.WriteString("\n  - ")
+		}
+		if flag := specFlags[fe.Field]; flag != "" {
+			b.WriteString(flag + ": ")
+		}
+		b.WriteString(fe.Error())
+	}
+	return asUsage(mappedError{msg: b.String(), err: err})
+}
+
+// mappedError rewords err for the command line and keeps its chain.
+type mappedError struct {
+	msg string
+	err error
+}
+
+func (e mappedError) Error() string { return e.msg }
+func (e mappedError) Unwrap() error { return e.err }
 
 func runOriginRender(cmd *cobra.Command, f originRenderFlags) error {
 	spec, err := f.spec()
@@ -197,7 +233,7 @@ func runOriginRender(cmd *cobra.Command, f originRenderFlags) error {
 	out, err := renderFn(spec)
 	if err != nil {
 		// Every render error is about the input: say so with exit code 2.
-		return asUsage(err)
+		return specError(err)
 	}
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	for _, n := range out.Notes {

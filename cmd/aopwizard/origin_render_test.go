@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/aopwizard/aopwizard/origin/builtin"
+	"github.com/aopwizard/aopwizard/pki/pkitest"
 )
 
 func runOriginCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -47,15 +49,15 @@ func TestOriginRenderBadInputIsUsageError(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--phase", "soft"}, "--server and --phase are required"},
+		{[]string{"--phase", "soft"}, "--server: server is missing"},
 		{[]string{"--server", "iis", "--phase", "soft", "--id", "x"}, `server "iis" is not supported`},
 		{[]string{"--server", "nginx", "--phase", "strict", "--id", "x"}, `phase "strict" is unknown`},
 		{[]string{"--server", "nginx", "--phase", "soft", "--id", "x"}, "zone mode needs the CA bundle file"},
 		{[]string{"--server", "nginx", "--phase", "soft", "--host-ca", "a.example.com"}, "is not HOST=PATH"},
-		{[]string{"--server", "nginx", "--phase", "soft", "--mode", "hostname", "--hostname", "a.example.com"}, "has no CA file"},
-		{[]string{"--server", "nginx", "--phase", "soft", "--ca-file", "/ca.pem"}, "--id is required"},
+		{[]string{"--server", "nginx", "--phase", "soft", "--mode", "hostname", "--hostname", "a.example.com"}, "--host-ca: hostname CA bundle of hostname a.example.com is missing"},
+		{[]string{"--server", "nginx", "--phase", "soft", "--ca-file", "/ca.pem"}, "--id: managed-block id is missing"},
 		{[]string{"--server", "nginx", "--phase", "soft", "--ca-file", "/ca.pem", "--hostname", "bad_name!"}, "not a valid DNS name"},
-		{[]string{"--server", "caddy", "--phase", "soft", "--ca-file", "/ca.pem", "--id", "x", "--standalone", "--out", "/tmp"}, "standalone configs exist for nginx"},
+		{[]string{"--server", "caddy", "--phase", "soft", "--ca-file", "/ca.pem", "--id", "x", "--standalone", "--out", "/tmp"}, "--standalone: standalone config exists for nginx, apache, haproxy and builtin, not caddy"},
 		{[]string{"--server", "nginx", "--phase", "soft", "--ca-file", "/ca.pem", "--id", "x", "--upstream", "http://app:8080/api"}, "no path"},
 	}
 	for _, c := range cases {
@@ -133,5 +135,104 @@ func TestOriginRenderOutMergesHAProxyBlock(t *testing.T) {
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "haproxy.cfg")); err != nil || fi.Mode().Perm() != 0o640 {
 		t.Errorf("haproxy.cfg permissions changed: %v %v", fi.Mode(), err)
+	}
+}
+
+// Issue 7, defect 8: without --cert the error was `server certificate ""
+// must be an absolute path`, and it hid the other missing inputs.
+func TestOriginRenderReportsAllMissingInputs(t *testing.T) {
+	code, _, errs := runOriginCLI(t, "origin", "render", "--server", "nginx", "--phase", "soft")
+	if code != exitUsage {
+		t.Fatalf("exit %d, want %d: %s", code, exitUsage, errs)
+	}
+	for _, want := range []string{
+		"4 inputs are missing or invalid",
+		"--cert: server certificate is missing: the server presents it to Cloudflare",
+		"--key: server key is missing",
+		"--ca-file: CA bundle is missing",
+		"--id: managed-block id is missing",
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+	if strings.Contains(errs, `""`) {
+		t.Errorf("stderr quotes an empty path instead of saying what is missing:\n%s", errs)
+	}
+}
+
+// Issue 7, defect 2: a client certificate given as --ca-file rendered (and
+// applied) fine; enforce then rejected Cloudflare. --client-cert must chain
+// to the bundle.
+func TestOriginRenderChecksCABundle(t *testing.T) {
+	lab := pkitest.New(t)
+	base := []string{"origin", "render", "--server", "nginx", "--phase", "enforce", "--hostname", "example.com",
+		"--cert", lab.Path(pkitest.ServerCert), "--key", lab.Path(pkitest.ServerKey)}
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--ca-file", lab.Path("clientA.pem")}, exitUsage, "--ca-file: CA bundle: " + lab.Path("clientA.pem") + ": not a usable CA bundle: certificate 1 (CN=client-A) is not a CA"},
+		{[]string{"--ca-file", lab.Path(pkitest.CAAFile), "--client-cert", lab.Path("clientB.pem")}, exitUsage, "--client-cert: client certificate " + `"` + lab.Path("clientB.pem") + `"` + ": the client certificate does not chain to the CA bundle"},
+		{[]string{"--ca-file", lab.Path(pkitest.CAAFile), "--client-cert", lab.Path("clientA.pem")}, exitOK, "note: CA bundle " + lab.Path(pkitest.CAAFile) + ": CA CN=Lab AOP CA A,O=Lab expires on"},
+	}
+	for _, c := range cases {
+		code, _, errs := runOriginCLI(t, append(base, c.args...)...)
+		if code != c.code || !strings.Contains(errs, c.want) {
+			t.Errorf("%v: exit %d, stderr:\n%s\nwant exit %d naming %q", c.args, code, errs, c.code, c.want)
+		}
+	}
+}
+
+// Issue 7, defect 4: a CA path with a space gave a config nginx -t
+// rejects, and --access-log '/tmp/a b";x' went verbatim into nginx and
+// Apache configs.
+func TestOriginRenderQuotesPaths(t *testing.T) {
+	lab := pkitest.New(t)
+	caDir := filepath.Join(lab.Dir, "x y")
+	if err := os.Mkdir(caDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ca := filepath.Join(caDir, "ca.crt")
+	data, err := os.ReadFile(lab.Path(pkitest.CAAFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ca, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.MkdirTemp("", "aopwizard-render-") // not t.TempDir: nginx workers need to traverse it
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(out) })
+	code, _, errs := runOriginCLI(t, "origin", "render", "--server", "nginx", "--phase", "soft", "--ca-file", ca, "--id", "example.com",
+		"--standalone", "--out", out, "--listen", "127.0.0.1:18443",
+		"--cert", lab.Path(pkitest.ServerCert), "--key", lab.Path(pkitest.ServerKey))
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if nginx, err := exec.LookPath("nginx"); err == nil || os.Getenv("AOPWIZARD_REQUIRE_SERVERS") == "1" {
+		if err != nil {
+			nginx = "/usr/sbin/nginx"
+		}
+		got, err := exec.Command(nginx, "-t", "-c", filepath.Join(out, "nginx.conf"), "-e", filepath.Join(out, "error.log")).CombinedOutput()
+		if err != nil {
+			t.Errorf("nginx -t rejects the config for CA path %q: %v\n%s", ca, err, got)
+		}
+	}
+
+	for server, want := range map[string]string{"nginx": `access_log "/tmp/a b\";x" `, "apache": `CustomLog "/tmp/a b\";x" `} {
+		code, stdout, errs := runOriginCLI(t, "origin", "render", "--server", server, "--phase", "soft", "--ca-file", ca, "--id", "example.com",
+			"--cert", "/etc/ssl/o.pem", "--key", "/etc/ssl/o.key", "--access-log", `/tmp/a b";x`)
+		if code != exitOK || !strings.Contains(stdout, want) {
+			t.Errorf("%s: exit %d, stderr %s; want %q in:\n%s", server, code, errs, want, stdout)
+		}
+	}
+	code, _, errs = runOriginCLI(t, "origin", "render", "--server", "nginx", "--phase", "soft", "--ca-file", ca, "--id", "example.com",
+		"--cert", "/etc/ssl/o.pem", "--key", "/etc/ssl/o.key", "--access-log", "/tmp/a\nerror_log /tmp/x")
+	if code != exitUsage || !strings.Contains(errs, "--access-log: access log") || !strings.Contains(errs, "control character") {
+		t.Errorf("newline in --access-log: exit %d, stderr %s", code, errs)
 	}
 }

@@ -36,8 +36,8 @@ func (r *resolved) apacheSite(withListen bool) []byte {
 		if len(v.names) > 1 {
 			fmt.Fprintf(b, "    ServerAlias %s\n", strings.Join(v.names[1:], " "))
 		}
-		fmt.Fprintf(b, "    SSLEngine on\n    SSLCertificateFile    %s\n    SSLCertificateKeyFile %s\n", r.ServerCertFile, r.ServerKeyFile)
-		fmt.Fprintf(b, "    SSLCACertificateFile  %s\n", v.caFile)
+		fmt.Fprintf(b, "    SSLEngine on\n    SSLCertificateFile    %s\n    SSLCertificateKeyFile %s\n", r.q(r.ServerCertFile), r.q(r.ServerKeyFile))
+		fmt.Fprintf(b, "    SSLCACertificateFile  %s\n", r.q(v.caFile))
 		if r.soft() {
 			b.WriteString("    # SOFT: optional_no_ca serves missing and wrong-CA certificates and logs the result;\n" +
 				"    # an EXPIRED certificate is still refused with a TLS alert (plain \"optional\" would refuse wrong-CA too).\n" +
@@ -51,7 +51,7 @@ func (r *resolved) apacheSite(withListen bool) []byte {
 			// refuse such clients instead of serving another vhost.
 			b.WriteString("    SSLStrictSNIVHostCheck on\n")
 		}
-		fmt.Fprintf(b, "    CustomLog %s %s\n", r.AccessLog, logName)
+		fmt.Fprintf(b, "    CustomLog %s %s\n", r.q(r.AccessLog), logName)
 		if r.upstream != nil {
 			if r.upstream.Scheme == "https" {
 				b.WriteString("    SSLProxyEngine on\n")
@@ -112,7 +112,7 @@ func (r *resolved) apacheStandalone() *Output {
 	htdocs := filepath.Join(rd, "htdocs")
 	b := &strings.Builder{}
 	b.WriteString("# aopwizard standalone Apache config (tests, demos). Start:\n")
-	fmt.Fprintf(b, "#   apache2 -f %s -k start\n", filepath.Join(rd, "apache2.conf"))
+	fmt.Fprintf(b, "#   apache2 -f %s -k start\n", shellQuote(filepath.Join(rd, "apache2.conf")))
 	b.WriteString("ServerRoot /etc/apache2\n")
 	for _, m := range r.apacheModules() {
 		fmt.Fprintf(b, "LoadModule %s_module /usr/lib/apache2/modules/mod_%s.so\n", m, m)
@@ -122,13 +122,13 @@ func (r *resolved) apacheStandalone() *Output {
 		serverName = r.Hosts[0].Name
 	}
 	fmt.Fprintf(b, "User www-data\nGroup www-data\nServerName %s\n", serverName)
-	fmt.Fprintf(b, "PidFile %s\nDefaultRuntimeDir %s\nMutex file:%s default\n", filepath.Join(rd, "apache2.pid"), rd, rd)
-	fmt.Fprintf(b, "ErrorLog %s\nLogLevel warn ssl:info\n", filepath.Join(rd, "error.log"))
+	fmt.Fprintf(b, "PidFile %s\nDefaultRuntimeDir %s\nMutex %s default\n", r.q(filepath.Join(rd, "apache2.pid")), r.q(rd), r.q("file:"+rd))
+	fmt.Fprintf(b, "ErrorLog %s\nLogLevel warn ssl:info\n", r.q(filepath.Join(rd, "error.log")))
 	// mod_mime without TypesConfig passes -t but fails to start (AH01597).
 	b.WriteString("TypesConfig /etc/mime.types\n")
 	b.WriteString("SSLProtocol -all +TLSv1.2 +TLSv1.3\n")
-	fmt.Fprintf(b, "DocumentRoot %s\n<Directory %s>\n    AllowOverride None\n    Require all granted\n</Directory>\n", htdocs, htdocs)
-	fmt.Fprintf(b, "Include %s\n", out.Files[0].Path)
+	fmt.Fprintf(b, "DocumentRoot %s\n<Directory %s>\n    AllowOverride None\n    Require all granted\n</Directory>\n", r.q(htdocs), r.q(htdocs))
+	fmt.Fprintf(b, "Include %s\n", r.q(out.Files[0].Path))
 	out.Files = append([]File{{Path: filepath.Join(rd, "apache2.conf"), Content: []byte(b.String()), Mode: 0o644}}, out.Files...)
 	out.Files = append(out.Files, File{Path: filepath.Join(htdocs, "index.html"), Content: []byte("ok\n"), Mode: 0o644})
 	return out

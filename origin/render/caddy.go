@@ -26,14 +26,14 @@ func (r *resolved) caddy() *Output {
 		if r.listenHost != "" {
 			fmt.Fprintf(b, "\tbind %s\n", r.listenHost)
 		}
-		fmt.Fprintf(b, "\ttls %s %s {\n\t\tprotocols tls1.2\n\t\tclient_auth {\n\t\t\tmode %s\n", r.ServerCertFile, r.ServerKeyFile, mode)
+		fmt.Fprintf(b, "\ttls %s %s {\n\t\tprotocols tls1.2\n\t\tclient_auth {\n\t\t\tmode %s\n", r.q(r.ServerCertFile), r.q(r.ServerKeyFile), mode)
 		if r.CaddyLegacy {
-			fmt.Fprintf(b, "\t\t\ttrusted_ca_cert_file %s\n", v.caFile)
+			fmt.Fprintf(b, "\t\t\ttrusted_ca_cert_file %s\n", r.q(v.caFile))
 		} else {
-			fmt.Fprintf(b, "\t\t\ttrust_pool file %s\n", v.caFile)
+			fmt.Fprintf(b, "\t\t\ttrust_pool file %s\n", r.q(v.caFile))
 		}
 		b.WriteString("\t\t}\n\t}\n")
-		fmt.Fprintf(b, "\tlog {\n\t\toutput file %s\n\t\tformat json\n\t}\n", r.AccessLog)
+		fmt.Fprintf(b, "\tlog {\n\t\toutput file %s\n\t\tformat json\n\t}\n", r.q(r.AccessLog))
 		if r.upstream != nil {
 			fmt.Fprintf(b, "\treverse_proxy %s {\n\t\theader_up X-Client-Fingerprint {http.request.tls.client.fingerprint}\n\t}\n", r.upstream)
 		} else {
@@ -53,5 +53,5 @@ func (r *resolved) caddy() *Output {
 		"caddy soft: Caddy cannot be soft and informative — mode request accepts every request but verifies nothing and logs no verification result (verify_if_given would reject wrong-CA and expired certificates). Use the probe-only path: aopwizard's probe checks the chain to the CA itself",
 		"caddy enforce: rejections are TLS alerts or, on TLS 1.3, sometimes a connection reset; Caddy refuses SNI/Host mismatches with 421 once client auth is on"))
 	return &Output{Files: []File{{Path: r.path("aopwizard-" + r.ID + ".caddy"), Content: []byte(b.String()), Mode: 0o644}}, Notes: append(notes,
-		"caddy: add `import "+r.path("aopwizard-"+r.ID+".caddy")+"` to the Caddyfile and remove any other site block for these hostnames")}
+		"caddy: add `import "+r.q(r.path("aopwizard-"+r.ID+".caddy"))+"` to the Caddyfile and remove any other site block for these hostnames")}
 }

@@ -60,22 +60,37 @@ func labSpec(t *testing.T, lab *pkitest.Lab, server Server, phase Phase, mode Mo
 	return s
 }
 
+// configTests are each server's own config check of a standalone main
+// config; rd is its runtime directory.
+var configTests = map[Server]struct {
+	bin  string
+	args func(main, rd string) []string
+}{
+	Nginx: {"nginx", func(main, rd string) []string {
+		return []string{"-t", "-c", main, "-e", filepath.Join(rd, "error.log")}
+	}},
+	Apache:  {"apache2", func(main, _ string) []string { return []string{"-t", "-f", main} }},
+	HAProxy: {"haproxy", func(main, _ string) []string { return []string{"-c", "-f", main} }},
+}
+
+// configTest runs the server's config check on a written standalone output.
+func configTest(t *testing.T, server Server, out *Output, rd string) ([]byte, error) {
+	t.Helper()
+	c := configTests[server]
+	bin := needBinary(t, c.bin)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return exec.CommandContext(ctx, bin, c.args(out.Files[0].Path, rd)...).CombinedOutput()
+}
+
 // TestStandalonePassesServerConfigTest runs each server's own config check
 // on every phase x mode: cheap, and it catches template syntax errors.
 func TestStandalonePassesServerConfigTest(t *testing.T) {
 	lab := pkitest.New(t)
-	checks := map[Server]func(main, rd string) []string{
-		Nginx: func(main, rd string) []string {
-			return []string{"-t", "-c", main, "-e", filepath.Join(rd, "error.log")}
-		},
-		Apache:  func(main, _ string) []string { return []string{"-t", "-f", main} },
-		HAProxy: func(main, _ string) []string { return []string{"-c", "-f", main} },
-	}
-	bins := map[Server]string{Nginx: "nginx", Apache: "apache2", HAProxy: "haproxy"}
 	for _, server := range []Server{Nginx, Apache, HAProxy} {
 		t.Run(string(server), func(t *testing.T) {
 			t.Parallel()
-			bin := needBinary(t, bins[server])
+			needBinary(t, configTests[server].bin)
 			for _, phase := range []Phase{Soft, Enforce} {
 				for _, mode := range []Mode{Global, Zone, Hostname} {
 					for _, upstream := range []string{"", "http://127.0.0.1:18080"} {
@@ -88,10 +103,7 @@ func TestStandalonePassesServerConfigTest(t *testing.T) {
 						if err := out.Write(); err != nil {
 							t.Fatal(err)
 						}
-						ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-						got, err := exec.CommandContext(ctx, bin, checks[server](out.Files[0].Path, spec.RuntimeDir)...).CombinedOutput()
-						cancel()
-						if err != nil {
+						if got, err := configTest(t, server, out, spec.RuntimeDir); err != nil {
 							t.Errorf("%s %s %s upstream=%q: config test failed: %v\n%s\nconfig:\n%s", server, phase, mode, upstream, err, got, dump(out))
 						}
 					}

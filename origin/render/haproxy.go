@@ -33,9 +33,9 @@ func (r *resolved) haproxyBlock() []byte {
 		bind = "    bind :" + r.listenPort
 	}
 	if r.Mode == Hostname {
-		bind += " ssl crt-list " + r.crtListPath()
+		bind += " ssl crt-list " + r.q(r.crtListPath())
 	} else {
-		bind += fmt.Sprintf(" ssl crt %s ca-file %s %s", r.ServerCertFile, r.CAFile, r.haproxyVerify())
+		bind += fmt.Sprintf(" ssl crt %s ca-file %s %s", r.q(r.ServerCertFile), r.q(r.CAFile), r.haproxyVerify())
 	}
 	if r.soft() {
 		// Only valid on the bind line (fatal inside crt-list brackets).
@@ -108,8 +108,8 @@ func (r *resolved) haproxy(standalone bool) *Output {
 // the evidence (stdout) and HAProxy's own messages (stderr) apart; the
 // pid file is where origin/server's standalone driver looks for it.
 func (r *resolved) haproxyStartCommand() string {
-	return fmt.Sprintf("haproxy -W -db -f %s -p %s > %s 2> %s", filepath.Join(r.RuntimeDir, "haproxy.cfg"),
-		filepath.Join(r.RuntimeDir, "haproxy.pid"), r.AccessLog, filepath.Join(r.RuntimeDir, "error.log"))
+	return fmt.Sprintf("haproxy -W -db -f %s -p %s > %s 2> %s", shellQuote(filepath.Join(r.RuntimeDir, "haproxy.cfg")),
+		shellQuote(filepath.Join(r.RuntimeDir, "haproxy.pid")), shellQuote(r.AccessLog), shellQuote(filepath.Join(r.RuntimeDir, "error.log")))
 }
 
 // haproxyStandalone mirrors docs/origin-servers.md, "Standalone HAProxy".

@@ -77,7 +77,12 @@ func (r *resolved) ingressCA(path string) ([]byte, error) {
 	}
 	ca, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read CA bundle for the ca.crt secret: %w", err)
+		field := FieldCAFile
+		if r.Mode == Hostname {
+			field = FieldHostCA
+		}
+		return nil, &FieldError{Field: field, Value: path, Problem: "cannot be read to embed it in the ca.crt secret", Err: err,
+			Remedy: "render ingress-nginx on a machine that has the CA bundle"}
 	}
 	return ca, nil
 }

@@ -30,8 +30,8 @@ func (r *resolved) nginxSite(defaultServer bool) []byte {
 			def = " default_server"
 		}
 		fmt.Fprintf(b, "\nserver {\n    listen %s ssl%s;\n    server_name %s;\n", listen, def, names)
-		fmt.Fprintf(b, "    ssl_certificate        %s;\n    ssl_certificate_key    %s;\n", r.ServerCertFile, r.ServerKeyFile)
-		fmt.Fprintf(b, "    # The CA names in this bundle are sent in the CertificateRequest.\n    ssl_client_certificate %s;\n", v.caFile)
+		fmt.Fprintf(b, "    ssl_certificate        %s;\n    ssl_certificate_key    %s;\n", r.q(r.ServerCertFile), r.q(r.ServerKeyFile))
+		fmt.Fprintf(b, "    # The CA names in this bundle are sent in the CertificateRequest.\n    ssl_client_certificate %s;\n", r.q(v.caFile))
 		if r.soft() {
 			b.WriteString("    # SOFT: \"optional\" alone answers 400 to a wrong-CA or expired certificate;\n" +
 				"    # error_page 495 hands those requests to @aopwizard_soft, which serves them anyway.\n" +
@@ -39,7 +39,7 @@ func (r *resolved) nginxSite(defaultServer bool) []byte {
 		} else {
 			b.WriteString("    # ENFORCE: no certificate -> 400, wrong CA or expired -> 400 (HTTP, after the handshake).\n    ssl_verify_client on;\n")
 		}
-		fmt.Fprintf(b, "    ssl_verify_depth %d;\n    access_log %s %s;\n", VerifyDepth, r.AccessLog, logName)
+		fmt.Fprintf(b, "    ssl_verify_depth %d;\n    access_log %s %s;\n", VerifyDepth, r.q(r.AccessLog), logName)
 		if r.Mode == Hostname && !r.soft() {
 			// nginx checks Host against SNI only when an SNI was sent; without
 			// one the default server's CA verified the certificate.
@@ -98,18 +98,23 @@ func (r *resolved) nginxStandalone() *Output {
 	rd := r.RuntimeDir
 	b := &strings.Builder{}
 	b.WriteString("# aopwizard standalone nginx config (tests, demos). Start:\n")
-	fmt.Fprintf(b, "#   nginx -c %s -e %s\n", filepath.Join(rd, "nginx.conf"), filepath.Join(rd, "error.log"))
+	fmt.Fprintf(b, "#   %s\n", r.nginxStartCommand())
 	fmt.Fprintf(b, "worker_processes 1;\npid %s;\nerror_log %s info;\nevents { worker_connections 64; }\nhttp {\n",
-		filepath.Join(rd, "nginx.pid"), filepath.Join(rd, "error.log"))
+		r.q(filepath.Join(rd, "nginx.pid")), r.q(filepath.Join(rd, "error.log")))
 	for _, t := range []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi"} {
-		fmt.Fprintf(b, "    %s_temp_path %s;\n", t, filepath.Join(rd, "temp-"+t))
+		fmt.Fprintf(b, "    %s_temp_path %s;\n", t, r.q(filepath.Join(rd, "temp-"+t)))
 	}
 	// The compiled-in default access log lives under /usr/share/nginx, which
 	// may not exist; the server blocks log to the evidence log instead.
 	b.WriteString("    access_log off;\n")
 	b.WriteString("    ssl_protocols TLSv1.2 TLSv1.3; # the 1.22 default lacks TLSv1.3\n")
-	fmt.Fprintf(b, "    include %s;\n}\n", site.Files[0].Path)
+	fmt.Fprintf(b, "    include %s;\n}\n", r.q(site.Files[0].Path))
 	site.Files = append([]File{{Path: filepath.Join(rd, "nginx.conf"), Content: []byte(b.String()), Mode: 0o644}}, site.Files...)
-	site.Notes = append(site.Notes, fmt.Sprintf("nginx standalone: start with an absolute -e (nginx -c %s -e %s)", site.Files[0].Path, filepath.Join(rd, "error.log")))
+	site.Notes = append(site.Notes, fmt.Sprintf("nginx standalone: start with an absolute -e (%s)", r.nginxStartCommand()))
 	return site
+}
+
+// nginxStartCommand is the shell command that starts the standalone config.
+func (r *resolved) nginxStartCommand() string {
+	return "nginx -c " + shellQuote(filepath.Join(r.RuntimeDir, "nginx.conf")) + " -e " + shellQuote(filepath.Join(r.RuntimeDir, "error.log"))
 }

@@ -12,9 +12,10 @@
 package render
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
-	"maps"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -23,8 +24,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/renameio/v2"
+
+	"github.com/aopwizard/aopwizard/pki"
 )
 
 // Server names a supported origin server.
@@ -74,6 +78,10 @@ const (
 type Host struct {
 	Name   string
 	CAFile string
+	// ClientCertFile is, in hostname mode, the client certificate
+	// Cloudflare presents for this hostname; when set, Render refuses a CA
+	// bundle it does not chain to. It is read here only, never rendered.
+	ClientCertFile string
 }
 
 // Spec describes what to render. Paths must be absolute: servers resolve
@@ -88,9 +96,14 @@ type Spec struct {
 	// CAFile is the bundle for zone/global mode; it may hold several CAs
 	// during a rotation. Global mode defaults it to GlobalCAFileName in
 	// ConfDir and renders that file from cfca.PEM().
-	CAFile   string
-	Hosts    []Host // server_name / SNI list; in hostname mode each has its own CAFile
-	Upstream string // "http://127.0.0.1:8080"; empty = answer 200 "ok verify=…" directly
+	CAFile string
+	// ClientCertFile is the client certificate Cloudflare presents (the
+	// one uploaded, or Cloudflare's own in global mode); when set, Render
+	// refuses a CA bundle it does not chain to. Hostname mode sets it per
+	// Host instead. It is read here only, never rendered.
+	ClientCertFile string
+	Hosts          []Host // server_name / SNI list; in hostname mode each has its own CAFile
+	Upstream       string // "http://127.0.0.1:8080"; empty = answer 200 "ok verify=…" directly
 	// AccessLog is the evidence log (aop1 lines); empty = a per-server
 	// default (see Notes). HAProxy cannot write files: its lines go to the
 	// global log target.
@@ -250,9 +263,17 @@ func joinServers() string {
 var (
 	idRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 	hostRE = regexp.MustCompile(`^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	// Kubernetes object names: a DNS-1123 label (namespace, service) or
+	// subdomain (secret); a port name is an IANA service name.
+	k8sLabelRE     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	k8sSubdomainRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	k8sPortNameRE  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$`)
 )
 
-// Validate checks the spec as Render would use it and says what to change.
+// Validate checks the spec as Render would use it and returns every
+// missing or invalid input at once, as FieldErrors joined with
+// errors.Join. It reads the CA bundles (and the client certificates) that
+// exist on this machine, as Render does.
 func (s Spec) Validate() error {
 	_, err := s.resolve(false)
 	return err
@@ -264,106 +285,117 @@ type resolved struct {
 	Spec
 	listenHost, listenPort string
 	upstream               *url.URL
-	globalCA               bool // CAFile defaulted: render cfca.PEM() into it
+	globalCA               bool     // CAFile defaulted: render cfca.PEM() into it
+	caNotes                []string // CA bundle warnings, for Output.Notes
 }
 
 func (s Spec) resolve(standalone bool) (*resolved, error) {
 	r := &resolved{Spec: s}
 	r.Hosts = slices.Clone(s.Hosts)
-	if _, err := ParseServer(string(s.Server)); err != nil {
-		return nil, err
-	}
-	if s.Phase != Soft && s.Phase != Enforce {
-		_, err := ParsePhase(string(s.Phase))
-		return nil, err
-	}
-	if s.Mode != Global && s.Mode != Zone && s.Mode != Hostname {
-		_, err := ParseMode(string(s.Mode))
-		return nil, err
-	}
-	if standalone {
-		switch s.Server {
-		case Nginx, Apache, HAProxy, Builtin:
+	var errs fieldErrs
+	r.resolveKinds(&errs, standalone)
+	if standalone && slices.Contains([]Server{Nginx, Apache, HAProxy, Builtin}, s.Server) {
+		switch {
+		case s.RuntimeDir == "":
+			errs.add(FieldRuntimeDir, "", "is missing: the standalone config keeps its pid file, temp files and error log there", "give a directory for them, e.g. the output directory")
+		case !filepath.IsAbs(s.RuntimeDir):
+			errs.add(FieldRuntimeDir, s.RuntimeDir, "must be an absolute path: the server resolves relative paths against its own directory", "give an absolute path")
 		default:
-			return nil, fmt.Errorf("standalone configs exist for nginx, apache, haproxy and builtin, not %s; render the fragment instead", s.Server)
-		}
-		if !filepath.IsAbs(s.RuntimeDir) {
-			return nil, fmt.Errorf("runtime dir %q must be an absolute path: the standalone config keeps its pid file, temp files and error log there", s.RuntimeDir)
-		}
-		if r.ConfDir == "" {
-			r.ConfDir = s.RuntimeDir
-		}
-		if r.AccessLog == "" {
-			r.AccessLog = filepath.Join(s.RuntimeDir, "access.log")
+			if r.ConfDir == "" {
+				r.ConfDir = s.RuntimeDir
+			}
+			if r.AccessLog == "" {
+				r.AccessLog = filepath.Join(s.RuntimeDir, "access.log")
+			}
 		}
 	}
 	if r.ConfDir == "" {
 		r.ConfDir = DefaultConfDir(s.Server)
 	}
-	if r.AccessLog == "" {
+	if r.AccessLog == "" && idRE.MatchString(s.ID) {
 		r.AccessLog = defaultAccessLog(s.Server, s.ID)
 	}
 	if r.Listen == "" {
 		r.Listen = ":443"
 	}
-	if err := r.resolveListen(); err != nil {
+	switch {
+	case s.ID == "":
+		errs.add(FieldID, "", "is missing: it names the managed block that re-rendering replaces and rollback removes", "give an id (the zone name, e.g. example.com) or at least one hostname")
+	case !idRE.MatchString(s.ID):
+		errs.add(FieldID, s.ID, "is not usable as a managed-block id", "use 1-63 letters, digits, dots, dashes or underscores, e.g. the zone name")
+	}
+	r.resolveListen(&errs)
+	r.resolveFiles(&errs, standalone)
+	r.resolveHosts(&errs)
+	r.resolveUpstream(&errs)
+	if s.Server == IngressNginx {
+		r.resolveIngress(&errs)
+	}
+	r.checkCABundles(&errs)
+	if err := errs.err(); err != nil {
 		return nil, err
-	}
-	if err := r.resolveFiles(); err != nil {
-		return nil, err
-	}
-	if err := r.resolveHosts(); err != nil {
-		return nil, err
-	}
-	if !idRE.MatchString(s.ID) {
-		return nil, fmt.Errorf("id %q is not usable as a managed-block id: use 1-63 letters, digits, dots, dashes or underscores, e.g. the zone name", s.ID)
-	}
-	if s.Upstream != "" {
-		u, err := url.Parse(s.Upstream)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
-			return nil, fmt.Errorf("upstream %q must be http(s)://host:port with no path: the soft-phase fallback passes the request URI through unchanged", s.Upstream)
-		}
-		u.Path = ""
-		r.upstream = u
 	}
 	return r, nil
 }
 
-func (r *resolved) resolveListen() error {
+func (r *resolved) resolveKinds(errs *fieldErrs, standalone bool) {
+	if r.Server == "" {
+		errs.add(FieldServer, "", "is missing: the configuration syntax depends on it", "choose one of "+joinServers())
+	} else if _, err := ParseServer(string(r.Server)); err != nil {
+		errs.add(FieldServer, string(r.Server), "is not supported", "use one of "+joinServers())
+	} else if standalone && !slices.Contains([]Server{Nginx, Apache, HAProxy, Builtin}, r.Server) {
+		errs.add(FieldStandalone, "", "exists for nginx, apache, haproxy and builtin, not "+string(r.Server), "render the fragment for the server's own configuration instead")
+	}
+	switch r.Phase {
+	case Soft, Enforce:
+	case "":
+		errs.add(FieldPhase, "", "is missing: it decides whether requests without a valid client certificate are still served", "choose soft (accept all, log the result) or enforce (require the certificate)")
+	default:
+		errs.add(FieldPhase, string(r.Phase), "is unknown", "use soft (accept all, log the result) or enforce (require the certificate)")
+	}
+	switch r.Mode {
+	case Global, Zone, Hostname:
+	case "":
+		errs.add(FieldMode, "", "is missing: it decides which CA the origin trusts", "use global, zone or hostname")
+	default:
+		errs.add(FieldMode, string(r.Mode), "is unknown", "use global (Cloudflare's shared CA), zone (one CA for all hosts) or hostname (a CA per hostname)")
+	}
+}
+
+func (r *resolved) resolveListen(errs *fieldErrs) {
 	listen := r.Listen
 	if !strings.Contains(listen, ":") {
 		listen = ":" + listen
 	}
+	const remedy = "give [IP]:port, e.g. :443 or 127.0.0.1:18443"
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
-		return fmt.Errorf("listen %q is not [host]:port (e.g. :443 or 127.0.0.1:18443): %w", r.Listen, err)
+		errs.add(FieldListen, r.Listen, "is not [host]:port", remedy)
+		return
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("listen %q has no valid port (1-65535)", r.Listen)
+		errs.add(FieldListen, r.Listen, "has no valid port (1-65535)", remedy)
+		return
 	}
 	if host != "" && net.ParseIP(host) == nil {
-		return fmt.Errorf("listen %q must use an IP address, not a name: servers bind before DNS is trustworthy", r.Listen)
+		errs.add(FieldListen, r.Listen, "must use an IP address, not a name: servers bind before DNS is trustworthy", remedy)
+		return
 	}
 	r.listenHost, r.listenPort = host, port
-	return nil
 }
 
-func (r *resolved) resolveFiles() error {
-	abs := map[string]string{"access log": r.AccessLog, "conf dir": r.ConfDir}
-	if r.Server != IngressNginx {
-		// ingress-nginx takes the server certificate from a Kubernetes TLS secret.
-		abs["server certificate"] = r.ServerCertFile
-		if r.Server != HAProxy || r.ServerKeyFile != "" {
-			abs["server key"] = r.ServerKeyFile
-		}
-	}
-	for _, what := range slices.Sorted(maps.Keys(abs)) {
-		if p := abs[what]; !filepath.IsAbs(p) {
-			return fmt.Errorf("%s %q must be an absolute path: servers resolve relative paths against their own directories", what, p)
-		}
-	}
+// pathInput is one path input and how the rendered files use it.
+type pathInput struct {
+	field            Field
+	value            string
+	why              string // why it is needed, for a missing value
+	include, crtList bool
+}
+
+func (r *resolved) resolveFiles(errs *fieldErrs, standalone bool) {
 	if r.Server == HAProxy && r.ServerKeyFile != "" && r.ServerKeyFile != r.ServerCertFile && r.ServerKeyFile != r.ServerCertFile+".key" {
-		return fmt.Errorf("haproxy reads the key from the certificate file or from <cert>.key, not from %s: concatenate certificate and key into one PEM (cat cert key > combined.pem, mode 0600) and pass it as the certificate with no key", r.ServerKeyFile)
+		errs.add(FieldServerKey, r.ServerKeyFile, "cannot be read by HAProxy, which takes the key from the certificate file or from <certificate>.key",
+			"concatenate certificate and key into one PEM (cat cert key > combined.pem, mode 0600) and give it as the server certificate, with no separate key")
 	}
 	switch r.Mode {
 	case Global:
@@ -373,45 +405,202 @@ func (r *resolved) resolveFiles() error {
 		}
 	case Zone:
 		if r.CAFile == "" {
-			return fmt.Errorf("zone mode needs the CA bundle file (the CA of the certificate uploaded to Cloudflare); pass it as the CA file")
+			errs.add(FieldCAFile, "", "is missing: zone mode needs the CA bundle file (the CA of the client certificate uploaded to Cloudflare)", "give the CA bundle file")
 		}
 	case Hostname:
 		if r.CAFile != "" {
-			return fmt.Errorf("hostname mode takes one CA file per hostname, not a shared one (%s); give each hostname its CA, or use zone mode", r.CAFile)
+			errs.add(FieldCAFile, r.CAFile, "is shared, but hostname mode takes one CA bundle per hostname", "give each hostname its CA bundle, or use zone mode")
+		}
+		if r.ClientCertFile != "" {
+			errs.add(FieldClientCert, r.ClientCertFile, "is shared, but in hostname mode each hostname has its own client certificate", "give each hostname its client certificate, or use zone mode")
 		}
 	}
-	if r.CAFile != "" && !filepath.IsAbs(r.CAFile) {
-		return fmt.Errorf("CA file %q must be an absolute path", r.CAFile)
+	hostnameCrtList := r.Server == HAProxy && r.Mode == Hostname
+	inputs := []pathInput{
+		{field: FieldAccessLog, value: r.AccessLog},
+		{field: FieldConfDir, value: r.ConfDir, include: standalone && (r.Server == Nginx || r.Server == Apache)},
 	}
-	return nil
+	if standalone {
+		inputs = append(inputs, pathInput{field: FieldRuntimeDir, value: r.RuntimeDir})
+	}
+	if r.Server != IngressNginx {
+		// ingress-nginx takes the server certificate from a Kubernetes TLS secret.
+		inputs = append(inputs, pathInput{field: FieldServerCert, value: r.ServerCertFile, crtList: hostnameCrtList,
+			why: "the server presents it to Cloudflare in the TLS handshake"})
+		// Whether a key is needed depends on the server: HAProxy's is in the certificate file.
+		if _, err := ParseServer(string(r.Server)); (err == nil && r.Server != HAProxy) || r.ServerKeyFile != "" {
+			inputs = append(inputs, pathInput{field: FieldServerKey, value: r.ServerKeyFile, why: "the server needs the private key of its certificate"})
+		}
+	}
+	if r.CAFile != "" {
+		inputs = append(inputs, pathInput{field: FieldCAFile, value: r.CAFile})
+	}
+	for _, h := range r.Hosts {
+		if r.Mode == Hostname && h.CAFile != "" {
+			inputs = append(inputs, pathInput{field: FieldHostCA, value: h.CAFile, crtList: hostnameCrtList})
+		}
+	}
+	for _, in := range inputs {
+		switch {
+		case in.value == "" && in.why != "":
+			errs.add(in.field, "", "is missing: "+in.why, "give the file's path")
+		case in.value == "":
+			// Defaults that could not be computed: the cause is reported on its own.
+		case !filepath.IsAbs(in.value):
+			errs.add(in.field, in.value, "must be an absolute path: servers resolve relative paths against their own directories", "give an absolute path")
+		default:
+			r.checkPath(errs, in.field, in.value, in.include, in.crtList)
+		}
+	}
 }
 
-func (r *resolved) resolveHosts() error {
+func (r *resolved) resolveHosts(errs *fieldErrs) {
 	seen := map[string]bool{}
 	for i, h := range r.Hosts {
 		name := strings.TrimSuffix(strings.ToLower(h.Name), ".")
 		if !hostRE.MatchString(name) || len(name) > 253 {
-			return fmt.Errorf("hostname %q is not a valid DNS name (letters, digits, dashes, dots; an optional leading *.)", h.Name)
+			errs.add(FieldHostname, h.Name, "is not a valid DNS name", "use letters, digits, dashes and dots, with an optional leading *.")
+			continue
 		}
 		if seen[name] {
-			return fmt.Errorf("hostname %q is listed twice; list each hostname once", name)
+			errs.add(FieldHostname, name, "is listed twice", "list each hostname once")
+			continue
 		}
 		seen[name] = true
 		r.Hosts[i].Name = name
 		switch {
 		case r.Mode == Hostname && h.CAFile == "":
-			return fmt.Errorf("hostname %s has no CA file: hostname mode verifies each hostname against its own CA; give one per hostname", name)
-		case r.Mode == Hostname && !filepath.IsAbs(h.CAFile):
-			return fmt.Errorf("CA file %q of hostname %s must be an absolute path", h.CAFile, name)
+			errs.add(FieldHostCA, "", "of hostname "+name+" is missing: hostname mode verifies each hostname against its own CA", "give each hostname its CA bundle")
 		case r.Mode != Hostname && h.CAFile != "":
-			return fmt.Errorf("hostname %s has its own CA file, which only hostname mode uses; use hostname mode or drop the per-host CA", name)
+			errs.add(FieldHostCA, h.CAFile, "of hostname "+name+" is only used in hostname mode", "use hostname mode, or drop the per-hostname CA bundle")
+		case r.Mode != Hostname && h.ClientCertFile != "":
+			errs.add(FieldClientCert, h.ClientCertFile, "of hostname "+name+" is only used in hostname mode", "use hostname mode, or give one client certificate for all hostnames")
 		}
 	}
 	if r.Mode == Hostname && len(r.Hosts) == 0 {
-		return fmt.Errorf("hostname mode needs at least one hostname with its CA file")
+		errs.add(FieldHostname, "", "is missing: hostname mode needs at least one hostname with its CA bundle", "give the hostnames and their CA bundles")
 	}
 	slices.SortFunc(r.Hosts, func(a, b Host) int { return strings.Compare(a.Name, b.Name) })
-	return nil
+}
+
+func (r *resolved) resolveUpstream(errs *fieldErrs) {
+	if r.Upstream == "" {
+		return
+	}
+	u, err := url.Parse(r.Upstream)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		errs.add(FieldUpstream, r.Upstream, "must be http(s)://host:port with no path: the soft-phase fallback passes the request URI through unchanged", "give only the scheme, host and port")
+		return
+	}
+	host := u.Hostname()
+	if net.ParseIP(host) == nil && !hostRE.MatchString(strings.ToLower(host)) || strings.HasPrefix(host, "*") {
+		errs.add(FieldUpstream, r.Upstream, "has a host that is neither an IP address nor a DNS name", "give the upstream's IP address or DNS name")
+		return
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			errs.add(FieldUpstream, r.Upstream, "has no valid port (1-65535)", "give the upstream's port")
+			return
+		}
+	}
+	u.Path = ""
+	r.upstream = u
+}
+
+// resolveIngress checks the names that go into the Kubernetes manifests:
+// Kubernetes refuses others, and YAML must not be able to read them as
+// anything but a name.
+func (r *resolved) resolveIngress(errs *fieldErrs) {
+	if r.Namespace != "" && !k8sLabelRE.MatchString(r.Namespace) {
+		errs.add(FieldNamespace, r.Namespace, "is not a Kubernetes namespace name", "use lower-case letters, digits and dashes (at most 63)")
+	}
+	if r.TLSSecret != "" && (!k8sSubdomainRE.MatchString(r.TLSSecret) || len(r.TLSSecret) > 253) {
+		errs.add(FieldTLSSecret, r.TLSSecret, "is not a Kubernetes secret name", "use lower-case letters, digits, dashes and dots")
+	}
+	if r.IngressBackend != "" {
+		svc, port, ok := strings.Cut(r.IngressBackend, ":")
+		n, nerr := strconv.Atoi(port)
+		switch {
+		case !ok || !k8sLabelRE.MatchString(svc):
+			errs.add(FieldIngressBackend, r.IngressBackend, "must be service:port with a Kubernetes service name", "give the backend service as name:port, e.g. web:80")
+		case nerr == nil && (n < 1 || n > 65535):
+			errs.add(FieldIngressBackend, r.IngressBackend, "has no valid port (1-65535)", "give the service port as a number or a port name")
+		case nerr != nil && (!k8sPortNameRE.MatchString(port) || !strings.ContainsAny(port, "abcdefghijklmnopqrstuvwxyz")):
+			errs.add(FieldIngressBackend, r.IngressBackend, "has a port that is neither a number nor a port name", "give the service port as a number or a port name")
+		}
+	}
+}
+
+// checkCABundles reads every CA bundle the rendered files name and checks
+// it with pki.CheckCABundle: a client certificate given as the bundle
+// (CA:FALSE) makes the enforce phase reject every request, an outage. A
+// bundle that is not on this machine is noted, not refused: render may be
+// writing a configuration for another host (apply's config test then
+// catches a missing file).
+func (r *resolved) checkCABundles(errs *fieldErrs) {
+	type bundle struct {
+		field        Field
+		path, client string
+		clientField  Field
+		data         []byte
+	}
+	var bundles []bundle
+	switch {
+	case r.globalCA:
+		bundles = append(bundles, bundle{field: FieldCAFile, path: r.CAFile, data: globalCAPEM(), client: r.ClientCertFile})
+	case r.Mode == Hostname:
+		for _, h := range r.Hosts {
+			bundles = append(bundles, bundle{field: FieldHostCA, path: h.CAFile, client: h.ClientCertFile})
+		}
+	default:
+		bundles = append(bundles, bundle{field: FieldCAFile, path: r.CAFile, client: r.ClientCertFile})
+	}
+	now := time.Now()
+	for _, b := range bundles {
+		if b.data == nil && (!filepath.IsAbs(b.path) || hasControl(b.path)) {
+			continue // resolveFiles reported it
+		}
+		if b.data == nil {
+			data, _, err := pki.ReadCABundle(b.path)
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				r.caNotes = append(r.caNotes, fmt.Sprintf("%s %s is not on this machine, so it was not checked: make sure it holds only the CA certificates that issued the client certificate", b.field, b.path))
+				if b.client != "" {
+					errs.add(FieldClientCert, b.client, "cannot be checked against the CA bundle "+b.path+", which is not on this machine", "create the CA bundle first, or render on the machine that has it")
+				}
+				continue
+			case err != nil:
+				errs.wrap(b.field, "", err) // err names the file
+				continue
+			}
+			b.data = data
+		}
+		var client *x509.Certificate
+		var chain []*x509.Certificate
+		if b.client != "" {
+			if !filepath.IsAbs(b.client) {
+				errs.add(FieldClientCert, b.client, "must be an absolute path", "give an absolute path")
+				continue
+			}
+			certs, err := pki.ReadClientChain(b.client)
+			if err != nil {
+				errs.wrap(FieldClientCert, "", err) // err names the file
+				continue
+			}
+			client, chain = certs[0], certs[1:]
+		}
+		warnings, err := pki.CheckCABundle(b.data, client, now, chain...)
+		for _, w := range warnings {
+			r.caNotes = append(r.caNotes, fmt.Sprintf("%s %s: %s", b.field, b.path, w))
+		}
+		if err != nil {
+			field, value := b.field, b.path
+			if errors.Is(err, pki.ErrClientNotTrusted) && !errors.Is(err, pki.ErrCABundle) {
+				field, value = FieldClientCert, b.client
+			}
+			errs.wrap(field, value, err)
+		}
+	}
 }
 
 // hostNames returns the sorted hostnames.
@@ -478,6 +667,8 @@ func (r *resolved) header(comment string) string {
 }
 
 // Render returns the configuration fragment(s) for the server's own layout.
+// Like Validate, it refuses a spec with bad inputs (every one of them, as
+// FieldErrors) and checks the CA bundles that exist on this machine.
 func Render(spec Spec) (*Output, error) { return run(spec, false) }
 
 // Standalone returns a complete main configuration around the fragment, for
@@ -540,6 +731,8 @@ func (r *resolved) output(standalone bool) (*Output, error) {
 // addCommon appends what every server shares: the global CA file and the
 // notes about the mode.
 func (r *resolved) addCommon(out *Output) {
+	// CA bundle warnings first: they can mean an outage.
+	out.Notes = append(slices.Clone(r.caNotes), out.Notes...)
 	if r.globalCA && r.Server != IngressNginx { // ingress-nginx embeds it in the Secret
 		out.Files = append(out.Files, File{Path: r.CAFile, Content: globalCAPEM(), Mode: 0o644})
 	}

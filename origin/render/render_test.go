@@ -37,9 +37,9 @@ func TestValidateSaysWhatIsWrong(t *testing.T) {
 		{"bad port", func(s *Spec) { s.Listen = ":99999" }, "no valid port"},
 		{"bad hostname", func(s *Spec) { s.Hosts = []Host{{Name: "exa mple.com"}} }, "not a valid DNS name"},
 		{"duplicate host", func(s *Spec) { s.Hosts = []Host{{Name: "a.com"}, {Name: "A.com."}} }, "listed twice"},
-		{"host CA in zone mode", func(s *Spec) { s.Hosts = []Host{{Name: "a.com", CAFile: "/ca.pem"}} }, "only hostname mode uses"},
-		{"hostname mode without host CA", func(s *Spec) { s.Mode, s.CAFile = Hostname, "" }, "has no CA file"},
-		{"hostname mode with shared CA", func(s *Spec) { s.Mode = Hostname }, "one CA file per hostname"},
+		{"host CA in zone mode", func(s *Spec) { s.Hosts = []Host{{Name: "a.com", CAFile: "/ca.pem"}} }, "only used in hostname mode"},
+		{"hostname mode without host CA", func(s *Spec) { s.Mode, s.CAFile = Hostname, "" }, "of hostname example.com is missing"},
+		{"hostname mode with shared CA", func(s *Spec) { s.Mode = Hostname }, "one CA bundle per hostname"},
 		{"hostname mode without hosts", func(s *Spec) { s.Mode, s.CAFile, s.Hosts = Hostname, "", nil }, "at least one hostname"},
 		{"upstream with path", func(s *Spec) { s.Upstream = "http://app:8080/x" }, "no path"},
 		{"haproxy separate key", func(s *Spec) { s.Server = HAProxy }, "concatenate certificate and key"},
@@ -59,7 +59,7 @@ func TestValidateSaysWhatIsWrong(t *testing.T) {
 		t.Fatalf("valid spec rejected: %v", err)
 	}
 	s := validSpec()
-	if _, err := Standalone(s); err == nil || !strings.Contains(err.Error(), "runtime dir") {
+	if _, err := Standalone(s); err == nil || !strings.Contains(err.Error(), "runtime directory is missing") {
 		t.Errorf("Standalone without RuntimeDir: %v", err)
 	}
 	s.Server, s.RuntimeDir = Traefik, "/run/x"

@@ -18,10 +18,10 @@ func (r *resolved) traefik() *Output {
 	b := r.begin()
 	// Soft: VerifyClientCertIfGiven would reject wrong-CA and expired certificates.
 	authType := r.pick("RequestClientCert", "RequireAndVerifyClientCert")
-	fmt.Fprintf(b, "tls:\n  certificates:\n    - certFile: %s\n      keyFile: %s\n  options:\n", r.ServerCertFile, r.ServerKeyFile)
+	fmt.Fprintf(b, "tls:\n  certificates:\n    - certFile: %s\n      keyFile: %s\n  options:\n", yamlQuote(r.ServerCertFile), yamlQuote(r.ServerKeyFile))
 	for _, v := range r.vhosts() {
 		fmt.Fprintf(b, "    %s:\n      minVersion: VersionTLS12\n      clientAuth:\n        caFiles:\n          - %s\n        clientAuthType: %s\n",
-			r.traefikOptionName(v), v.caFile, authType)
+			r.traefikOptionName(v), yamlQuote(v.caFile), authType)
 	}
 	if r.upstream != nil {
 		b.WriteString("http:\n  routers:\n")
