@@ -141,11 +141,28 @@ func printEvidence(w io.Writer, rep *evidence.Report) {
 			printTally(w, h.Hostname+" verified issuers", h.Issuers)
 		}
 	}
+	if imp := rep.Impact; imp.Cloudflare+imp.Direct > 0 {
+		fmt.Fprintf(w, "Enforcing would refuse %d requests through Cloudflare (with a CF-Ray) and %d direct ones\n", imp.Cloudflare, imp.Direct)
+		printClients(w, "through Cloudflare, from", imp.TopCloudflare)
+		printClients(w, "direct, from", imp.TopDirect)
+	}
 	fmt.Fprintf(w, "%d lines read: %d counted, %d skipped (not aop1), %d outside the window, %d for other hostnames\n",
 		rep.Lines, rep.Counted, rep.Skipped, rep.OutsideWindow, rep.OtherHosts)
 	for _, s := range rep.FirstSkips {
 		fmt.Fprintf(w, "  skipped %s:%d: %s\n", s.File, s.Line, s.Reason)
 	}
+}
+
+// printClients prints "label: addr ×n; addr ×m".
+func printClients(w io.Writer, label string, cs []evidence.ClientCount) {
+	if len(cs) == 0 {
+		return
+	}
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = fmt.Sprintf("%s ×%d", c.Client, c.Requests)
+	}
+	fmt.Fprintf(w, "  %s: %s\n", label, strings.Join(parts, "; "))
 }
 
 // printTally prints "label: reason ×n; other ×m", most frequent first.

@@ -266,8 +266,13 @@ func (s *Server) logRequest(r *http.Request, sni, host string, status int, resul
 		serial = fmt.Sprintf("%X", c.SerialNumber)
 		subject, issuer = c.Subject.String(), c.Issuer.String()
 	}
-	line := fmt.Sprintf("aop1 time=%s sni=%s host=%s status=%d verify=%s fp=%s serial=%s subject=%s issuer=%s\n",
-		time.Now().UTC().Format(time.RFC3339), orDash(sni), orDash(host), status, quote(result), fp, serial, quote(subject), quote(issuer))
+	client := r.RemoteAddr
+	if h, _, err := net.SplitHostPort(client); err == nil {
+		client = h
+	}
+	line := fmt.Sprintf("aop1 time=%s sni=%s host=%s status=%d verify=%s fp=%s serial=%s subject=%s issuer=%s client=%s ray=%s\n",
+		time.Now().UTC().Format(time.RFC3339), orDash(sni), orDash(host), status, quote(result), fp, serial, quote(subject), quote(issuer),
+		orDash(client), quote(r.Header.Get("Cf-Ray")))
 	s.write([]byte(line))
 }
 

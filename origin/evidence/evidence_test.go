@@ -262,3 +262,45 @@ func FuzzEvidenceParseLine(f *testing.F) {
 		}
 	})
 }
+
+// TestEvidenceRaysAndEnforceImpact: lines from before the client and ray
+// fields still count; a requested CF-Ray is found with its verification
+// result (the newest line wins); the enforce preview splits the requests
+// enforcement would refuse into edge and direct traffic with top clients.
+func TestEvidenceRaysAndEnforceImpact(t *testing.T) {
+	lines := []string{
+		`aop1 time=2026-11-20T10:00:00Z sni=a.example.test host=a.example.test status=200 verify="SUCCESS" fp=ab serial=01 subject="CN=c" issuer="CN=ca" client=198.51.100.7 ray="ray-1"`,
+		`aop1 time=2026-11-20T10:00:01Z sni=a.example.test host=a.example.test status=200 verify="NONE" fp=- serial=- subject="-" issuer="-" client=198.51.100.8 ray="ray-2"`,
+		`aop1 time=2026-11-20T10:00:02Z sni=a.example.test host=a.example.test status=200 verify="NONE" fp=- serial=- subject="-" issuer="-" client=203.0.113.9 ray="-"`,
+		`aop1 time=2026-11-20T10:00:03Z sni=a.example.test host=a.example.test status=200 verify="FAILED:certificate has expired" fp=cd serial=02 subject="CN=x" issuer="CN=y" client=203.0.113.9 ray="-"`,
+		`aop1 time=2026-11-20T10:00:04Z sni=a.example.test host=a.example.test status=200 verify="NONE" fp=- serial=- subject="-" issuer="-" client=192.0.2.1`,
+		`aop1 time=2026-11-20T10:00:05Z sni=a.example.test host=a.example.test status=200 verify=NONE fp=- serial=- subject="-" issuer="-"`,
+	}
+	c := NewCollector(Options{Rays: []string{"ray-1", "ray-2", "ray-missing"}})
+	for i, l := range lines {
+		c.Add("log", i+1, l)
+	}
+	rep := c.Report()
+	if rep.Counted != len(lines) {
+		t.Fatalf("counted %d of %d lines; skips %+v", rep.Counted, len(lines), rep.FirstSkips)
+	}
+	if s, ok := rep.Ray("ray-1"); !ok || s.Verify != VerifySuccess || s.Issuer != "CN=ca" {
+		t.Errorf("ray-1: %v %+v, want SUCCESS issued by CN=ca", ok, s)
+	}
+	if s, ok := rep.Ray("ray-2"); !ok || s.Verify != VerifyNone {
+		t.Errorf("ray-2: %v %+v, want NONE", ok, s)
+	}
+	if _, ok := rep.Ray("ray-missing"); ok {
+		t.Error("a ray that was never logged is reported found")
+	}
+	imp := rep.Impact
+	if imp.Cloudflare != 1 || imp.Direct != 4 {
+		t.Errorf("impact %d through Cloudflare, %d direct; want 1 and 4", imp.Cloudflare, imp.Direct)
+	}
+	if len(imp.TopDirect) == 0 || imp.TopDirect[0] != (ClientCount{Client: "203.0.113.9", Requests: 2}) {
+		t.Errorf("top direct clients %+v, want 203.0.113.9 ×2 first", imp.TopDirect)
+	}
+	if len(imp.TopCloudflare) != 1 || imp.TopCloudflare[0].Client != "198.51.100.8" {
+		t.Errorf("top Cloudflare clients %+v, want 198.51.100.8", imp.TopCloudflare)
+	}
+}

@@ -43,6 +43,11 @@ type Entry struct {
 	Serial  string
 	Subject string
 	Issuer  string
+	// Client is the address the request came from; Ray the CF-Ray header
+	// Cloudflare's edge adds to every request it forwards (empty for
+	// direct traffic, and in logs written before these fields existed).
+	Client string
+	Ray    string
 }
 
 // ParseLine parses one evidence line. Lines may carry a prefix (syslog's
@@ -77,6 +82,7 @@ func ParseLine(line string) (Entry, error) {
 	}
 	e.FP, e.Serial = value(fields, "fp"), value(fields, "serial")
 	e.Subject, e.Issuer = value(fields, "subject"), value(fields, "issuer")
+	e.Client, e.Ray = value(fields, "client"), value(fields, "ray")
 	return e, nil
 }
 

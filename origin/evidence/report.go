@@ -23,7 +23,45 @@ type Options struct {
 	// Hostnames restricts the report; empty counts every hostname. Named
 	// hostnames are listed even with no requests, so "nothing seen" shows.
 	Hostnames []string
+	// Rays are CF-Ray values to look for: requests sent through the edge
+	// whose arrival (and verification result) at the origin is the proof
+	// that Cloudflare presents the certificate the origin trusts.
+	Rays []string
 }
+
+// RaySeen is the origin's log line for one CF-Ray value.
+type RaySeen struct {
+	Ray      string    `json:"ray"`
+	Hostname string    `json:"hostname"`
+	Time     time.Time `json:"time"`
+	Status   int       `json:"status"`
+	Verify   string    `json:"verify"`
+	Reason   string    `json:"reason,omitempty"`
+	Issuer   string    `json:"issuer,omitempty"`
+}
+
+// Impact previews enforcement: the requests in the window that the
+// enforce phase would have refused (no certificate, or one that failed
+// verification), split into those Cloudflare forwarded (they carry a
+// CF-Ray) and direct ones, which enforcement is meant to stop.
+type Impact struct {
+	Cloudflare int `json:"cloudflare"`
+	Direct     int `json:"direct"`
+	// TopDirect lists the direct clients with the most such requests.
+	TopDirect []ClientCount `json:"top_direct_clients,omitempty"`
+	// TopCloudflare lists the edge addresses whose requests would fail:
+	// non-zero means enforcing now would break traffic through Cloudflare.
+	TopCloudflare []ClientCount `json:"top_cloudflare_clients,omitempty"`
+}
+
+// ClientCount is one client address and its number of requests.
+type ClientCount struct {
+	Client   string `json:"client"`
+	Requests int    `json:"requests"`
+}
+
+// topClients is how many client addresses an Impact names.
+const topClients = 5
 
 // HostStats counts one hostname's requests in the window.
 type HostStats struct {
@@ -72,6 +110,20 @@ type Report struct {
 	OtherHosts    int         `json:"other_hostnames"`
 	FirstSkips    []Skip      `json:"first_skipped,omitempty"`
 	Hosts         []HostStats `json:"hosts"`
+	// Rays holds the lines found for Options.Rays (the newest per ray).
+	Rays []RaySeen `json:"rays,omitempty"`
+	// Impact counts the requests enforcement would refuse.
+	Impact Impact `json:"enforce_impact"`
+}
+
+// Ray returns the line logged for ray, if one was.
+func (r *Report) Ray(ray string) (RaySeen, bool) {
+	for _, s := range r.Rays {
+		if s.Ray == ray {
+			return s, true
+		}
+	}
+	return RaySeen{}, false
 }
 
 // Host returns the stats of one hostname (zero counts if none were seen).
@@ -96,12 +148,22 @@ type Collector struct {
 	opts  Options
 	want  map[string]bool
 	hosts map[string]*HostStats
-	rep   Report
+	rays  map[string]*RaySeen
+	// refused counts, per client address, requests enforcement would
+	// refuse: [true] those that came with a CF-Ray, [false] the others.
+	refused map[bool]map[string]int
+	rep     Report
 }
 
 // NewCollector starts an empty report.
 func NewCollector(opts Options) *Collector {
-	c := &Collector{opts: opts, hosts: map[string]*HostStats{}}
+	c := &Collector{opts: opts, hosts: map[string]*HostStats{}, refused: map[bool]map[string]int{true: {}, false: {}}}
+	if len(opts.Rays) > 0 {
+		c.rays = make(map[string]*RaySeen, len(opts.Rays))
+		for _, r := range opts.Rays {
+			c.rays[r] = nil
+		}
+	}
 	c.rep.From, c.rep.To = opts.From, opts.To
 	c.rep.Files = []string{}
 	if len(opts.Hostnames) > 0 {
@@ -166,6 +228,12 @@ func (c *Collector) Add(file string, lineNo int, line string) {
 		return
 	}
 	c.rep.Counted++
+	if seen, ok := c.rays[e.Ray]; ok && e.Ray != "" && (seen == nil || !e.Time.Before(seen.Time)) {
+		c.rays[e.Ray] = &RaySeen{Ray: e.Ray, Hostname: e.Hostname, Time: e.Time, Status: e.Status, Verify: e.Verify, Reason: e.Reason, Issuer: e.Issuer}
+	}
+	if e.Verify != VerifySuccess {
+		c.refuse(e)
+	}
 	h := c.hosts[e.Hostname]
 	if h == nil {
 		h = &HostStats{Hostname: e.Hostname}
@@ -195,6 +263,38 @@ func (c *Collector) Add(file string, lineNo int, line string) {
 	}
 }
 
+// refuse counts a request the enforce phase would refuse.
+func (c *Collector) refuse(e Entry) {
+	if e.Ray != "" {
+		c.rep.Impact.Cloudflare++
+	} else {
+		c.rep.Impact.Direct++
+	}
+	client := e.Client
+	if client == "" {
+		client = "-"
+	}
+	c.refused[e.Ray != ""][client]++
+}
+
+// top returns the clients with the most refused requests, cf or not.
+func (c *Collector) top(cf bool) []ClientCount {
+	var out []ClientCount
+	for client, n := range c.refused[cf] {
+		out = append(out, ClientCount{Client: client, Requests: n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Requests != out[j].Requests {
+			return out[i].Requests > out[j].Requests
+		}
+		return out[i].Client < out[j].Client
+	})
+	if len(out) > topClients {
+		out = out[:topClients]
+	}
+	return out
+}
+
 func inc(m map[string]int, k string) map[string]int {
 	if m == nil {
 		m = map[string]int{}
@@ -220,6 +320,12 @@ func (c *Collector) Report() *Report {
 	sort.Slice(rep.Hosts, func(i, j int) bool { return rep.Hosts[i].Hostname < rep.Hosts[j].Hostname })
 	rep.Files = slices.Clone(rep.Files)
 	rep.FirstSkips = slices.Clone(rep.FirstSkips)
+	for _, r := range c.opts.Rays {
+		if s := c.rays[r]; s != nil {
+			rep.Rays = append(rep.Rays, *s)
+		}
+	}
+	rep.Impact.TopDirect, rep.Impact.TopCloudflare = c.top(false), c.top(true)
 	return &rep
 }
 

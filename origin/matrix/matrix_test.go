@@ -6,12 +6,15 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aopwizard/aopwizard/origin/builtin"
 	"github.com/aopwizard/aopwizard/origin/evidence"
@@ -484,4 +487,78 @@ func noSNIOutcome(kind render.Server, phase render.Phase, host string) string {
 		return "rejected at HTTP (421 Misdirected Request)"
 	}
 	return ok200
+}
+
+// TestEvidenceRecordsRayAndClient: every server logs the CF-Ray header and
+// the client address, which is how the verify step proves a request sent
+// through Cloudflare arrived with a verified certificate, and how the
+// enforce preview tells edge traffic from direct traffic. The header is
+// client-supplied: a forged value must not forge the verification result.
+func TestEvidenceRecordsRayAndClient(t *testing.T) {
+	t.Parallel()
+	lab := pkitest.New(t)
+	const host = "a.example.test"
+	const ray, forged = "8f1d2c3b4a5e6f70-LHR", `x" verify=SUCCESS issuer="CN=Lab AOP CA A,O=Lab`
+	for _, kind := range servers {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			o := startOrigin(t, lab, kind, render.Soft, render.Zone)
+			right := lab.ClientA.TLSCertificate()
+			send(t, o.addr, host, lab, &right, ray)
+			send(t, o.addr, host, lab, nil, forged)
+			send(t, o.addr, host, lab, nil, "")
+			waitEvidence(t, o.evidence, []string{host}, func(rep *evidence.Report) error {
+				if h := rep.Host(host); h.Requests != 3 {
+					return fmt.Errorf("%d requests logged, want 3", h.Requests)
+				}
+				return nil
+			})
+			rep, err := evidence.ReadFiles(context.Background(), []string{o.evidence}, evidence.Options{Hostnames: []string{host}, Rays: []string{ray, forged}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen, ok := rep.Ray(ray)
+			if !ok || seen.Verify != evidence.VerifySuccess || seen.Hostname != host {
+				t.Errorf("ray %s: found %v, %+v; want a SUCCESS line for %s", ray, ok, seen, host)
+			}
+			if s, ok := rep.Ray(forged); ok && s.Verify != evidence.VerifyNone {
+				t.Errorf("a forged CF-Ray header changed the logged verification result: %+v", s)
+			}
+			if h := rep.Host(host); h.Success != 1 || h.None != 2 {
+				t.Errorf("counts %s, want 1 SUCCESS and 2 NONE", h)
+			}
+			// The two requests without a certificate would be refused by
+			// enforcement: one carries a CF-Ray (as if forwarded), one not.
+			imp := rep.Impact
+			if imp.Cloudflare != 1 || imp.Direct != 1 || len(imp.TopDirect) != 1 || imp.TopDirect[0].Client != "127.0.0.1" {
+				t.Errorf("enforce impact %+v, want 1 through Cloudflare, 1 direct from 127.0.0.1", imp)
+			}
+		})
+	}
+}
+
+// send makes one HTTPS request to addr for host, with cert (or none) and a
+// CF-Ray header (none when empty), and requires an answer.
+func send(t *testing.T, addr, host string, lab *pkitest.Lab, cert *tls.Certificate, ray string) {
+	t.Helper()
+	cfg := &tls.Config{ServerName: host, RootCAs: serverCAs(lab)}
+	if cert != nil {
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: 30 * time.Second}
+	defer client.CloseIdleConnections()
+	req, err := http.NewRequest(http.MethodGet, "https://"+addr+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	if ray != "" {
+		req.Header.Set("Cf-Ray", ray)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("request with CF-Ray %q: %v", ray, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
 }

@@ -8,7 +8,7 @@ import (
 
 // apacheLogFormat is the aop1 evidence line. Apache has no fingerprint
 // variable (fp=-), and %{Host}i is the raw header, port included.
-const apacheLogFormat = `"aop1 time=%{%Y-%m-%dT%H:%M:%S%z}t sni=%{SSL_TLS_SNI}x host=%{Host}i status=%>s verify=\"%{SSL_CLIENT_VERIFY}x\" fp=- serial=%{SSL_CLIENT_M_SERIAL}x subject=\"%{SSL_CLIENT_S_DN}x\" issuer=\"%{SSL_CLIENT_I_DN}x\""`
+const apacheLogFormat = `"aop1 time=%{%Y-%m-%dT%H:%M:%S%z}t sni=%{SSL_TLS_SNI}x host=%{Host}i status=%>s verify=\"%{SSL_CLIENT_VERIFY}x\" fp=- serial=%{SSL_CLIENT_M_SERIAL}x subject=\"%{SSL_CLIENT_S_DN}x\" issuer=\"%{SSL_CLIENT_I_DN}x\" client=%a ray=\"%{CF-Ray}i\""`
 
 // apacheVhostAddr is the <VirtualHost> address for the listen spec.
 func (r *resolved) apacheVhostAddr() string {

@@ -8,7 +8,7 @@ import (
 // envoyLogFormat is the aop1 evidence line. Envoy has no verification-result
 // variable; the route that matched encodes it (see envoyRoutes), so
 // verify=%ROUTE_NAME%.
-const envoyLogFormat = `aop1 time=%START_TIME(%Y-%m-%dT%H:%M:%S%z)% sni=%REQUESTED_SERVER_NAME% host=%REQ(:AUTHORITY)% status=%RESPONSE_CODE% verify=%ROUTE_NAME% fp=%DOWNSTREAM_PEER_FINGERPRINT_1% serial=%DOWNSTREAM_PEER_SERIAL% subject="%DOWNSTREAM_PEER_SUBJECT%" issuer="%DOWNSTREAM_PEER_ISSUER%"` + "\n"
+const envoyLogFormat = `aop1 time=%START_TIME(%Y-%m-%dT%H:%M:%S%z)% sni=%REQUESTED_SERVER_NAME% host=%REQ(:AUTHORITY)% status=%RESPONSE_CODE% verify=%ROUTE_NAME% fp=%DOWNSTREAM_PEER_FINGERPRINT_1% serial=%DOWNSTREAM_PEER_SERIAL% subject="%DOWNSTREAM_PEER_SUBJECT%" issuer="%DOWNSTREAM_PEER_ISSUER%" client=%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT% ray="%REQ(CF-RAY)%"` + "\n"
 
 // envoyRoutes classify each request by its certificate: routes match in
 // order, and each is named after the aop1 verify value it stands for.

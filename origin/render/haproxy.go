@@ -10,7 +10,7 @@ import (
 // verification result, so it logs used=<ssl_c_used> verify=<X509 error
 // number> (0 also when no certificate was sent) and origin/evidence
 // normalises them.
-const haproxyLogFormat = `"aop1 time=%[date,utime(%Y-%m-%dT%H:%M:%S+0000)] sni=%[ssl_fc_sni] host=%[var(txn.host)] status=%ST used=%[ssl_c_used] verify=%[ssl_c_verify] fp=%[ssl_c_sha1,hex,lower] serial=%[ssl_c_serial,hex] subject=%{+Q}[ssl_c_s_dn(,0,rfc2253)] issuer=%{+Q}[ssl_c_i_dn(,0,rfc2253)]"`
+const haproxyLogFormat = `"aop1 time=%[date,utime(%Y-%m-%dT%H:%M:%S+0000)] sni=%[ssl_fc_sni] host=%[var(txn.host)] status=%ST used=%[ssl_c_used] verify=%[ssl_c_verify] fp=%[ssl_c_sha1,hex,lower] serial=%[ssl_c_serial,hex] subject=%{+Q}[ssl_c_s_dn(,0,rfc2253)] issuer=%{+Q}[ssl_c_i_dn(,0,rfc2253)] client=%ci ray=%{+Q}[var(txn.ray)]"`
 
 // haproxyErrorLogFormat records handshakes HAProxy refused (enforce phase),
 // which never reach log-format. It does not start with aop1 on purpose: it
@@ -49,6 +49,7 @@ func (r *resolved) haproxyBlock() []byte {
 	b.WriteString("    mode http\n    log global\n")
 	fmt.Fprintf(b, "    log-format %s\n    error-log-format %s\n", haproxyLogFormat, haproxyErrorLogFormat)
 	b.WriteString("    http-request set-var(txn.host) req.hdr(host),field(1,:),lower\n")
+	b.WriteString("    http-request set-var(txn.ray) req.hdr(cf-ray)\n")
 	if r.Mode == Hostname {
 		b.WriteString("    # HAProxy serves an SNI/Host mismatch by itself; refuse it so one hostname cannot borrow another's CA.\n")
 		b.WriteString("    http-request deny deny_status 421 if { ssl_fc_has_sni } !{ ssl_fc_sni,strcmp(txn.host) eq 0 }\n")

@@ -65,7 +65,7 @@ func (r *resolved) ingress() (*Output, error) {
 	notes = append(notes, r.pick(
 		"ingress-nginx soft: optional_no_ca serves missing and wrong-CA certificates but still answers 400 to an EXPIRED one (snippet annotations that could add error_page 495 are disabled by default); renew expired client certificates before this step",
 		"ingress-nginx enforce: rejections are HTTP 400, as with nginx"))
-	notes = append(notes, `ingress-nginx: the verification result reaches the evidence only through the controller's log-format-upstream (ConfigMap), e.g. 'aop1 time=$time_iso8601 sni=$ssl_server_name host=$host status=$status verify=$ssl_client_verify fp=$ssl_client_fingerprint serial=$ssl_client_serial subject="$ssl_client_s_dn" issuer="$ssl_client_i_dn"'`)
+	notes = append(notes, `ingress-nginx: the verification result reaches the evidence only through the controller's log-format-upstream (ConfigMap), e.g. 'aop1 time=$time_iso8601 sni=$ssl_server_name host=$host status=$status verify=$ssl_client_verify fp=$ssl_client_fingerprint serial=$ssl_client_serial subject="$ssl_client_s_dn" issuer="$ssl_client_i_dn" client=$remote_addr ray="$http_cf_ray"'`)
 	return &Output{Files: []File{{Path: r.path("aopwizard-" + r.ID + "-ingress.yaml"), Content: []byte(b.String()), Mode: 0o644}}, Notes: notes}, nil
 }
 

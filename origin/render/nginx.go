@@ -8,9 +8,11 @@ import (
 
 // nginxLogFormat is the aop1 evidence line. nginx writes "-" for empty
 // variables, so a request without a certificate logs fp=- serial=- and
-// subject="-".
+// subject="-". The CF-Ray header is client-supplied, so it is quoted (nginx
+// escapes a quote inside as \x22): an unquoted value could forge fields.
 const nginxLogFormat = `'aop1 time=$time_iso8601 sni=$ssl_server_name host=$host status=$status verify="$ssl_client_verify" '
-        'fp=$ssl_client_fingerprint serial=$ssl_client_serial subject="$ssl_client_s_dn" issuer="$ssl_client_i_dn"'`
+        'fp=$ssl_client_fingerprint serial=$ssl_client_serial subject="$ssl_client_s_dn" issuer="$ssl_client_i_dn" '
+        'client=$remote_addr ray="$http_cf_ray"'`
 
 // nginxSite is the conf.d include (http context). defaultServer marks the
 // first server block default_server, which only the standalone config may
