@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/aopwizard/aopwizard/origin/render"
 	"github.com/aopwizard/aopwizard/pki"
 )
 
@@ -56,8 +57,8 @@ func (e *Error) Unwrap() error { return e.Err }
 // file of its kind holds, and keeps a wrong path (a device, a huge log)
 // from exhausting memory.
 const (
-	MaxPIDFile    = 4 << 10  // a pid file holds one number
-	MaxConfigFile = 16 << 20 // a server config file or a checkpoint copy of one
+	MaxPIDFile    = 4 << 10              // a pid file holds one number
+	MaxConfigFile = render.MaxConfigFile // a server config file or a checkpoint copy of one
 )
 
 // ErrTooLarge is wrapped when a file exceeds the limit for its kind.
