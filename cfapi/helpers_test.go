@@ -1,7 +1,6 @@
 package cfapi_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -14,27 +13,10 @@ import (
 	"github.com/aopwizard/aopwizard/cfapi/cfsim"
 	"github.com/aopwizard/aopwizard/cfapi/contract"
 	"github.com/aopwizard/aopwizard/pki"
+	"github.com/aopwizard/aopwizard/pki/pkitest"
 )
 
 const zoneName = "example.com"
-
-// lockedBuffer collects log output from concurrent calls.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // sleeper records the waits cfapi asks for and returns at once, so retry
 // and polling tests take no wall time.
@@ -71,7 +53,7 @@ type harness struct {
 	c      *cfapi.SDKClient
 	cfg    cfapi.Config
 	zoneID string
-	log    *lockedBuffer
+	log    *pkitest.LockedBuffer
 	sleep  *sleeper
 }
 
@@ -83,7 +65,7 @@ func newHarness(t testing.TB, opts cfsim.Options, mod func(*cfapi.Config)) *harn
 	sim := cfsim.New(opts)
 	srv := httptest.NewServer(sim.Handler())
 	t.Cleanup(srv.Close)
-	h := &harness{sim: sim, srv: srv, zoneID: sim.ZoneID(zoneName), log: &lockedBuffer{}, sleep: &sleeper{}}
+	h := &harness{sim: sim, srv: srv, zoneID: sim.ZoneID(zoneName), log: &pkitest.LockedBuffer{}, sleep: &sleeper{}}
 	h.cfg = cfapi.Config{
 		Token:        sim.Token(),
 		BaseURL:      srv.URL + "/client/v4/",

@@ -6,8 +6,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"time"
 )
 
@@ -82,7 +80,7 @@ func isCA(c *x509.Certificate) bool {
 // most MaxCABundleSize bytes and only from a regular file, so a wrong path
 // (a directory, a device, a pipe) fails at once instead of hanging.
 func ReadCABundle(path string) ([]byte, []*x509.Certificate, error) {
-	data, err := readRegular(path, MaxCABundleSize)
+	data, err := ReadRegular(path, MaxCABundleSize, "CA bundle")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -116,7 +114,7 @@ func CAPool(certs []*x509.Certificate) *x509.CertPool {
 // a bundle (a regular file, at most MaxCABundleSize): the certificate
 // first, then any chain.
 func ReadClientChain(path string) ([]*x509.Certificate, error) {
-	data, err := readRegular(path, MaxCABundleSize)
+	data, err := ReadRegular(path, MaxCABundleSize, "client certificate file")
 	if err != nil {
 		return nil, err
 	}
@@ -125,34 +123,6 @@ func ReadClientChain(path string) ([]*x509.Certificate, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return certs, nil
-}
-
-// readRegular reads a regular file of at most limit bytes.
-func readRegular(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		kind := "a special file (device, pipe or socket)"
-		if fi.IsDir() {
-			kind = "a directory"
-		}
-		return nil, fmt.Errorf("%s is %s, not a regular file: give the path of the PEM file", path, kind)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d KiB, the limit for a certificate file: check that it is the right file", path, limit>>10)
-	}
-	return data, nil
 }
 
 // CheckCABundle checks that bundlePEM can serve as the origin's CA file at

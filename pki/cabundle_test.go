@@ -65,14 +65,14 @@ func TestCheckCABundle(t *testing.T) {
 
 func TestReadCABundleRefusesNonRegularAndHugeFiles(t *testing.T) {
 	dir := t.TempDir()
-	if _, _, err := ReadCABundle(dir); err == nil || !strings.Contains(err.Error(), "a directory, not a regular file") {
+	if _, _, err := ReadCABundle(dir); err == nil || !strings.Contains(err.Error(), "not a regular file (it is a directory)") {
 		t.Errorf("directory: %v", err)
 	}
 	big := filepath.Join(dir, "big.pem")
 	if err := os.WriteFile(big, make([]byte, MaxCABundleSize+1), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := ReadCABundle(big); err == nil || !strings.Contains(err.Error(), "larger than") {
+	if _, _, err := ReadCABundle(big); err == nil || !strings.Contains(err.Error(), "holds more than 1 MiB") {
 		t.Errorf("huge file: %v", err)
 	}
 	ca := mustPair(t)(NewCA(CAOptions{CommonName: "Pool CA", KeyType: ECDSAP256}))

@@ -236,14 +236,7 @@ func checkValidity(r *Report, code, name string, c *x509.Certificate, now time.T
 // a moment when both are valid, so expiry (reported on its own) does not hide
 // a wrong issuer.
 func checkChain(r *Report, in CheckInput, leaf *x509.Certificate, now time.Time) {
-	roots := x509.NewCertPool()
-	for _, c := range r.CA {
-		roots.AddCert(c)
-	}
-	inter := x509.NewCertPool()
-	for _, c := range r.Chain[1:] {
-		inter.AddCert(c)
-	}
+	roots, inter := CAPool(r.CA), CAPool(r.Chain[1:])
 	at := verifyTime(append([]*x509.Certificate{leaf}, r.CA...), now)
 	_, err := leaf.Verify(x509.VerifyOptions{
 		Roots: roots, Intermediates: inter, CurrentTime: at,

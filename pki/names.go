@@ -54,7 +54,7 @@ func validateName(kind, s string) error {
 		return bad("is a URL: pass the bare %s, without %s", kind, s[:i+3])
 	}
 	if strings.TrimSpace(s) != s || strings.ContainsAny(s, " \t\r\n") {
-		return bad("contains spaces: pass one name per flag, without spaces")
+		return bad("contains spaces: give each name on its own, without spaces")
 	}
 	if strings.ContainsAny(s, "/?#@") {
 		return bad("contains a path or user part: pass the bare %s, such as example.com", kind)

@@ -62,6 +62,10 @@ func TestPKIValidateNames(t *testing.T) {
 			if !strings.Contains(msg, c.says) {
 				t.Errorf("%q: error %q does not say %q", c.name, err, c.says)
 			}
+			// The wizard shows these too: no command-line wording.
+			if strings.Contains(msg, "flag") || strings.Contains(strings.ReplaceAll(msg, "xn--", ""), " --") {
+				t.Errorf("%q: error %q names a command-line flag", c.name, err)
+			}
 		}
 	}
 }

@@ -43,7 +43,7 @@ func ReadInput(ctx context.Context, path string, limit int64) ([]byte, error) {
 			return
 		}
 		defer r.Close()
-		data, err := readLimited(r, path, limit)
+		data, err := readLimited(r, path, limit, "")
 		done <- result{data, err}
 	}()
 	select {
@@ -54,11 +54,20 @@ func ReadInput(ctx context.Context, path string, limit int64) ([]byte, error) {
 	}
 }
 
-func readLimited(r io.Reader, path string, limit int64) ([]byte, error) {
-	if f, ok := r.(*inputFile); ok {
-		// A regular file says its size: refuse it before reading a byte.
-		if fi, err := f.f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > limit {
-			return nil, tooLarge(path, limit)
+// readLimited reads r to its end, at most limit bytes; what names the
+// file's role in the error ("" for any input).
+func readLimited(r io.Reader, path string, limit int64, what string) ([]byte, error) {
+	var f *os.File
+	switch r := r.(type) {
+	case *inputFile:
+		f = r.f
+	case *os.File:
+		f = r
+	}
+	// A regular file says its size: refuse it before reading a byte.
+	if f != nil {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > limit {
+			return nil, tooLarge(path, limit, what)
 		}
 	}
 	var buf bytes.Buffer
@@ -67,13 +76,59 @@ func readLimited(r io.Reader, path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	if n > limit {
-		return nil, tooLarge(path, limit)
+		return nil, tooLarge(path, limit, what)
 	}
 	return buf.Bytes(), nil
 }
 
-func tooLarge(path string, limit int64) error {
-	return fmt.Errorf("%w: %s holds more than %s, the most read from a certificate, key, passphrase or config file: check that it is the right file", ErrTooLarge, path, formatSize(limit))
+func tooLarge(path string, limit int64, what string) error {
+	if what == "" {
+		what = "certificate, key, passphrase or config file"
+	}
+	return fmt.Errorf("%w: %s holds more than %s, the most read from a %s: check that it is the right file", ErrTooLarge, path, formatSize(limit), what)
+}
+
+// ErrNotRegular is wrapped by ReadRegular when the path is a directory, a
+// device, a FIFO or a socket.
+var ErrNotRegular = errors.New("not a regular file")
+
+// ReadRegular reads the regular file at path, at most limit bytes; what
+// names the file's role in errors ("CA bundle", "pid file"). It never
+// blocks on a FIFO or reads a device: the type is checked on the
+// descriptor, opened non-blocking, before a byte is read. Use it where a
+// path must name a file on disk; ReadInput also reads pipes and
+// /dev/stdin.
+func ReadRegular(path string, limit int64, what string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|oNonblock, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s %s: %w", what, path, NotRegular(fi.Mode()))
+	}
+	return readLimited(f, path, limit, what)
+}
+
+// NotRegular is the error for a path of mode m where a regular file is
+// expected: it wraps ErrNotRegular and says what the path is instead.
+func NotRegular(m os.FileMode) error {
+	kind := "special file"
+	switch {
+	case m.IsDir():
+		kind = "directory"
+	case m&os.ModeNamedPipe != 0:
+		kind = "named pipe"
+	case m&os.ModeSocket != 0:
+		kind = "socket"
+	case m&os.ModeDevice != 0:
+		kind = "device"
+	}
+	return fmt.Errorf("%w (it is a %s)", ErrNotRegular, kind)
 }
 
 // formatSize writes a limit the way people say it: "1 MiB", "64 KiB".

@@ -89,7 +89,7 @@ func bindOriginSpecFlags(fl *pflag.FlagSet, f *originRenderFlags, servers string
 // bindClientCertFlag binds --client-cert, with which the CA bundle is
 // checked against the certificate Cloudflare will present.
 func bindClientCertFlag(fl *pflag.FlagSet, f *originRenderFlags) {
-	fl.StringVar(&f.clientCert, "client-cert", "", "the client certificate Cloudflare presents (the one uploaded); the CA bundle must verify it, or nothing is rendered")
+	fl.StringVar(&f.clientCert, "client-cert", "", "the client certificate Cloudflare presents (the one uploaded); the CA bundle must verify it, or nothing is rendered or applied")
 }
 
 func serverNames() string {

@@ -134,6 +134,7 @@ func newOriginApplyCmdWith(hooks originApplyHooks) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return cliError(runOriginApply(cmd, &f, hooks)) },
 	}
 	bindOriginSpecFlags(cmd.Flags(), &f.spec, "nginx, apache or haproxy (default: the only one of them installed)")
+	bindClientCertFlag(cmd.Flags(), &f.spec)
 	f.srv.bind(cmd.Flags())
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "print the unified diff of what would change and write nothing")
 	cmd.Flags().BoolVar(&f.yes, "yes", false, "apply without asking (required without a terminal)")

@@ -32,7 +32,7 @@ func TestOriginApplyKilledMidReloadIsRecoveredByTheNextRun(t *testing.T) {
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "AOPWIZARD_TEST_RUN_MAIN=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // for the clean-up below only
-	var stderr servertest.LockedBuffer
+	var stderr pkitest.LockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -78,7 +78,3 @@ func TestOriginApplyKilledMidReloadIsRecoveredByTheNextRun(t *testing.T) {
 		t.Errorf("rollback after a recovery: exit %d, want 0 (the unfinished change was undone)\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
 }
-
-// lockedBuffer is the shared test buffer under the name this package's
-// other tests (sim_test.go) use.
-type lockedBuffer = servertest.LockedBuffer

@@ -239,3 +239,40 @@ func runOriginApplyWith(ctx context.Context, hooks originApplyHooks, args []stri
 	}
 	return exitCode(ctx, err), errb.String()
 }
+
+// Issue 7 defect 2: `origin apply --ca-file cert.crt --phase enforce --yes`
+// with the client certificate (CA:FALSE) as the bundle exited 0, and
+// enforce then rejected Cloudflare. A leaf bundle, or a --client-cert the
+// bundle does not verify, is bad input and nothing is written; the right
+// pair applies.
+func TestOriginApplyRefusesABundleThatDoesNotVerifyTheClient(t *testing.T) {
+	t.Parallel()
+	l := newCLILab(t)
+	original := l.files(t)
+	withCA := func(ca string, extra ...string) []string {
+		args := append([]string(nil), l.args...)
+		for i, a := range args {
+			if a == "--ca-file" {
+				args[i+1] = ca
+			}
+		}
+		return append(append(args, "--phase", "enforce", "--yes"), extra...)
+	}
+	leaf := l.lab.Path("clientB.pem")
+	code, _, errs := runOriginCLI(t, withCA(leaf)...)
+	if code != exitUsage || !strings.Contains(errs, "is not a CA") || !strings.Contains(errs, leaf) {
+		t.Fatalf("leaf as --ca-file: exit %d, stderr:\n%s\nwant exit 2 saying it is not a CA", code, errs)
+	}
+	sameFiles(t, l.files(t), original, "after the leaf bundle was refused")
+
+	code, _, errs = runOriginCLI(t, withCA(l.lab.Path(pkitest.CABFile), "--client-cert", l.lab.Path("clientA.pem"))...)
+	if code != exitUsage || !strings.Contains(errs, "--client-cert") || !strings.Contains(errs, "does not chain to the CA bundle") {
+		t.Fatalf("client A against CA B: exit %d, stderr:\n%s\nwant exit 2 naming --client-cert", code, errs)
+	}
+	sameFiles(t, l.files(t), original, "after the wrong client certificate was refused")
+
+	code, out, errs := runOriginCLI(t, withCA(l.lab.Path(pkitest.CABFile), "--client-cert", l.lab.Path("clientB.pem"))...)
+	if code != exitOK || !strings.Contains(out, "applied nginx enforce phase") {
+		t.Fatalf("client B against CA B: exit %d, stdout %s\nstderr:\n%s", code, out, errs)
+	}
+}

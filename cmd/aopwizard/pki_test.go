@@ -327,12 +327,12 @@ func TestPKIGenerateCLIInterrupted(t *testing.T) {
 
 // startMain runs this test binary as the aopwizard command (see TestMain)
 // with args, stdin as its standard input, and its stderr captured.
-func startMain(t *testing.T, stdin *os.File, args ...string) (*exec.Cmd, *lockedBuffer) {
+func startMain(t *testing.T, stdin *os.File, args ...string) (*exec.Cmd, *pkitest.LockedBuffer) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "AOPWIZARD_TEST_RUN_MAIN=1")
 	cmd.Stdin = stdin
-	var stderr lockedBuffer
+	var stderr pkitest.LockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -343,7 +343,7 @@ func startMain(t *testing.T, stdin *os.File, args ...string) (*exec.Cmd, *locked
 
 // waitExit returns the exit code of cmd, failing the test when it does not
 // end within a deadline that holds on 2 busy cores under -race.
-func waitExit(t *testing.T, cmd *exec.Cmd, stderr *lockedBuffer) int {
+func waitExit(t *testing.T, cmd *exec.Cmd, stderr *pkitest.LockedBuffer) int {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -145,13 +144,9 @@ func (f probeFlags) plan() ([]probe.Target, []probe.Case, probe.Phase, error) {
 	}
 	var roots *x509.CertPool
 	if f.originCA != "" {
-		pem, err := os.ReadFile(f.originCA)
-		if err != nil {
-			return nil, nil, "", asUsage(fmt.Errorf("read --origin-ca: %w", err))
-		}
-		roots = x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(pem) {
-			return nil, nil, "", usagef("--origin-ca %s holds no PEM certificate: pass the CA that issued the origin's server certificate", f.originCA)
+		var err error
+		if roots, err = loadOriginCA(f.originCA); err != nil {
+			return nil, nil, "", err
 		}
 	}
 	targets, err := probe.Targets(f.origins, f.snis, probe.Target{

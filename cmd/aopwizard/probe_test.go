@@ -123,7 +123,8 @@ func TestProbeCommandBadFlags(t *testing.T) {
 		{[]string{"probe", "--origin", "127.0.0.1:1", "--ca-cert", lab.Path("clientA.pem"), "--ca-key", lab.Path("clientA.key")}, "is not a CA certificate"},
 		{[]string{"probe", "--origin", "127.0.0.1:1", "--tls-max", "1.1"}, "--tls-max \"1.1\" is not supported"},
 		{[]string{"probe", "--origin", "127.0.0.1:1", "--expect", "maybe"}, "--expect"},
-		{[]string{"probe", "--origin", "127.0.0.1:1", "--origin-ca", lab.Path("caA.key")}, "holds no PEM certificate"},
+		{[]string{"probe", "--origin", "127.0.0.1:1", "--origin-ca", lab.Path("caA.key")}, "--origin-ca: " + lab.Path("caA.key") + ": not a certificate: the file holds a private key"},
+		{[]string{"probe", "--origin", "127.0.0.1:1", "--origin-ca", "/dev/zero"}, "--origin-ca: certificate file /dev/zero: not a regular file (it is a device)"},
 		{[]string{"probe", "--origin", "127.0.0.1:1", "--concurrency", "0"}, "must be positive"},
 		{[]string{"probe", "--origin", "127.0.0.1:1", "--path", "healthz"}, "--path: request path \"healthz\" does not start with /"},
 		// Defect 12: each of these was sent, or failed with exit 1.

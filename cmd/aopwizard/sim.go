@@ -13,6 +13,7 @@ import (
 
 	"github.com/aopwizard/aopwizard/cfapi"
 	"github.com/aopwizard/aopwizard/cfapi/cfsim"
+	"github.com/aopwizard/aopwizard/pki"
 )
 
 func faultKindList() string {
@@ -93,7 +94,7 @@ func runSim(cmd *cobra.Command, f simFlags) error {
 		return simUsage(err)
 	}
 	if f.originCA != "" {
-		if opts.Edge.OriginRootCAs, err = loadPool(f.originCA); err != nil {
+		if opts.Edge.OriginRootCAs, err = loadOriginCA(f.originCA); err != nil {
 			return err
 		}
 	}
@@ -178,14 +179,13 @@ func simUsage(err error) error {
 	return usagef("%s %s: %w", flag, oe.Value, oe.Err)
 }
 
-func loadPool(path string) (*x509.CertPool, error) {
-	b, err := os.ReadFile(path)
+// loadOriginCA reads --origin-ca of probe and sim: the certificates that
+// verify the origin's server certificate. A self-signed server certificate
+// (CA:FALSE) stays allowed: pinning it is how a test origin is verified.
+func loadOriginCA(path string) (*x509.CertPool, error) {
+	pool, err := pki.LoadTrustPool(path)
 	if err != nil {
 		return nil, usagef("--origin-ca: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, usagef("--origin-ca %s holds no PEM certificate: pass the CA that issued the origin's certificate", path)
 	}
 	return pool, nil
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aopwizard/aopwizard/pki/pkitest"
 )
 
 // startSim runs `aopwizard sim args…` and returns its JSON line and a stop
@@ -21,7 +23,7 @@ func startSim(t *testing.T, args ...string) (simInfo, func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	var errb lockedBuffer
+	var errb pkitest.LockedBuffer
 	code := make(chan int, 1)
 	go func() {
 		code <- execute(ctx, append([]string{"sim"}, args...), pw, &errb)

@@ -38,7 +38,7 @@ type env struct {
 	run    *servertest.Running
 	cpDir  string
 	runner *server.ExecRunner
-	out    *servertest.LockedBuffer
+	out    *pkitest.LockedBuffer
 }
 
 func newEnv(t *testing.T, kind render.Server) *env {
@@ -48,7 +48,7 @@ func newEnv(t *testing.T, kind render.Server) *env {
 	dir := servertest.Dir(t)
 	spec := servertest.LabSpec(t, kind, lab, dir, id)
 	spec.Hosts = []render.Host{{Name: "a.example.test"}, {Name: "origin.example.test"}}
-	e := &env{t: t, lab: lab, dir: dir, spec: spec, cpDir: filepath.Join(t.TempDir(), "checkpoints"), out: &servertest.LockedBuffer{}}
+	e := &env{t: t, lab: lab, dir: dir, spec: spec, cpDir: filepath.Join(t.TempDir(), "checkpoints"), out: &pkitest.LockedBuffer{}}
 	e.run = servertest.StartStandalone(t, spec)
 	e.runner = server.NewExecRunner(nil)
 	return e

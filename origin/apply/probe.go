@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
@@ -70,34 +71,28 @@ func Targets(spec render.Spec) ([]Target, error) {
 }
 
 // caSubjects reads the DER subjects of a CA bundle; global mode without a
-// file uses Cloudflare's CA, which the render step writes.
+// file uses Cloudflare's CA, which the render step writes. The file is
+// read as render checked it (pki.ReadCABundle: bounded, CAs only).
 func caSubjects(spec render.Spec, file string) ([][]byte, error) {
-	var pemData []byte
+	var certs []*x509.Certificate
+	var err error
 	switch {
 	case file == "" && spec.Mode == render.Global:
-		pemData = cfca.PEM()
+		certs, err = pki.ParseCABundle(cfca.PEM())
 	case file == "":
 		return nil, nil
 	default:
-		b, err := server.ReadFile(file, maxCABundle, "CA bundle")
-		if err != nil {
-			return nil, err
-		}
-		pemData = b
+		_, certs, err = pki.ReadCABundle(file)
 	}
-	certs, err := pki.ParseCertificates(pemData)
 	if err != nil {
-		return nil, fmt.Errorf("CA bundle %s: %w", file, err)
+		return nil, err
 	}
-	var out [][]byte
-	for _, c := range certs {
-		out = append(out, c.RawSubject)
+	out := make([][]byte, len(certs))
+	for i, c := range certs {
+		out[i] = c.RawSubject
 	}
 	return out, nil
 }
-
-// maxCABundle caps a CA bundle read: far more than every CA in use.
-const maxCABundle = 1 << 20
 
 // handshake connects to t and reports whether the server asked for a
 // client certificate and which CA names it announced.

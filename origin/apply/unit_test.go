@@ -349,7 +349,7 @@ func TestOriginApplyReadsOnlyBoundedRegularFiles(t *testing.T) {
 	}
 	f.Close()
 	_, err = apply.Changes(out, id, noopDriver(render.HAProxy, big))
-	if !errors.Is(err, server.ErrTooLarge) || !strings.Contains(err.Error(), "16 MiB limit") {
+	if !errors.Is(err, server.ErrTooLarge) || !strings.Contains(err.Error(), "more than 16 MiB") {
 		t.Fatalf("Changes on a 16 MiB+1 config: %v; want ErrTooLarge naming the limit", err)
 	}
 }

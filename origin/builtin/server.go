@@ -29,6 +29,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aopwizard/aopwizard/pki"
 )
 
 // Server is a configured builtin origin.
@@ -50,7 +52,7 @@ func New(cfg *Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("builtin origin: %w", err)
 	}
-	cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+	cert, err := pki.LoadKeyPair(cfg.CertFile, cfg.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("builtin origin: load server certificate: %w", err)
 	}
@@ -85,14 +87,12 @@ func New(cfg *Config) (*Server, error) {
 	return s, nil
 }
 
+// loadPool reads a CA bundle the way nginx or HAProxy would be given it:
+// bounded, a regular file, CA certificates only (pki.LoadCAPool).
 func loadPool(path string) (*x509.CertPool, error) {
-	data, err := os.ReadFile(path)
+	p, err := pki.LoadCAPool(path)
 	if err != nil {
-		return nil, fmt.Errorf("builtin origin: read CA bundle: %w", err)
-	}
-	p := x509.NewCertPool()
-	if !p.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("builtin origin: CA bundle %s holds no PEM certificate; point ca_file at the CA that issued the client certificates", path)
+		return nil, fmt.Errorf("builtin origin: %w", err)
 	}
 	return p, nil
 }

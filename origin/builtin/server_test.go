@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/aopwizard/aopwizard/origin/evidence"
+	"github.com/aopwizard/aopwizard/pki"
 	"github.com/aopwizard/aopwizard/pki/pkitest"
 )
 
@@ -208,9 +209,25 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	lab := pkitest.New(t)
 	c := labConfig(t, lab, "soft", "zone")
 	c.CAFile = lab.Path(pkitest.ServerKey)
-	if _, err := New(&c); err == nil || !strings.Contains(err.Error(), "holds no PEM certificate") {
+	if _, err := New(&c); !errors.Is(err, pki.ErrCABundle) || !strings.Contains(err.Error(), "PRIVATE KEY block") {
 		t.Errorf("CA bundle without certificates: err %v", err)
 	}
+	// The builtin origin loads its CA bundle as the servers are given
+	// one (issue 7 defects 2 and 3): a leaf is refused, /dev/zero too.
+	c.CAFile = lab.Path("clientA.pem")
+	if _, err := New(&c); !errors.Is(err, pki.ErrCABundle) || !strings.Contains(err.Error(), "is not a CA") {
+		t.Errorf("client certificate as CA bundle: err %v", err)
+	}
+	c.CAFile = "/dev/zero"
+	if _, err := New(&c); !errors.Is(err, pki.ErrNotRegular) {
+		t.Errorf("/dev/zero as CA bundle: err %v", err)
+	}
+	c = labConfig(t, lab, "soft", "zone")
+	c.CertFile = "/dev/zero"
+	if _, err := New(&c); !errors.Is(err, pki.ErrNotRegular) {
+		t.Errorf("/dev/zero as server certificate: err %v", err)
+	}
+	c = labConfig(t, lab, "soft", "zone")
 	c = labConfig(t, lab, "strict", "zone")
 	if _, err := New(&c); err == nil || !strings.Contains(err.Error(), "use soft or enforce") {
 		t.Errorf("unknown phase: err %v", err)

@@ -49,7 +49,7 @@ func StandardCases(o CaseOptions) ([]Case, error) {
 // LoadClientCert reads a client certificate and its private key (PEM).
 // The key stays in memory.
 func LoadClientCert(certFile, keyFile string) (*tls.Certificate, error) {
-	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	pair, err := pki.LoadKeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, &InputError{Input: InputClientCert, Value: certFile, Reason: "cannot be loaded with its key " + keyFile, Err: err,
 			Remedy: "check both files are PEM and the key belongs to the certificate"}
@@ -63,7 +63,7 @@ func LoadCA(certFile, keyFile string) (*pki.Pair, error) {
 	bad := func(reason, remedy string, err error) error {
 		return &InputError{Input: InputCA, Value: certFile, Reason: reason, Remedy: remedy, Err: err}
 	}
-	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	pair, err := pki.LoadKeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, bad("cannot be loaded with its key "+keyFile, "check both files are PEM and the key belongs to the CA", err)
 	}

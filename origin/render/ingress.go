@@ -3,8 +3,9 @@ package render
 import (
 	"encoding/base64"
 	"fmt"
-	"os"
 	"strings"
+
+	"github.com/aopwizard/aopwizard/pki"
 )
 
 // ingress renders, per vhost, the Secret holding the CA bundle (key ca.crt)
@@ -75,7 +76,7 @@ func (r *resolved) ingressCA(path string) ([]byte, error) {
 	if r.globalCA {
 		return globalCAPEM(), nil
 	}
-	ca, err := os.ReadFile(path)
+	ca, err := pki.ReadRegular(path, pki.MaxCABundleSize, "CA bundle")
 	if err != nil {
 		field := FieldCAFile
 		if r.Mode == Hostname {

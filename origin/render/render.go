@@ -154,6 +154,11 @@ func (o *Output) Write() error {
 	return nil
 }
 
+// MaxConfigFile caps a server config file read (to merge a block into it,
+// or by origin/server and origin/apply): far above any real one, and a
+// wrong path (a device, a huge log) cannot exhaust memory.
+const MaxConfigFile = 16 << 20
+
 // WriteTo writes the file atomically at path (which may differ from f.Path,
 // e.g. under a staging directory), merging a Block into the existing file.
 func (f File) WriteTo(path string) error {
@@ -162,7 +167,7 @@ func (f File) WriteTo(path string) error {
 	}
 	content, mode := f.Content, f.Mode
 	if f.Block {
-		existing, err := os.ReadFile(path)
+		existing, err := pki.ReadRegular(path, MaxConfigFile, "config file")
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("read %s to merge the managed block: %w", path, err)
 		}

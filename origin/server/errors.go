@@ -1,10 +1,8 @@
 package server
 
 import (
-	"errors"
-	"fmt"
-	"io"
-	"os"
+	"github.com/aopwizard/aopwizard/origin/render"
+	"github.com/aopwizard/aopwizard/pki"
 )
 
 // RemedyKind names what the operator can do about an Error as a value, so
@@ -59,64 +57,20 @@ func (e *Error) Unwrap() error { return e.Err }
 // file of its kind holds, and keeps a wrong path (a device, a huge log)
 // from exhausting memory.
 const (
-	MaxPIDFile    = 4 << 10  // a pid file holds one number
-	MaxConfigFile = 16 << 20 // a server config file or a checkpoint copy of one
+	MaxPIDFile    = 4 << 10              // a pid file holds one number
+	MaxConfigFile = render.MaxConfigFile // a server config file or a checkpoint copy of one
 )
 
 // ErrTooLarge is wrapped when a file exceeds the limit for its kind.
-var ErrTooLarge = errors.New("file too large")
+var ErrTooLarge = pki.ErrTooLarge
 
 // ErrNotRegular is wrapped when a path that must be a file is a directory,
 // a device, a FIFO or a socket.
-var ErrNotRegular = errors.New("not a regular file")
+var ErrNotRegular = pki.ErrNotRegular
 
 // ReadFile reads a regular file of at most limit bytes; what names the
-// file's role in the errors ("pid file", "config file"). It never blocks
-// on a FIFO or reads a device: the type is checked on the open descriptor
-// (opened non-blocking) before reading.
+// file's role in the errors ("pid file", "config file"). It is
+// pki.ReadRegular: it never blocks on a FIFO or reads a device.
 func ReadFile(path string, limit int64, what string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|oNonblock, 0)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", what, err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", what, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s %s: %w (it is a %s)", what, path, ErrNotRegular, typeName(fi.Mode()))
-	}
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s %s: %w", what, path, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s %s: %w: larger than the %s limit for a %s", what, path, ErrTooLarge, sizeString(limit), what)
-	}
-	return b, nil
-}
-
-func typeName(m os.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "directory"
-	case m&os.ModeNamedPipe != 0:
-		return "named pipe"
-	case m&os.ModeSocket != 0:
-		return "socket"
-	case m&os.ModeDevice != 0:
-		return "device"
-	}
-	return "special file"
-}
-
-func sizeString(n int64) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d-byte", n)
+	return pki.ReadRegular(path, limit, what)
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/aopwizard/aopwizard/origin/render"
+	"github.com/aopwizard/aopwizard/pki"
 )
 
 // Overrides replace parts of a server's Debian driver, for containers,
@@ -95,7 +96,7 @@ func (d *Driver) checkConfig() error {
 	case errors.Is(err, fs.ErrNotExist):
 		err = errors.New("no such file")
 	case err == nil && !fi.Mode().IsRegular():
-		err = fmt.Errorf("%w (it is a %s)", ErrNotRegular, typeName(fi.Mode()))
+		err = pki.NotRegular(fi.Mode())
 	}
 	if err != nil {
 		return &Error{What: what, Err: err, Kind: RemedyServerConfig, BadInput: true,

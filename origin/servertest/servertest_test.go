@@ -155,6 +155,33 @@ func TestStartReloadStop(t *testing.T) {
 	}
 }
 
+// HAProxy 2.6 loses a USR2 that arrives while its master is busy, so
+// reloads in quick succession each used to risk a lost one and a test
+// polling the old config until its deadline. Reload now returns once the
+// new generation loaded; every one of these must serve its own config.
+func TestReloadsInQuickSuccession(t *testing.T) {
+	t.Parallel()
+	servertest.RequireServer(t, render.HAProxy)
+	lab := pkitest.New(t)
+	dir := servertest.Dir(t)
+	port := servertest.FreePort(t)
+	r := servertest.Start(t, render.HAProxy, writeConfig(t, render.HAProxy, lab, dir, port, "gen0"))
+	for i := 1; i <= 8; i++ {
+		word := fmt.Sprintf("gen%d", i)
+		writeConfig(t, render.HAProxy, lab, dir, port, word)
+		if err := r.Reload(context.Background()); err != nil {
+			t.Fatalf("reload %d: %v", i, err)
+		}
+		servertest.Eventually(t, word+" served", func() error {
+			body, err := get(lab, r.Addr)
+			if err == nil && body != word {
+				err = fmt.Errorf("body %q", body)
+			}
+			return err
+		})
+	}
+}
+
 func TestInspectFollowsIncludes(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

@@ -1,9 +1,9 @@
 //go:build unix
 
-package server
+package pki
 
 import "syscall"
 
-// oNonblock makes opening a FIFO return at once, so ReadFile can refuse it
+// oNonblock makes opening a FIFO return at once, so ReadRegular can refuse it
 // instead of waiting for a writer.
 const oNonblock = syscall.O_NONBLOCK

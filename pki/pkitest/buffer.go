@@ -1,4 +1,4 @@
-package servertest
+package pkitest
 
 import (
 	"bytes"
@@ -6,7 +6,10 @@ import (
 )
 
 // LockedBuffer is a bytes.Buffer that concurrent writers (a child's output
-// copier, a runner, progress events) and the test reading it may share.
+// copier, a runner, progress events, a logger) and the test reading it may
+// share. It lives here, beside the lab, because pkitest is the one test
+// helper every test tree (cfapi, origin, cmd) already imports and it pulls
+// in nothing but pki.
 type LockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
