@@ -1,0 +1,259 @@
+package sites
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/aopwizard/aopwizard/origin/render"
+	"github.com/aopwizard/aopwizard/origin/server"
+)
+
+// ApacheLine is one directive line of an Apache config (continuation
+// lines joined).
+type ApacheLine struct {
+	Name  string // as written; compare with strings.EqualFold
+	Args  []string
+	Line  int
+	Start int // offset of the line's first byte
+	End   int // offset after its newline
+	Depth int // nesting inside the vhost: 0 = the vhost's own level
+}
+
+// Text is the line without its newline.
+func (l ApacheLine) Text(src []byte) string {
+	return strings.TrimRight(string(src[l.Start:l.End]), "\r\n")
+}
+
+// ApacheVhost is one <VirtualHost> section of a file.
+type ApacheVhost struct {
+	File      string
+	Content   []byte
+	Line      int
+	EndLine   int
+	Start     int // offset of the <VirtualHost line
+	CloseAt   int // offset of the </VirtualHost> line
+	Addrs     []string
+	Lines     []ApacheLine // inside the section
+	CloseLine int
+}
+
+// Find returns the vhost-level directives named name (case-insensitive).
+func (v *ApacheVhost) Find(name string) []ApacheLine {
+	var out []ApacheLine
+	for _, l := range v.Lines {
+		if l.Depth == 0 && strings.EqualFold(l.Name, name) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func splitApacheArgs(s string) []string {
+	var out []string
+	for s = strings.TrimSpace(s); s != ""; s = strings.TrimSpace(s) {
+		if s[0] == '"' || s[0] == '\'' {
+			if j := strings.IndexByte(s[1:], s[0]); j >= 0 {
+				out = append(out, s[1:j+1])
+				s = s[j+2:]
+				continue
+			}
+		}
+		j := strings.IndexAny(s, " \t")
+		if j < 0 {
+			out = append(out, s)
+			break
+		}
+		out = append(out, s[:j])
+		s = s[j:]
+	}
+	return out
+}
+
+// ParseApacheVhosts returns every <VirtualHost> section in src.
+func ParseApacheVhosts(file string, src []byte) ([]*ApacheVhost, error) {
+	var out []*ApacheVhost
+	var cur *ApacheVhost
+	depth := 0
+	line := 0
+	for off := 0; off < len(src); {
+		start, startLine := off, line+1
+		// Join continuation lines ("\" at the end).
+		var text strings.Builder
+		for off < len(src) {
+			next := len(src)
+			if i := bytes.IndexByte(src[off:], '\n'); i >= 0 {
+				next = off + i + 1
+			}
+			l := strings.TrimRight(string(src[off:next]), "\r\n")
+			line++
+			off = next
+			if strings.HasSuffix(l, "\\") {
+				text.WriteString(strings.TrimSuffix(l, "\\") + " ")
+				continue
+			}
+			text.WriteString(l)
+			break
+		}
+		t := strings.TrimSpace(text.String())
+		if t == "" || t[0] == '#' {
+			continue
+		}
+		fields := splitApacheArgs(t)
+		name := fields[0]
+		switch {
+		case strings.EqualFold(name, "<VirtualHost") || strings.HasPrefix(strings.ToLower(name), "<virtualhost"):
+			if cur != nil {
+				return nil, fmt.Errorf("%s:%d: <VirtualHost> inside another one", file, startLine)
+			}
+			cur = &ApacheVhost{File: file, Content: src, Line: startLine, Start: start}
+			rest := strings.TrimSuffix(strings.TrimSpace(t[len("<VirtualHost"):]), ">")
+			cur.Addrs = strings.Fields(rest)
+			depth = 0
+		case strings.EqualFold(name, "</VirtualHost>"):
+			if cur == nil {
+				return nil, fmt.Errorf("%s:%d: </VirtualHost> without <VirtualHost>", file, startLine)
+			}
+			cur.CloseAt, cur.CloseLine, cur.EndLine = start, startLine, startLine
+			out = append(out, cur)
+			cur = nil
+		case cur != nil && strings.HasPrefix(name, "</"):
+			depth--
+		case cur != nil:
+			l := ApacheLine{Name: name, Args: fields[1:], Line: startLine, Start: start, End: off, Depth: depth}
+			if strings.HasPrefix(name, "<") {
+				l.Name = strings.TrimPrefix(name, "<")
+				depth++
+			}
+			cur.Lines = append(cur.Lines, l)
+		}
+	}
+	if cur != nil {
+		return nil, fmt.Errorf("%s:%d: <VirtualHost> is not closed", file, cur.Line)
+	}
+	return out, nil
+}
+
+// ApacheConfig is Apache's view: the vhosts DUMP_VHOSTS names, parsed from
+// their files.
+type ApacheConfig struct {
+	Vhosts []*ApacheVhost
+	Notes  []string
+}
+
+var dumpVhostRe = regexp.MustCompile(`\((/[^()]+):([0-9]+)\)\s*$`)
+
+// ApacheDumpArgv is the config test that lists the virtual hosts.
+func ApacheDumpArgv(d *server.Driver) []string {
+	if d.Apache2ctl {
+		bin := "apache2ctl"
+		if d.Binary != "" && strings.HasSuffix(d.Binary, "/apache2") {
+			bin = strings.TrimSuffix(d.Binary, "apache2") + "apache2ctl"
+		}
+		return []string{bin, "-t", "-D", "DUMP_VHOSTS"}
+	}
+	return []string{d.Binary, "-t", "-D", "DUMP_VHOSTS", "-f", d.ConfigPath}
+}
+
+// LoadApache runs DUMP_VHOSTS and parses the files it names.
+func LoadApache(ctx context.Context, r server.Runner, d *server.Driver) (*ApacheConfig, error) {
+	out, err := r.Run(ctx, ApacheDumpArgv(d)...)
+	if err != nil {
+		return nil, fmt.Errorf("list Apache's virtual hosts: %w; fix the configuration until Apache's config test passes, then try again", err)
+	}
+	return ParseApacheDump(out, os.ReadFile)
+}
+
+// ParseApacheDump reads the "(FILE:LINE)" of every vhost DUMP_VHOSTS
+// printed and parses those sections from the files (read with read).
+func ParseApacheDump(out []byte, read func(string) ([]byte, error)) (*ApacheConfig, error) {
+	c := &ApacheConfig{}
+	want := map[string]map[int]bool{}
+	var order []string
+	for _, l := range strings.Split(string(out), "\n") {
+		m := dumpVhostRe.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		n, _ := strconv.Atoi(m[2])
+		if want[m[1]] == nil {
+			want[m[1]] = map[int]bool{}
+			order = append(order, m[1])
+		}
+		want[m[1]][n] = true
+	}
+	for _, f := range order {
+		src, err := read(f)
+		if err != nil {
+			return nil, fmt.Errorf("read the virtual-host file Apache named: %w", err)
+		}
+		vs, err := ParseApacheVhosts(f, src)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vs {
+			if want[f][v.Line] {
+				c.Vhosts = append(c.Vhosts, v)
+				delete(want[f], v.Line)
+			}
+		}
+		for n := range want[f] {
+			c.Notes = append(c.Notes, fmt.Sprintf("%s:%d: Apache lists a virtual host here that is not a plain <VirtualHost> line (a macro?); it was not examined", f, n))
+		}
+	}
+	return c, nil
+}
+
+var apacheClientAuthNames = []string{"SSLVerifyClient", "SSLCACertificateFile", "SSLCACertificatePath", "SSLVerifyDepth"}
+
+// Config is the generic view.
+func (c *ApacheConfig) Config() *Config {
+	out := &Config{Server: render.Apache, Notes: c.Notes}
+	for _, v := range c.Vhosts {
+		b := Block{Server: render.Apache, File: v.File, RealFile: realPath(v.File), Line: v.Line, EndLine: v.EndLine, Listen: v.Addrs}
+		for _, n := range v.Find("ServerName") {
+			if len(n.Args) > 0 {
+				// ServerName may carry a scheme and port.
+				name := n.Args[0]
+				if i := strings.Index(name, "://"); i >= 0 {
+					name = name[i+3:]
+				}
+				if i := strings.LastIndexByte(name, ':'); i >= 0 && !strings.Contains(name, "]") {
+					name = name[:i]
+				}
+				b.Names = append(b.Names, name)
+			}
+		}
+		for _, n := range v.Find("ServerAlias") {
+			b.Names = append(b.Names, n.Args...)
+		}
+		tls := false
+		for _, e := range v.Find("SSLEngine") {
+			tls = len(e.Args) > 0 && strings.EqualFold(e.Args[0], "on")
+		}
+		if cf := v.Find("SSLCertificateFile"); len(cf) > 0 && len(cf[0].Args) > 0 {
+			b.Certificate = cf[0].Args[0]
+		}
+		for _, name := range apacheClientAuthNames {
+			for _, l := range v.Find(name) {
+				b.ClientAuth = append(b.ClientAuth, Setting{Text: strings.TrimSpace(l.Text(v.Content)), File: v.File, Line: l.Line})
+			}
+		}
+		out.Blocks = append(out.Blocks, ServerBlock{Block: b, TLS: tls})
+	}
+	return out
+}
+
+// VhostAt returns the vhost of file:line.
+func (c *ApacheConfig) VhostAt(file string, line int) (*ApacheVhost, bool) {
+	for _, v := range c.Vhosts {
+		if (v.File == file || realPath(v.File) == file) && v.Line == line {
+			return v, true
+		}
+	}
+	return nil, false
+}
