@@ -214,7 +214,7 @@ var apacheClientAuthNames = []string{"SSLVerifyClient", "SSLCACertificateFile", 
 func (c *ApacheConfig) Config() *Config {
 	out := &Config{Server: render.Apache, Notes: c.Notes}
 	for _, v := range c.Vhosts {
-		b := Block{Server: render.Apache, File: v.File, RealFile: realPath(v.File), Line: v.Line, EndLine: v.EndLine, Listen: v.Addrs}
+		b := Block{Server: render.Apache, File: v.File, RealFile: RealPath(v.File), Line: v.Line, EndLine: v.EndLine, Listen: v.Addrs}
 		for _, n := range v.Find("ServerName") {
 			if len(n.Args) > 0 {
 				// ServerName may carry a scheme and port.
@@ -251,7 +251,7 @@ func (c *ApacheConfig) Config() *Config {
 // VhostAt returns the vhost of file:line.
 func (c *ApacheConfig) VhostAt(file string, line int) (*ApacheVhost, bool) {
 	for _, v := range c.Vhosts {
-		if (v.File == file || realPath(v.File) == file) && v.Line == line {
+		if (v.File == file || RealPath(v.File) == file) && v.Line == line {
 			return v, true
 		}
 	}

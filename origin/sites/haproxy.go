@@ -126,7 +126,7 @@ func LoadHAProxy(path string) (*HAProxyConfig, error) {
 func (c *HAProxyConfig) Config() *Config {
 	out := &Config{Server: render.HAProxy, Notes: c.Notes}
 	for _, s := range c.Sections {
-		b := Block{Server: render.HAProxy, File: s.File, RealFile: realPath(s.File), Line: s.Line, EndLine: s.EndLine, Section: s.Kind + " " + s.Name}
+		b := Block{Server: render.HAProxy, File: s.File, RealFile: RealPath(s.File), Line: s.Line, EndLine: s.EndLine, Section: s.Kind + " " + s.Name}
 		tls := false
 		for _, l := range s.Binds() {
 			if len(l.Words) > 1 {

@@ -175,7 +175,7 @@ func (c *NginxConfig) Config() *Config {
 		b := Block{
 			Server:   render.Nginx,
 			File:     s.File.Path,
-			RealFile: realPath(s.File.Path),
+			RealFile: RealPath(s.File.Path),
 			Line:     s.Line,
 			EndLine:  s.CloseLine,
 		}
@@ -235,7 +235,7 @@ func (c *NginxConfig) value(s NginxServer, name string) string {
 // ServerAt returns the server block of file:line.
 func (c *NginxConfig) ServerAt(file string, line int) (NginxServer, bool) {
 	for _, s := range c.Servers {
-		if (s.File.Path == file || realPath(s.File.Path) == file) && s.Line == line {
+		if (s.File.Path == file || RealPath(s.File.Path) == file) && s.Line == line {
 			return s, true
 		}
 	}

@@ -74,14 +74,11 @@ func tokenizeNginx(src []byte) ([]token, error) {
 			start, startLine := i, line
 			var b strings.Builder
 			i++
-			for ; i < len(src) && src[i] != c; i++ {
-				if src[i] == '\\' && i+1 < len(src) {
-					i++
-				}
+			for i < len(src) && src[i] != c {
 				if src[i] == '\n' {
 					line++
 				}
-				b.WriteByte(src[i])
+				i += unescape(&b, src, i)
 			}
 			if i >= len(src) {
 				return nil, fmt.Errorf("line %d: unterminated quoted string", startLine)
@@ -106,17 +103,37 @@ func tokenizeNginx(src []byte) ([]token, error) {
 					i += j + 1
 					continue
 				}
-				if c == '\\' && i+1 < len(src) {
-					i++
-					c = src[i]
-				}
-				b.WriteByte(c)
-				i++
+				i += unescape(&b, src, i)
 			}
 			toks = append(toks, token{text: b.String(), start: start, end: i, line: line})
 		}
 	}
 	return toks, nil
+}
+
+// unescape copies the character at src[i] the way nginx's config reader
+// does and returns how many bytes it used: a backslash before a quote or
+// another backslash is dropped, \t \r \n become control characters, and
+// any other backslash is kept (so the regex "\.css" stays "\.css").
+func unescape(b *strings.Builder, src []byte, i int) int {
+	if src[i] != '\\' || i+1 >= len(src) {
+		b.WriteByte(src[i])
+		return 1
+	}
+	switch src[i+1] {
+	case '"', '\'', '\\':
+		b.WriteByte(src[i+1])
+	case 't':
+		b.WriteByte('\t')
+	case 'r':
+		b.WriteByte('\r')
+	case 'n':
+		b.WriteByte('\n')
+	default:
+		b.WriteByte('\\')
+		b.WriteByte(src[i+1])
+	}
+	return 2
 }
 
 type nginxParser struct {
