@@ -177,15 +177,23 @@ func TestNginxExistingSite(t *testing.T) {
 			return same(before, got)
 		})
 	}
-	log, _ := os.ReadFile(evidence)
-	for _, want := range []string{`verify="NONE"`, `verify="SUCCESS"`, `verify="FAILED:unable to verify the first certificate"`, `verify="FAILED:certificate has expired"`} {
-		if !strings.Contains(string(log), want) {
-			t.Errorf("evidence log lacks %s:\n%s", want, log)
+	// nginx logs after answering: poll.
+	servertest.Eventually(t, "the evidence log shows every verification result", func() error {
+		log, _ := os.ReadFile(evidence)
+		for _, want := range []string{`verify="NONE"`, `verify="SUCCESS"`, `verify="FAILED:unable to verify the first certificate"`, `verify="FAILED:certificate has expired"`} {
+			if !strings.Contains(string(log), want) {
+				return fmt.Errorf("evidence log lacks %s:\n%s", want, log)
+			}
 		}
-	}
-	if main, _ := os.ReadFile(filepath.Join(dir, "access.log")); !strings.Contains(string(main), "\"POST /api/items") {
-		t.Errorf("the site's own access log no longer gets the requests")
-	}
+		return nil
+	})
+	servertest.Eventually(t, "the site's own access log still gets the requests", func() error {
+		main, _ := os.ReadFile(filepath.Join(dir, "access.log"))
+		if n := strings.Count(string(main), "\"POST /api/items"); n < 1+2*len(clients) {
+			return fmt.Errorf("%d POST lines in the site's own log, want the baseline's and every soft-phase client's", n)
+		}
+		return nil
+	})
 
 	in.Phase = render.Enforce
 	o.Targets[0].Phase = render.Enforce
