@@ -172,3 +172,5 @@ func loopback6() bool {
 	l.Close()
 	return true
 }
+
+type pkiPair = pki.Pair

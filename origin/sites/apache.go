@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -40,6 +41,95 @@ type ApacheVhost struct {
 	Addrs     []string
 	Lines     []ApacheLine // inside the section
 	CloseLine int
+	// Included are the vhost-level lines of files its Include and
+	// IncludeOptional lines name (certificate snippets), per file.
+	Included []ApacheInclude
+}
+
+// ApacheInclude is a file included inside a vhost.
+type ApacheInclude struct {
+	File  string
+	Lines []ApacheLine
+}
+
+// Settings returns the vhost-level lines named name, its own and those of
+// included files, with their files.
+func (v *ApacheVhost) Settings(name string) []Setting {
+	var out []Setting
+	for _, l := range v.Find(name) {
+		out = append(out, Setting{Text: strings.TrimSpace(l.Text(v.Content)), File: v.File, Line: l.Line})
+	}
+	for _, inc := range v.Included {
+		for _, l := range inc.Lines {
+			if l.Depth == 0 && strings.EqualFold(l.Name, name) {
+				out = append(out, Setting{Text: strings.Join(append([]string{l.Name}, l.Args...), " "), File: inc.File, Line: l.Line})
+			}
+		}
+	}
+	return out
+}
+
+// args returns the arguments of the last vhost-level line named name,
+// included files counted (Apache takes the last).
+func (v *ApacheVhost) args(name string) []string {
+	var out []string
+	for _, l := range v.Find(name) {
+		out = l.Args
+	}
+	for _, inc := range v.Included {
+		for _, l := range inc.Lines {
+			if l.Depth == 0 && strings.EqualFold(l.Name, name) {
+				out = l.Args
+			}
+		}
+	}
+	return out
+}
+
+// parseApacheFlat parses a file included inside a vhost.
+func parseApacheFlat(src []byte) []ApacheLine {
+	var out []ApacheLine
+	depth, line := 0, 0
+	for off := 0; off < len(src); {
+		start, startLine := off, line+1
+		t := nextApacheLine(src, &off, &line)
+		if t == "" || t[0] == '#' {
+			continue
+		}
+		fields := splitApacheArgs(t)
+		switch {
+		case strings.HasPrefix(fields[0], "</"):
+			depth--
+		case strings.HasPrefix(fields[0], "<"):
+			out = append(out, ApacheLine{Name: strings.TrimPrefix(fields[0], "<"), Args: fields[1:], Line: startLine, Start: start, End: off, Depth: depth})
+			depth++
+		default:
+			out = append(out, ApacheLine{Name: fields[0], Args: fields[1:], Line: startLine, Start: start, End: off, Depth: depth})
+		}
+	}
+	return out
+}
+
+// nextApacheLine returns the directive text starting at *off, joining
+// continuation lines, and advances *off and *line past it.
+func nextApacheLine(src []byte, off, line *int) string {
+	var text strings.Builder
+	for *off < len(src) {
+		next := len(src)
+		if i := bytes.IndexByte(src[*off:], '\n'); i >= 0 {
+			next = *off + i + 1
+		}
+		l := strings.TrimRight(string(src[*off:next]), "\r\n")
+		*line++
+		*off = next
+		if strings.HasSuffix(l, "\\") {
+			text.WriteString(strings.TrimSuffix(l, "\\") + " ")
+			continue
+		}
+		text.WriteString(l)
+		break
+	}
+	return strings.TrimSpace(text.String())
 }
 
 // Find returns the vhost-level directives named name (case-insensitive).
@@ -82,24 +172,7 @@ func ParseApacheVhosts(file string, src []byte) ([]*ApacheVhost, error) {
 	line := 0
 	for off := 0; off < len(src); {
 		start, startLine := off, line+1
-		// Join continuation lines ("\" at the end).
-		var text strings.Builder
-		for off < len(src) {
-			next := len(src)
-			if i := bytes.IndexByte(src[off:], '\n'); i >= 0 {
-				next = off + i + 1
-			}
-			l := strings.TrimRight(string(src[off:next]), "\r\n")
-			line++
-			off = next
-			if strings.HasSuffix(l, "\\") {
-				text.WriteString(strings.TrimSuffix(l, "\\") + " ")
-				continue
-			}
-			text.WriteString(l)
-			break
-		}
-		t := strings.TrimSpace(text.String())
+		t := nextApacheLine(src, &off, &line)
 		if t == "" || t[0] == '#' {
 			continue
 		}
@@ -165,12 +238,51 @@ func LoadApache(ctx context.Context, r server.Runner, d *server.Driver) (*Apache
 	if err != nil {
 		return nil, fmt.Errorf("list Apache's virtual hosts: %w; fix the configuration until Apache's config test passes, then try again", err)
 	}
-	return ParseApacheDump(out, os.ReadFile)
+	return ParseApacheDump(out, apacheServerRoot(d.ConfigPath), os.ReadFile)
+}
+
+// apacheServerRoot is the ServerRoot of the main config (relative Include
+// paths are relative to it), else the config's directory.
+func apacheServerRoot(conf string) string {
+	src, err := os.ReadFile(conf)
+	if err == nil {
+		for _, l := range strings.Split(string(src), "\n") {
+			f := splitApacheArgs(l)
+			if len(f) == 2 && strings.EqualFold(f[0], "ServerRoot") {
+				return f[1]
+			}
+		}
+	}
+	return filepath.Dir(conf)
+}
+
+// expand reads the files the vhost's own Include lines name.
+func (v *ApacheVhost) expand(serverRoot string, read func(string) ([]byte, error)) []string {
+	var notes []string
+	for _, l := range v.Lines {
+		if l.Depth != 0 || (!strings.EqualFold(l.Name, "Include") && !strings.EqualFold(l.Name, "IncludeOptional")) || len(l.Args) != 1 {
+			continue
+		}
+		pat := l.Args[0]
+		if !filepath.IsAbs(pat) {
+			pat = filepath.Join(serverRoot, pat)
+		}
+		files, _ := filepath.Glob(pat)
+		for _, f := range files {
+			src, err := read(f)
+			if err != nil {
+				notes = append(notes, fmt.Sprintf("%s:%d: %v", v.File, l.Line, err))
+				continue
+			}
+			v.Included = append(v.Included, ApacheInclude{File: f, Lines: parseApacheFlat(src)})
+		}
+	}
+	return notes
 }
 
 // ParseApacheDump reads the "(FILE:LINE)" of every vhost DUMP_VHOSTS
 // printed and parses those sections from the files (read with read).
-func ParseApacheDump(out []byte, read func(string) ([]byte, error)) (*ApacheConfig, error) {
+func ParseApacheDump(out []byte, serverRoot string, read func(string) ([]byte, error)) (*ApacheConfig, error) {
 	c := &ApacheConfig{}
 	want := map[string]map[int]bool{}
 	var order []string
@@ -197,6 +309,7 @@ func ParseApacheDump(out []byte, read func(string) ([]byte, error)) (*ApacheConf
 		}
 		for _, v := range vs {
 			if want[f][v.Line] {
+				c.Notes = append(c.Notes, v.expand(serverRoot, read)...)
 				c.Vhosts = append(c.Vhosts, v)
 				delete(want[f], v.Line)
 			}
@@ -231,17 +344,13 @@ func (c *ApacheConfig) Config() *Config {
 		for _, n := range v.Find("ServerAlias") {
 			b.Names = append(b.Names, n.Args...)
 		}
-		tls := false
-		for _, e := range v.Find("SSLEngine") {
-			tls = len(e.Args) > 0 && strings.EqualFold(e.Args[0], "on")
-		}
-		if cf := v.Find("SSLCertificateFile"); len(cf) > 0 && len(cf[0].Args) > 0 {
-			b.Certificate = cf[0].Args[0]
+		e := v.args("SSLEngine")
+		tls := len(e) > 0 && strings.EqualFold(e[0], "on")
+		if cf := v.args("SSLCertificateFile"); len(cf) > 0 {
+			b.Certificate = cf[0]
 		}
 		for _, name := range apacheClientAuthNames {
-			for _, l := range v.Find(name) {
-				b.ClientAuth = append(b.ClientAuth, Setting{Text: strings.TrimSpace(l.Text(v.Content)), File: v.File, Line: l.Line})
-			}
+			b.ClientAuth = append(b.ClientAuth, v.Settings(name)...)
 		}
 		out.Blocks = append(out.Blocks, ServerBlock{Block: b, TLS: tls})
 	}
