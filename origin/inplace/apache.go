@@ -22,12 +22,6 @@ func PlanApache(cfg *sites.ApacheConfig, in Input) (*Plan, error) {
 	if err := in.validate(); err != nil {
 		return nil, err
 	}
-	if err := checkPath("CA file", in.CAFile); err != nil {
-		return nil, err
-	}
-	if err := checkPath("evidence log", in.AccessLog); err != nil {
-		return nil, err
-	}
 	p := &Plan{}
 	ed := &editor{}
 	spans := map[string][]span{}
@@ -106,7 +100,7 @@ func PlanApache(cfg *sites.ApacheConfig, in Input) (*Plan, error) {
 				break
 			}
 		}
-		insertBlock(fo, sp, v.Start, v.CloseAt, markerID(in.ID, ordinal[fo.path]), indent, apacheLines(in))
+		insertBlock(fo, sp, v.Start, v.CloseAt, markerID(in.ID, ordinal[fo.path]), indent, apacheLines(in, in.caFile(b)))
 	}
 	if len(p.Conflicts) > 0 {
 		if !in.Override {
@@ -127,19 +121,19 @@ func PlanApache(cfg *sites.ApacheConfig, in Input) (*Plan, error) {
 	return p, nil
 }
 
-func apacheLines(in Input) []string {
+func apacheLines(in Input, ca string) []string {
 	var l []string
 	if in.Phase == render.Soft {
 		l = append(l,
 			"# aopwizard soft phase: ask for the AOP client certificate, serve missing and wrong-CA",
 			"# certificates as before and log the result. An EXPIRED certificate is still refused with a",
 			"# TLS alert (docs/origin-servers.md, \"Soft phase on Apache\").",
-			fmt.Sprintf("SSLCACertificateFile %q", in.CAFile),
+			fmt.Sprintf("SSLCACertificateFile %q", ca),
 			"SSLVerifyClient optional_no_ca")
 	} else {
 		l = append(l,
 			"# aopwizard enforce phase: only clients with a certificate from the AOP CA are served.",
-			fmt.Sprintf("SSLCACertificateFile %q", in.CAFile),
+			fmt.Sprintf("SSLCACertificateFile %q", ca),
 			"SSLVerifyClient require")
 	}
 	l = append(l, fmt.Sprintf("SSLVerifyDepth %d", render.VerifyDepth))

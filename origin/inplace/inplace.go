@@ -41,6 +41,9 @@ type Input struct {
 	Phase     render.Phase // soft or enforce
 	Mode      render.Mode  // hostname mode adds the no-SNI guard when enforcing
 	CAFile    string       // absolute path of the CA bundle to trust
+	// HostCAFiles are per-hostname CA bundles (hostname mode); a block
+	// found for a hostname listed here trusts that bundle instead of CAFile.
+	HostCAFiles map[string]string
 	AccessLog string       // absolute path of the evidence (aop1) log
 	// Blocks are the blocks to edit (origin/sites results for the
 	// rollout's hostnames); a block found for several hostnames is edited
@@ -94,10 +97,25 @@ func (in *Input) validate() error {
 	if len(in.Blocks) == 0 {
 		return errors.New("no block to edit: the hostnames have no TLS site; use a new managed block or add TLS to the site first")
 	}
-	for _, p := range []string{in.CAFile, in.AccessLog} {
+	paths := []string{in.AccessLog}
+	for _, b := range in.Blocks {
+		paths = append(paths, in.caFile(b))
+	}
+	for _, p := range paths {
 		if !strings.HasPrefix(p, "/") {
 			return fmt.Errorf("path %q is not absolute: the server resolves relative paths against its own directory", p)
 		}
+		if err := checkPath("path", p); err != nil {
+			return err
+		}
+	}
+	cas := map[string]string{}
+	for _, b := range in.Blocks {
+		k, ca := b.RealFile+":"+itoa(b.Line), in.caFile(b)
+		if prev, ok := cas[k]; ok && prev != ca {
+			return fmt.Errorf("%s serves hostnames that trust different CAs (%s and %s): a server block has one client CA; give those hostnames separate blocks first", b.Where(), prev, ca)
+		}
+		cas[k] = ca
 	}
 	if !in.AllowLoose {
 		for _, b := range in.Blocks {
@@ -107,6 +125,14 @@ func (in *Input) validate() error {
 		}
 	}
 	return nil
+}
+
+// caFile is the CA bundle a block trusts.
+func (in *Input) caFile(b sites.Found) string {
+	if ca, ok := in.HostCAFiles[b.Hostname]; ok && b.Hostname != "" {
+		return ca
+	}
+	return in.CAFile
 }
 
 // blocks returns the distinct blocks, in file and line order.

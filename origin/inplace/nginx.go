@@ -38,12 +38,6 @@ func PlanNginx(cfg *sites.NginxConfig, in Input) (*Plan, error) {
 	if err := in.validate(); err != nil {
 		return nil, err
 	}
-	if err := checkPath("CA file", in.CAFile); err != nil {
-		return nil, err
-	}
-	if err := checkPath("evidence log", in.AccessLog); err != nil {
-		return nil, err
-	}
 	p := &Plan{}
 	ed := &editor{}
 	spans := map[string][]span{}
@@ -162,7 +156,7 @@ func PlanNginx(cfg *sites.NginxConfig, in Input) (*Plan, error) {
 				p.Warnings = append(p.Warnings, where+": "+w)
 			}
 		}
-		lines := nginxServerLines(in, logName, logLines, recursive, nginxInternalGuards(s.Block))
+		lines := nginxServerLines(in, in.caFile(b), logName, logLines, recursive, nginxInternalGuards(s.Block))
 		insertBlock(fo, sp, s.Open, s.Close, markerID(in.ID, ordinal[fo.path]), indent, lines)
 	}
 	if hasOwn(p.Conflicts) && !in.Override {
@@ -245,7 +239,7 @@ func conflictList(cs []Conflict) string {
 }
 
 // nginxServerLines are the directives added to one server block.
-func nginxServerLines(in Input, logName string, inheritedLogs []string, recursive bool, guards []string) []string {
+func nginxServerLines(in Input, ca, logName string, inheritedLogs []string, recursive bool, guards []string) []string {
 	var l []string
 	if in.Phase == render.Soft {
 		l = append(l,
@@ -253,7 +247,7 @@ func nginxServerLines(in Input, logName string, inheritedLogs []string, recursiv
 			"# and log the verification result. optional_no_ca serves a wrong-CA certificate normally;",
 			"# an expired one makes nginx answer 495, which "+nginxSoftLocation+" hands back to this",
 			"# site's own locations (an internal redirect to the same URI, method and body kept).",
-			fmt.Sprintf("ssl_client_certificate %q;", in.CAFile),
+			fmt.Sprintf("ssl_client_certificate %q;", ca),
 			"ssl_verify_client optional_no_ca;",
 			fmt.Sprintf("ssl_verify_depth %d;", render.VerifyDepth),
 			"error_page 495 = "+nginxSoftLocation+";",
@@ -278,7 +272,7 @@ func nginxServerLines(in Input, logName string, inheritedLogs []string, recursiv
 	} else {
 		l = append(l,
 			"# aopwizard enforce phase: only requests with a client certificate from the AOP CA are served.",
-			fmt.Sprintf("ssl_client_certificate %q;", in.CAFile),
+			fmt.Sprintf("ssl_client_certificate %q;", ca),
 			"ssl_verify_client on;",
 			fmt.Sprintf("ssl_verify_depth %d;", render.VerifyDepth),
 		)

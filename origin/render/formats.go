@@ -15,3 +15,7 @@ func LogFormat(s Server) string {
 	}
 	return ""
 }
+
+// HAProxyErrorLogFormat is the error-log-format that records handshakes
+// HAProxy refused, which never reach the request log.
+func HAProxyErrorLogFormat() string { return haproxyErrorLogFormat }

@@ -34,6 +34,9 @@ type HAProxySection struct {
 	Line    int
 	EndLine int
 	Lines   []HAProxyLine
+	// Start and End are the byte range of the section, from its header
+	// line to the next section's header (comments included).
+	Start, End int
 }
 
 // Binds are the section's bind lines.
@@ -86,11 +89,12 @@ func ParseHAProxy(file string, src []byte) *HAProxyConfig {
 			switch words[0] {
 			case "global", "defaults", "frontend", "listen", "backend", "resolvers", "peers", "userlist", "program", "http-errors", "ring", "cache", "mailers":
 				if cur != nil {
+					cur.End = off
 					c.Sections = append(c.Sections, cur)
 					cur = nil
 				}
 				if words[0] == "frontend" || words[0] == "listen" {
-					cur = &HAProxySection{File: file, Content: src, Kind: words[0], Line: line, EndLine: line}
+					cur = &HAProxySection{File: file, Content: src, Kind: words[0], Line: line, EndLine: line, Start: off}
 					if len(words) > 1 {
 						cur.Name = words[1]
 					}
@@ -105,6 +109,7 @@ func ParseHAProxy(file string, src []byte) *HAProxyConfig {
 		off = next
 	}
 	if cur != nil {
+		cur.End = len(src)
 		c.Sections = append(c.Sections, cur)
 	}
 	return c

@@ -65,7 +65,9 @@ func (b Block) Where() string { return b.File + ":" + itoa(b.Line) }
 // Found is one matching block for a hostname.
 type Found struct {
 	Block
-	Match Match `json:"match"`
+	// Hostname is the hostname looked up.
+	Hostname string `json:"-"`
+	Match    Match  `json:"match"`
 	// Pattern is the server_name (or alias, or certificate name) that matched.
 	Pattern string `json:"pattern"`
 	// Others are the block's other hostnames: they get AOP too if the block is edited.
@@ -138,7 +140,7 @@ func (c *Config) lookup(host string) Host {
 			plain = true
 			continue
 		}
-		f := Found{Block: b.Block, Match: m, Pattern: pat}
+		f := Found{Block: b.Block, Hostname: host, Match: m, Pattern: pat}
 		for _, n := range b.Names {
 			if !strings.EqualFold(n, host) {
 				f.Others = append(f.Others, n)

@@ -1,0 +1,152 @@
+package inplace_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aopwizard/aopwizard/origin/apply"
+	"github.com/aopwizard/aopwizard/origin/inplace"
+	"github.com/aopwizard/aopwizard/origin/render"
+	"github.com/aopwizard/aopwizard/origin/server"
+	"github.com/aopwizard/aopwizard/origin/servertest"
+	"github.com/aopwizard/aopwizard/origin/sites"
+	"github.com/aopwizard/aopwizard/pki/pkitest"
+)
+
+// haproxyShop writes a realistic HAProxy site: an HTTP frontend with IPv4
+// and IPv6 TLS binds, a redirect, a denied path, and a backend (the Go
+// application) for everything else.
+func haproxyShop(t *testing.T, lab *pkitest.Lab, port int, upstream string) (dir, conf string, addrs []string) {
+	dir = servertest.Dir(t)
+	addrs = []string{fmt.Sprintf("127.0.0.1:%d", port)}
+	binds := fmt.Sprintf("    bind 127.0.0.1:%d ssl crt %s alpn http/1.1\n", port, lab.Path(pkitest.ServerBundle))
+	if loopback6() {
+		addrs = append(addrs, fmt.Sprintf("[::1]:%d", port))
+		binds += fmt.Sprintf("    bind [::1]:%d ssl crt %s # IPv6\n", port, lab.Path(pkitest.ServerBundle))
+	}
+	writeFiles(t, dir, map[string]string{
+		"haproxy.cfg": `global
+    log stdout format raw local0
+    ssl-default-bind-options ssl-min-ver TLSv1.2
+
+defaults
+    mode http
+    log global
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+
+# The shop: the operator's own frontend.
+frontend fe_shop
+` + binds + `    http-request redirect location /index.html code 302 if { path /go }
+    http-request redirect location /new/page code 301 if { path /old/page }
+    http-request deny deny_status 403 if { path_beg /private/ }
+    default_backend be_app
+
+backend be_app
+    server app ` + upstream + `
+`,
+	})
+	return dir, filepath.Join(dir, "haproxy.cfg"), addrs
+}
+
+func TestHAProxyExistingSite(t *testing.T) {
+	servertest.RequireServer(t, render.HAProxy)
+	lab := pkitest.New(t)
+	dir, conf, addrs := haproxyShop(t, lab, servertest.FreePort(t), backend(t))
+	evidence := filepath.Join(dir, "stdout.log")
+	run := servertest.Start(t, render.HAProxy, conf, servertest.Stdout(evidence))
+	ctx := context.Background()
+
+	before, err := record(client(lab, shopHost, nil), addrs, shopHost)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, run.ErrorTail())
+	}
+	for k, want := range map[string]int{"GET /private/secret.txt": 403, "GET /go": 302, "GET /old/page": 301, "POST /api/items": 200} {
+		if got := before[addrs[0]+" "+k]; got.Status != want {
+			t.Fatalf("baseline %s = %s, want %d", k, got, want)
+		}
+	}
+	orig, _ := os.ReadFile(conf)
+	plan := func(phase render.Phase) *inplace.Plan {
+		t.Helper()
+		cfg, err := sites.LoadHAProxy(conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := cfg.Config().Lookup([]string{shopHost})[0]
+		if !h.OK() || h.Blocks[0].Section != "frontend fe_shop" {
+			t.Fatalf("discovery: %+v", h)
+		}
+		p, err := inplace.PlanHAProxy(cfg, inplace.Input{ID: "example.test", Phase: phase, CAFile: lab.Path(pkitest.CAAFile), AccessLog: evidence, Blocks: h.Blocks})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	o := apply.Options{Driver: run.Driver, Runner: server.NewExecRunner(nil), CheckpointDir: filepath.Join(dir, "checkpoints"), ID: "example.test",
+		Targets: []apply.Target{{Addr: addrs[0], SNI: shopHost, CAs: [][]byte{lab.CAA.Cert.RawSubject}, Phase: render.Soft}}}
+	if _, err := apply.Apply(ctx, o, changes(plan(render.Soft))); err != nil {
+		t.Fatalf("apply soft: %v\n%s", err, run.ErrorTail())
+	}
+	for name, cert := range map[string]*pkiPair{"none": nil, "right": lab.ClientA, "wrong-ca": lab.ClientB, "expired": lab.ClientAExpired} {
+		servertest.Eventually(t, "haproxy soft phase, "+name+" certificate, same answers", func() error {
+			got, err := record(client(lab, shopHost, cert), addrs, shopHost)
+			if err != nil {
+				return err
+			}
+			return same(before, got)
+		})
+	}
+	servertest.Eventually(t, "the evidence lines show every result", func() error {
+		log, _ := os.ReadFile(evidence)
+		for _, want := range []string{"used=0 verify=0", "used=1 verify=0", "used=1 verify=21", "used=1 verify=10"} {
+			if !strings.Contains(string(log), want) {
+				return fmt.Errorf("evidence lacks %s:\n%s", want, log)
+			}
+		}
+		return nil
+	})
+
+	o.Targets[0].Phase = render.Enforce
+	if _, err := apply.Apply(ctx, o, changes(plan(render.Enforce))); err != nil {
+		t.Fatalf("apply enforce: %v\n%s", err, run.ErrorTail())
+	}
+	servertest.Eventually(t, "haproxy enforce, right certificate, same answers", func() error {
+		got, err := record(client(lab, shopHost, lab.ClientA), addrs, shopHost)
+		if err != nil {
+			return err
+		}
+		return same(before, got)
+	})
+	for name, cert := range map[string]*pkiPair{"none": nil, "wrong-ca": lab.ClientB, "expired": lab.ClientAExpired} {
+		for _, a := range addrs {
+			servertest.Eventually(t, "haproxy enforce refuses "+name+" on "+a, func() error {
+				if got, err := ask(client(lab, shopHost, cert), a, shopHost, siteRequests[0]); err == nil {
+					return fmt.Errorf("served: %s", got)
+				}
+				return nil
+			})
+		}
+	}
+	o.Targets = nil
+	for range 2 {
+		if _, err := apply.Rollback(ctx, o); err != nil {
+			t.Fatalf("rollback: %v", err)
+		}
+	}
+	if got, _ := os.ReadFile(conf); string(got) != string(orig) {
+		t.Errorf("rollback left haproxy.cfg changed:\n%s", apply.UnifiedDiff("before", "after", orig, got))
+	}
+	servertest.Eventually(t, "after rollback, same answers", func() error {
+		got, err := record(client(lab, shopHost, nil), addrs, shopHost)
+		if err != nil {
+			return err
+		}
+		return same(before, got)
+	})
+}
