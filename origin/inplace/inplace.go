@@ -37,14 +37,14 @@ var ErrChanged = errors.New("the file changed since the server's configuration w
 
 // Input is what to add.
 type Input struct {
-	ID        string       // managed-block id, e.g. the zone
-	Phase     render.Phase // soft or enforce
-	Mode      render.Mode  // hostname mode adds the no-SNI guard when enforcing
-	CAFile    string       // absolute path of the CA bundle to trust
+	ID     string       // managed-block id, e.g. the zone
+	Phase  render.Phase // soft or enforce
+	Mode   render.Mode  // hostname mode adds the no-SNI guard when enforcing
+	CAFile string       // absolute path of the CA bundle to trust
 	// HostCAFiles are per-hostname CA bundles (hostname mode); a block
 	// found for a hostname listed here trusts that bundle instead of CAFile.
 	HostCAFiles map[string]string
-	AccessLog string       // absolute path of the evidence (aop1) log
+	AccessLog   string // absolute path of the evidence (aop1) log
 	// Blocks are the blocks to edit (origin/sites results for the
 	// rollout's hostnames); a block found for several hostnames is edited
 	// once.
