@@ -1,9 +1,7 @@
 package inplace
 
 import (
-	"bytes"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/aopwizard/aopwizard/origin/render"
@@ -24,7 +22,6 @@ func PlanApache(cfg *sites.ApacheConfig, in Input) (*Plan, error) {
 	}
 	p := &Plan{}
 	ed := &editor{}
-	spans := map[string][]span{}
 	ordinal := map[string]int{}
 	var resolveAll []func()
 	var shared []string
@@ -33,28 +30,13 @@ func PlanApache(cfg *sites.ApacheConfig, in Input) (*Plan, error) {
 		if !ok {
 			return nil, fmt.Errorf("no <VirtualHost> at %s in the configuration Apache read; read it again", b.Where())
 		}
-		real := sites.RealPath(v.File)
-		fo, ok := ed.files[real]
-		if !ok {
-			disk, err := os.ReadFile(real)
-			if err != nil {
-				return nil, fmt.Errorf("read %s: %w", real, err)
-			}
-			if !bytes.Equal(disk, v.Content) {
-				return nil, fmt.Errorf("%w: %s; read the configuration again", ErrChanged, real)
-			}
-			sp, err := markedSpans(disk, in.ID)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", real, err)
-			}
-			spans[real] = sp
-			fo = ed.file(real, disk)
+		fo, err := ed.load(v.File, v.Content, in.ID)
+		if err != nil {
+			return nil, err
 		}
-		sp := spans[real]
+		sp := fo.spans
 		where := b.Where()
-		if len(b.Others) > 0 {
-			p.Warnings = append(p.Warnings, fmt.Sprintf("%s also serves %s: they get client-certificate verification too", where, strings.Join(b.Others, ", ")))
-		}
+		warnShared(p, b)
 		logs := 0
 		for _, l := range v.Lines {
 			if inSpans(sp, l.Start) {

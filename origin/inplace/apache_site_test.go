@@ -13,7 +13,7 @@ import (
 	"github.com/aopwizard/aopwizard/origin/render"
 	"github.com/aopwizard/aopwizard/origin/server"
 	"github.com/aopwizard/aopwizard/origin/servertest"
-	"github.com/aopwizard/aopwizard/origin/sites"
+	"github.com/aopwizard/aopwizard/pki"
 	"github.com/aopwizard/aopwizard/pki/pkitest"
 )
 
@@ -74,31 +74,8 @@ func apacheShop(t *testing.T, lab *pkitest.Lab, port int, upstream string) (dir,
 </VirtualHost>
 `,
 	})
-	if err := os.MkdirAll(filepath.Join(dir, "sites-enabled"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(filepath.Join(dir, "sites-available/shop.conf"), filepath.Join(dir, "sites-enabled/shop.conf")); err != nil {
-		t.Fatal(err)
-	}
+	enable(t, dir, "shop.conf")
 	return dir, filepath.Join(dir, "apache2.conf"), addrs
-}
-
-func planApache(t *testing.T, d *server.Driver, in inplace.Input) *inplace.Plan {
-	t.Helper()
-	cfg, err := sites.LoadApache(context.Background(), server.NewExecRunner(nil), d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hosts := cfg.Config().Lookup([]string{shopHost})
-	if !hosts[0].OK() || len(hosts[0].Blocks) != 1 {
-		t.Fatalf("discovery: %+v", hosts[0])
-	}
-	in.Blocks = hosts[0].Blocks
-	p, err := inplace.PlanApache(cfg, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 // TestApacheExistingSite: Apache's soft phase keeps the site's answers for
@@ -126,28 +103,21 @@ func TestApacheExistingSite(t *testing.T) {
 		t.Fatalf("baseline misses the custom 404 or the proxied body: %v", before)
 	}
 	site := filepath.Join(dir, "sites-available/shop.conf")
-	origSite, _ := os.ReadFile(site)
+	orig := snapshot(t, site)
 
 	evidence := filepath.Join(dir, "aop.log")
 	in := inplace.Input{ID: "example.test", Phase: render.Soft, Mode: render.Zone, CAFile: lab.Path(pkitest.CAAFile), AccessLog: evidence}
 	o := apply.Options{Driver: run.Driver, Runner: server.NewExecRunner(nil), CheckpointDir: filepath.Join(dir, "checkpoints"), ID: "example.test",
 		Targets: []apply.Target{{Addr: addrs[0], SNI: shopHost, CAs: [][]byte{lab.CAA.Cert.RawSubject}, Phase: render.Soft}}}
-	soft := planApache(t, run.Driver, in)
+	soft := planFor(t, run.Driver, in)
 	if len(soft.Edits) != 1 || soft.Edits[0].Path != site {
 		t.Fatalf("soft plan: want one edit of %s, got %+v", site, soft.Edits)
 	}
 	if _, err := apply.Apply(ctx, o, changes(soft)); err != nil {
 		t.Fatalf("apply soft: %v\n%s", err, run.ErrorTail())
 	}
-	for _, name := range []string{"none", "right", "wrong-ca"} {
-		cert := map[string]*pkiPair{"none": nil, "right": lab.ClientA, "wrong-ca": lab.ClientB}[name]
-		servertest.Eventually(t, "apache soft phase, "+name+" certificate, same answers", func() error {
-			got, err := record(client(lab, shopHost, cert), addrs, shopHost)
-			if err != nil {
-				return err
-			}
-			return same(before, got)
-		})
+	for name, cert := range map[string]*pki.Pair{"none": nil, "right": lab.ClientA, "wrong-ca": lab.ClientB} {
+		expectSame(t, lab, addrs, cert, before, "apache soft phase, "+name+" certificate, same answers")
 	}
 	if _, err := ask(client(lab, shopHost, lab.ClientAExpired), addrs[0], shopHost, siteRequests[0]); err == nil {
 		t.Errorf("apache soft phase served an expired certificate: docs/origin-servers.md says it refuses it; update the docs")
@@ -163,44 +133,16 @@ func TestApacheExistingSite(t *testing.T) {
 	})
 
 	in.Phase, o.Targets[0].Phase = render.Enforce, render.Enforce
-	if _, err := apply.Apply(ctx, o, changes(planApache(t, run.Driver, in))); err != nil {
+	if _, err := apply.Apply(ctx, o, changes(planFor(t, run.Driver, in))); err != nil {
 		t.Fatalf("apply enforce: %v\n%s", err, run.ErrorTail())
 	}
-	servertest.Eventually(t, "apache enforce, right certificate, same answers", func() error {
-		got, err := record(client(lab, shopHost, lab.ClientA), addrs, shopHost)
-		if err != nil {
-			return err
-		}
-		return same(before, got)
-	})
-	for name, cert := range map[string]*pkiPair{"none": nil, "wrong-ca": lab.ClientB, "expired": lab.ClientAExpired} {
-		for _, a := range addrs {
-			servertest.Eventually(t, "apache enforce refuses "+name+" on "+a, func() error {
-				if got, err := ask(client(lab, shopHost, cert), a, shopHost, siteRequests[0]); err == nil {
-					return fmt.Errorf("served: %s", got)
-				}
-				return nil
-			})
-		}
+	expectSame(t, lab, addrs, lab.ClientA, before, "apache enforce, right certificate, same answers")
+	for name, cert := range map[string]*pki.Pair{"none": nil, "wrong-ca": lab.ClientB, "expired": lab.ClientAExpired} {
+		expectRefused(t, lab, addrs, cert, "apache enforce refuses "+name, tlsRefused)
 	}
-
-	o.Targets = nil
-	for range 2 {
-		if _, err := apply.Rollback(ctx, o); err != nil {
-			t.Fatalf("rollback: %v", err)
-		}
-	}
-	if got, _ := os.ReadFile(site); string(got) != string(origSite) {
-		t.Errorf("rollback left the site changed:\n%s", apply.UnifiedDiff("before", "after", origSite, got))
-	}
+	rollbackAll(t, o, 2, orig)
 	if fi, err := os.Lstat(filepath.Join(dir, "sites-enabled/shop.conf")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		t.Errorf("sites-enabled/shop.conf is no longer a symlink")
 	}
-	servertest.Eventually(t, "after rollback, same answers", func() error {
-		got, err := record(client(lab, shopHost, nil), addrs, shopHost)
-		if err != nil {
-			return err
-		}
-		return same(before, got)
-	})
+	expectSame(t, lab, addrs, nil, before, "after rollback, same answers")
 }

@@ -1,9 +1,7 @@
 package inplace
 
 import (
-	"bytes"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/aopwizard/aopwizard/origin/render"
@@ -49,26 +47,13 @@ func PlanHAProxy(cfg *sites.HAProxyConfig, in Input) (*Plan, error) {
 			continue
 		}
 		done[b.Where()] = true
-		real := sites.RealPath(sec.File)
-		fo, ok := ed.files[real]
-		if !ok {
-			disk, err := os.ReadFile(real)
-			if err != nil {
-				return nil, fmt.Errorf("read %s: %w", real, err)
-			}
-			if !bytes.Equal(disk, sec.Content) {
-				return nil, fmt.Errorf("%w: %s; read the configuration again", ErrChanged, real)
-			}
-			fo = ed.file(real, disk)
-		}
-		sp, err := markedSpans(fo.src, in.ID)
+		fo, err := ed.load(sec.File, sec.Content, in.ID)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", real, err)
+			return nil, err
 		}
+		sp := fo.spans
 		where := b.Where()
-		if len(b.Others) > 0 {
-			p.Warnings = append(p.Warnings, fmt.Sprintf("%s also serves %s: they get client-certificate verification too", where, strings.Join(b.Others, ", ")))
-		}
+		warnShared(p, b)
 		p.Warnings = append(p.Warnings, fmt.Sprintf("%s: HAProxy has one log format per frontend, so this frontend's log lines become aop1 evidence lines while AOP is configured", where))
 		n := 0
 		var conflicts []Conflict

@@ -13,7 +13,7 @@ import (
 	"github.com/aopwizard/aopwizard/origin/render"
 	"github.com/aopwizard/aopwizard/origin/server"
 	"github.com/aopwizard/aopwizard/origin/servertest"
-	"github.com/aopwizard/aopwizard/origin/sites"
+	"github.com/aopwizard/aopwizard/pki"
 	"github.com/aopwizard/aopwizard/pki/pkitest"
 )
 
@@ -71,36 +71,15 @@ func TestHAProxyExistingSite(t *testing.T) {
 			t.Fatalf("baseline %s = %s, want %d", k, got, want)
 		}
 	}
-	orig, _ := os.ReadFile(conf)
-	plan := func(phase render.Phase) *inplace.Plan {
-		t.Helper()
-		cfg, err := sites.LoadHAProxy(conf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := cfg.Config().Lookup([]string{shopHost})[0]
-		if !h.OK() || h.Blocks[0].Section != "frontend fe_shop" {
-			t.Fatalf("discovery: %+v", h)
-		}
-		p, err := inplace.PlanHAProxy(cfg, inplace.Input{ID: "example.test", Phase: phase, CAFile: lab.Path(pkitest.CAAFile), AccessLog: evidence, Blocks: h.Blocks})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	orig := snapshot(t, conf)
+	in := inplace.Input{ID: "example.test", Phase: render.Soft, CAFile: lab.Path(pkitest.CAAFile), AccessLog: evidence}
 	o := apply.Options{Driver: run.Driver, Runner: server.NewExecRunner(nil), CheckpointDir: filepath.Join(dir, "checkpoints"), ID: "example.test",
 		Targets: []apply.Target{{Addr: addrs[0], SNI: shopHost, CAs: [][]byte{lab.CAA.Cert.RawSubject}, Phase: render.Soft}}}
-	if _, err := apply.Apply(ctx, o, changes(plan(render.Soft))); err != nil {
+	if _, err := apply.Apply(ctx, o, changes(planFor(t, run.Driver, in))); err != nil {
 		t.Fatalf("apply soft: %v\n%s", err, run.ErrorTail())
 	}
-	for name, cert := range map[string]*pkiPair{"none": nil, "right": lab.ClientA, "wrong-ca": lab.ClientB, "expired": lab.ClientAExpired} {
-		servertest.Eventually(t, "haproxy soft phase, "+name+" certificate, same answers", func() error {
-			got, err := record(client(lab, shopHost, cert), addrs, shopHost)
-			if err != nil {
-				return err
-			}
-			return same(before, got)
-		})
+	for name, cert := range map[string]*pki.Pair{"none": nil, "right": lab.ClientA, "wrong-ca": lab.ClientB, "expired": lab.ClientAExpired} {
+		expectSame(t, lab, addrs, cert, before, "haproxy soft phase, "+name+" certificate, same answers")
 	}
 	servertest.Eventually(t, "the evidence lines show every result", func() error {
 		log, _ := os.ReadFile(evidence)
@@ -112,41 +91,14 @@ func TestHAProxyExistingSite(t *testing.T) {
 		return nil
 	})
 
-	o.Targets[0].Phase = render.Enforce
-	if _, err := apply.Apply(ctx, o, changes(plan(render.Enforce))); err != nil {
+	in.Phase, o.Targets[0].Phase = render.Enforce, render.Enforce
+	if _, err := apply.Apply(ctx, o, changes(planFor(t, run.Driver, in))); err != nil {
 		t.Fatalf("apply enforce: %v\n%s", err, run.ErrorTail())
 	}
-	servertest.Eventually(t, "haproxy enforce, right certificate, same answers", func() error {
-		got, err := record(client(lab, shopHost, lab.ClientA), addrs, shopHost)
-		if err != nil {
-			return err
-		}
-		return same(before, got)
-	})
-	for name, cert := range map[string]*pkiPair{"none": nil, "wrong-ca": lab.ClientB, "expired": lab.ClientAExpired} {
-		for _, a := range addrs {
-			servertest.Eventually(t, "haproxy enforce refuses "+name+" on "+a, func() error {
-				if got, err := ask(client(lab, shopHost, cert), a, shopHost, siteRequests[0]); err == nil {
-					return fmt.Errorf("served: %s", got)
-				}
-				return nil
-			})
-		}
+	expectSame(t, lab, addrs, lab.ClientA, before, "haproxy enforce, right certificate, same answers")
+	for name, cert := range map[string]*pki.Pair{"none": nil, "wrong-ca": lab.ClientB, "expired": lab.ClientAExpired} {
+		expectRefused(t, lab, addrs, cert, "haproxy enforce refuses "+name, tlsRefused)
 	}
-	o.Targets = nil
-	for range 2 {
-		if _, err := apply.Rollback(ctx, o); err != nil {
-			t.Fatalf("rollback: %v", err)
-		}
-	}
-	if got, _ := os.ReadFile(conf); string(got) != string(orig) {
-		t.Errorf("rollback left haproxy.cfg changed:\n%s", apply.UnifiedDiff("before", "after", orig, got))
-	}
-	servertest.Eventually(t, "after rollback, same answers", func() error {
-		got, err := record(client(lab, shopHost, nil), addrs, shopHost)
-		if err != nil {
-			return err
-		}
-		return same(before, got)
-	})
+	rollbackAll(t, o, 2, orig)
+	expectSame(t, lab, addrs, nil, before, "after rollback, same answers")
 }

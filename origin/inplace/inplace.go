@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -170,9 +171,10 @@ type op struct {
 
 // fileOps collects the operations on one file.
 type fileOps struct {
-	path string
-	src  []byte
-	ops  []op
+	path  string
+	src   []byte
+	ops   []op
+	spans []span // aopwizard's marked regions for the id
 }
 
 type editor struct {
@@ -191,6 +193,36 @@ func (e *editor) file(path string, src []byte) *fileOps {
 		e.order = append(e.order, path)
 	}
 	return f
+}
+
+// load reads the real file behind path (symlinks resolved), checks that
+// it still holds what the server read, and finds the id's marked regions.
+func (e *editor) load(path string, read []byte, id string) (*fileOps, error) {
+	real := sites.RealPath(path)
+	if f, ok := e.files[real]; ok {
+		return f, nil
+	}
+	disk, err := os.ReadFile(real)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", real, err)
+	}
+	if !bytes.Equal(disk, read) {
+		return nil, fmt.Errorf("%w: %s; read the configuration again", ErrChanged, real)
+	}
+	sp, err := markedSpans(disk, id)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", real, err)
+	}
+	f := e.file(real, disk)
+	f.spans = sp
+	return f, nil
+}
+
+// warnShared is the warning for a block that serves more hostnames.
+func warnShared(p *Plan, b sites.Found) {
+	if len(b.Others) > 0 {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("%s also serves %s: they get client-certificate verification too", b.Where(), strings.Join(b.Others, ", ")))
+	}
 }
 
 func (e *editor) edits() ([]FileEdit, error) {

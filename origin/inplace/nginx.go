@@ -3,7 +3,6 @@ package inplace
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -40,25 +39,12 @@ func PlanNginx(cfg *sites.NginxConfig, in Input) (*Plan, error) {
 	}
 	p := &Plan{}
 	ed := &editor{}
-	spans := map[string][]span{}
 	load := func(f *sites.NginxFile) (*fileOps, []span, error) {
-		real := sites.RealPath(f.Path)
-		if fo, ok := ed.files[real]; ok {
-			return fo, spans[real], nil
-		}
-		disk, err := os.ReadFile(real)
+		fo, err := ed.load(f.Path, f.Content, in.ID)
 		if err != nil {
-			return nil, nil, fmt.Errorf("read %s: %w", real, err)
+			return nil, nil, err
 		}
-		if !bytes.Equal(disk, f.Content) {
-			return nil, nil, fmt.Errorf("%w: %s; read the configuration again", ErrChanged, real)
-		}
-		sp, err := markedSpans(disk, in.ID)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", real, err)
-		}
-		spans[real] = sp
-		return ed.file(real, disk), sp, nil
+		return fo, fo.spans, nil
 	}
 	ordinal := map[string]int{}
 	logName := NginxLogFormatName(in.ID)
@@ -72,9 +58,7 @@ func PlanNginx(cfg *sites.NginxConfig, in Input) (*Plan, error) {
 			return nil, err
 		}
 		where := b.Where()
-		if len(b.Others) > 0 {
-			p.Warnings = append(p.Warnings, fmt.Sprintf("%s also serves %s: they get client-certificate verification too", where, strings.Join(b.Others, ", ")))
-		}
+		warnShared(p, b)
 		ours := func(d sites.NginxAt) bool {
 			return d.File == s.File && inSpans(sp, d.Start)
 		}

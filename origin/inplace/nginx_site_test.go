@@ -13,7 +13,6 @@ import (
 	"github.com/aopwizard/aopwizard/origin/render"
 	"github.com/aopwizard/aopwizard/origin/server"
 	"github.com/aopwizard/aopwizard/origin/servertest"
-	"github.com/aopwizard/aopwizard/origin/sites"
 	"github.com/aopwizard/aopwizard/pki"
 	"github.com/aopwizard/aopwizard/pki/pkitest"
 )
@@ -86,40 +85,8 @@ server {
 }
 `,
 	})
-	if err := os.MkdirAll(filepath.Join(dir, "sites-enabled"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(filepath.Join(dir, "sites-available/shop"), filepath.Join(dir, "sites-enabled/shop")); err != nil {
-		t.Fatal(err)
-	}
+	enable(t, dir, "shop")
 	return dir, filepath.Join(dir, "nginx.conf"), addrs
-}
-
-// planNginx discovers the shop and plans a phase.
-func planNginx(t *testing.T, d *server.Driver, in inplace.Input) *inplace.Plan {
-	t.Helper()
-	cfg, err := sites.LoadNginx(context.Background(), server.NewExecRunner(nil), d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hosts := cfg.Config().Lookup([]string{shopHost})
-	if !hosts[0].OK() {
-		t.Fatalf("discovery: %+v", hosts[0])
-	}
-	in.Blocks = hosts[0].Blocks
-	p, err := inplace.PlanNginx(cfg, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func changes(p *inplace.Plan) []apply.Change {
-	var out []apply.Change
-	for _, e := range p.Edits {
-		out = append(out, apply.Change{Path: e.Path, Content: e.New})
-	}
-	return out
 }
 
 // TestNginxExistingSite applies both phases to a real nginx site in
@@ -149,16 +116,14 @@ func TestNginxExistingSite(t *testing.T) {
 	if !strings.Contains(before[addrs[0]+" GET /missing.html"].Body, "custom not found") || !strings.Contains(before[addrs[0]+" POST /api/items"].Backend, "body=name=widget&qty=2") {
 		t.Fatalf("baseline misses the custom 404 or the proxied body: %v", before)
 	}
-	site := filepath.Join(dir, "sites-available/shop")
-	origSite, _ := os.ReadFile(site)
-	origMain, _ := os.ReadFile(conf)
+	orig := snapshot(t, filepath.Join(dir, "sites-available/shop"), conf)
 
 	evidence := filepath.Join(dir, "aop.log")
 	in := inplace.Input{ID: "example.test", Phase: render.Soft, Mode: render.Zone, CAFile: lab.Path(pkitest.CAAFile), AccessLog: evidence}
 	o := apply.Options{Driver: run.Driver, Runner: server.NewExecRunner(nil), CheckpointDir: filepath.Join(dir, "checkpoints"), ID: "example.test",
 		Targets: []apply.Target{{Addr: addrs[0], SNI: shopHost, CAs: [][]byte{lab.CAA.Cert.RawSubject}, Phase: render.Soft}}}
 
-	soft := planNginx(t, run.Driver, in)
+	soft := planFor(t, run.Driver, in)
 	if len(soft.Edits) != 2 {
 		t.Fatalf("soft plan edits %d files, want the site and the main config: %+v", len(soft.Edits), soft.Edits)
 	}
@@ -169,13 +134,7 @@ func TestNginxExistingSite(t *testing.T) {
 		t.Fatalf("sites-enabled/shop is no longer a symlink: %v", err)
 	}
 	for name, cert := range clients {
-		servertest.Eventually(t, "soft phase, "+name+" certificate, same answers as before", func() error {
-			got, err := record(client(lab, shopHost, cert), addrs, shopHost)
-			if err != nil {
-				return err
-			}
-			return same(before, got)
-		})
+		expectSame(t, lab, addrs, cert, before, "soft phase, "+name+" certificate, same answers as before")
 	}
 	// nginx logs after answering: poll.
 	servertest.Eventually(t, "the evidence log shows every verification result", func() error {
@@ -197,52 +156,17 @@ func TestNginxExistingSite(t *testing.T) {
 
 	in.Phase = render.Enforce
 	o.Targets[0].Phase = render.Enforce
-	enforce := planNginx(t, run.Driver, in)
+	enforce := planFor(t, run.Driver, in)
 	if _, err := apply.Apply(ctx, o, changes(enforce)); err != nil {
 		t.Fatalf("apply enforce: %v\n%s", err, run.ErrorTail())
 	}
-	servertest.Eventually(t, "enforce phase, right certificate, same answers", func() error {
-		got, err := record(client(lab, shopHost, lab.ClientA), addrs, shopHost)
-		if err != nil {
-			return err
-		}
-		return same(before, got)
-	})
-	// Old workers keep answering for a while after a reload
-	// (docs/origin-servers.md, "Reloads are asynchronous"): poll.
+	expectSame(t, lab, addrs, lab.ClientA, before, "enforce phase, right certificate, same answers")
+	// nginx refuses with HTTP 400 after the handshake.
 	for _, name := range []string{"none", "wrong-ca", "expired"} {
-		for _, a := range addrs {
-			servertest.Eventually(t, "enforce, "+name+" certificate on "+a+" refused", func() error {
-				got, err := ask(client(lab, shopHost, clients[name]), a, shopHost, siteRequests[0])
-				if err != nil || got.Status != 400 {
-					return fmt.Errorf("got %v %v, want nginx's 400", got, err)
-				}
-				return nil
-			})
-		}
+		expectRefused(t, lab, addrs, clients[name], "enforce, "+name+" certificate refused", func(a answer, err error) bool { return err == nil && a.Status == 400 })
 	}
-
-	// Each rollback is checked against the listener's state before that
-	// apply (the checkpoint's baseline).
-	o.Targets = nil
-	for range 2 {
-		if _, err := apply.Rollback(ctx, o); err != nil {
-			t.Fatalf("rollback: %v", err)
-		}
-	}
-	if got, _ := os.ReadFile(site); string(got) != string(origSite) {
-		t.Errorf("rollback left the site file changed:\n%s", apply.UnifiedDiff("before", "after", origSite, got))
-	}
-	if got, _ := os.ReadFile(conf); string(got) != string(origMain) {
-		t.Errorf("rollback left nginx.conf changed")
-	}
+	rollbackAll(t, o, 2, orig)
 	for name, cert := range clients {
-		servertest.Eventually(t, "after rollback, "+name+" certificate, same answers as before", func() error {
-			got, err := record(client(lab, shopHost, cert), addrs, shopHost)
-			if err != nil {
-				return err
-			}
-			return same(before, got)
-		})
+		expectSame(t, lab, addrs, cert, before, "after rollback, "+name+" certificate, same answers as before")
 	}
 }

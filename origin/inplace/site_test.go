@@ -1,6 +1,7 @@
 package inplace_test
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -15,6 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aopwizard/aopwizard/origin/apply"
+	"github.com/aopwizard/aopwizard/origin/inplace"
+	"github.com/aopwizard/aopwizard/origin/server"
+	"github.com/aopwizard/aopwizard/origin/servertest"
 	"github.com/aopwizard/aopwizard/pki"
 	"github.com/aopwizard/aopwizard/pki/pkitest"
 )
@@ -173,4 +178,99 @@ func loopback6() bool {
 	return true
 }
 
-type pkiPair = pki.Pair
+// expectSame polls until every request of the set, on every address,
+// answers as in before for a client presenting cert (reloads land
+// asynchronously: docs/origin-servers.md, "Reloads are asynchronous").
+func expectSame(t *testing.T, lab *pkitest.Lab, addrs []string, cert *pki.Pair, before map[string]answer, what string) {
+	t.Helper()
+	servertest.Eventually(t, what, func() error {
+		got, err := record(client(lab, shopHost, cert), addrs, shopHost)
+		if err != nil {
+			return err
+		}
+		return same(before, got)
+	})
+}
+
+// expectRefused polls until a client presenting cert is refused on every
+// address: refused judges one answer (or error).
+func expectRefused(t *testing.T, lab *pkitest.Lab, addrs []string, cert *pki.Pair, what string, refused func(answer, error) bool) {
+	t.Helper()
+	for _, a := range addrs {
+		servertest.Eventually(t, what+" on "+a, func() error {
+			got, err := ask(client(lab, shopHost, cert), a, shopHost, siteRequests[0])
+			if !refused(got, err) {
+				return fmt.Errorf("got %v %v", got, err)
+			}
+			return nil
+		})
+	}
+}
+
+// tlsRefused: Apache and HAProxy refuse at the TLS layer.
+func tlsRefused(_ answer, err error) bool { return err != nil }
+
+// snapshot reads files to compare after a rollback.
+func snapshot(t *testing.T, paths ...string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[p] = b
+	}
+	return out
+}
+
+// rollbackAll undoes n applies, each checked against the listener's state
+// before that apply, and checks the files are back byte for byte.
+func rollbackAll(t *testing.T, o apply.Options, n int, files map[string][]byte) {
+	t.Helper()
+	o.Targets = nil
+	for range n {
+		if _, err := apply.Rollback(context.Background(), o); err != nil {
+			t.Fatalf("rollback: %v", err)
+		}
+	}
+	for p, want := range files {
+		if got, _ := os.ReadFile(p); string(got) != string(want) {
+			t.Errorf("rollback left %s changed:\n%s", p, apply.UnifiedDiff("before", "after", want, got))
+		}
+	}
+}
+
+// enable links sites-available/name into sites-enabled, as a2ensite and
+// Debian's nginx layout do.
+func enable(t *testing.T, dir, name string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, "sites-enabled"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "sites-available", name), filepath.Join(dir, "sites-enabled", name)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// planFor is what origin apply --target existing does: discover the
+// shop's blocks through the server and plan the phase.
+func planFor(t *testing.T, d *server.Driver, in inplace.Input) *inplace.Plan {
+	t.Helper()
+	p, hosts, err := inplace.PlanFor(context.Background(), server.NewExecRunner(nil), d, []string{shopHost}, in)
+	if err != nil {
+		t.Fatalf("plan: %v (found %+v)", err, hosts)
+	}
+	if !hosts[0].OK() {
+		t.Fatalf("discovery: %+v", hosts[0])
+	}
+	return p
+}
+
+func changes(p *inplace.Plan) []apply.Change {
+	var out []apply.Change
+	for _, e := range p.Edits {
+		out = append(out, apply.Change{Path: e.Path, Content: e.New})
+	}
+	return out
+}

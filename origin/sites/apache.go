@@ -86,7 +86,10 @@ func (v *ApacheVhost) args(name string) []string {
 	return out
 }
 
-// parseApacheFlat parses a file included inside a vhost.
+// parseApacheFlat parses Apache config lines. A section's opening line is
+// named without its "<" ("VirtualHost", args keep the closing ">"), its
+// closing line with "/" ("/VirtualHost"); Depth counts the sections
+// around a line.
 func parseApacheFlat(src []byte) []ApacheLine {
 	var out []ApacheLine
 	depth, line := 0, 0
@@ -100,6 +103,7 @@ func parseApacheFlat(src []byte) []ApacheLine {
 		switch {
 		case strings.HasPrefix(fields[0], "</"):
 			depth--
+			out = append(out, ApacheLine{Name: strings.TrimSuffix(strings.TrimPrefix(fields[0], "<"), ">"), Line: startLine, Start: start, End: off, Depth: depth})
 		case strings.HasPrefix(fields[0], "<"):
 			out = append(out, ApacheLine{Name: strings.TrimPrefix(fields[0], "<"), Args: fields[1:], Line: startLine, Start: start, End: off, Depth: depth})
 			depth++
@@ -168,40 +172,23 @@ func splitApacheArgs(s string) []string {
 func ParseApacheVhosts(file string, src []byte) ([]*ApacheVhost, error) {
 	var out []*ApacheVhost
 	var cur *ApacheVhost
-	depth := 0
-	line := 0
-	for off := 0; off < len(src); {
-		start, startLine := off, line+1
-		t := nextApacheLine(src, &off, &line)
-		if t == "" || t[0] == '#' {
-			continue
-		}
-		fields := splitApacheArgs(t)
-		name := fields[0]
+	for _, l := range parseApacheFlat(src) {
 		switch {
-		case strings.EqualFold(name, "<VirtualHost") || strings.HasPrefix(strings.ToLower(name), "<virtualhost"):
+		case strings.EqualFold(l.Name, "VirtualHost"):
 			if cur != nil {
-				return nil, fmt.Errorf("%s:%d: <VirtualHost> inside another one", file, startLine)
+				return nil, fmt.Errorf("%s:%d: <VirtualHost> inside another one", file, l.Line)
 			}
-			cur = &ApacheVhost{File: file, Content: src, Line: startLine, Start: start}
-			rest := strings.TrimSuffix(strings.TrimSpace(t[len("<VirtualHost"):]), ">")
-			cur.Addrs = strings.Fields(rest)
-			depth = 0
-		case strings.EqualFold(name, "</VirtualHost>"):
+			cur = &ApacheVhost{File: file, Content: src, Line: l.Line, Start: l.Start}
+			cur.Addrs = strings.Fields(strings.TrimSuffix(strings.Join(l.Args, " "), ">"))
+		case strings.EqualFold(l.Name, "/VirtualHost"):
 			if cur == nil {
-				return nil, fmt.Errorf("%s:%d: </VirtualHost> without <VirtualHost>", file, startLine)
+				return nil, fmt.Errorf("%s:%d: </VirtualHost> without <VirtualHost>", file, l.Line)
 			}
-			cur.CloseAt, cur.CloseLine, cur.EndLine = start, startLine, startLine
+			cur.CloseAt, cur.CloseLine, cur.EndLine = l.Start, l.Line, l.Line
 			out = append(out, cur)
 			cur = nil
-		case cur != nil && strings.HasPrefix(name, "</"):
-			depth--
 		case cur != nil:
-			l := ApacheLine{Name: name, Args: fields[1:], Line: startLine, Start: start, End: off, Depth: depth}
-			if strings.HasPrefix(name, "<") {
-				l.Name = strings.TrimPrefix(name, "<")
-				depth++
-			}
+			l.Depth--
 			cur.Lines = append(cur.Lines, l)
 		}
 	}
