@@ -172,6 +172,7 @@ func splitApacheArgs(s string) []string {
 func ParseApacheVhosts(file string, src []byte) ([]*ApacheVhost, error) {
 	var out []*ApacheVhost
 	var cur *ApacheVhost
+	base := 0 // depth of the lines directly inside the current vhost
 	for _, l := range parseApacheFlat(src) {
 		switch {
 		case strings.EqualFold(l.Name, "VirtualHost"):
@@ -179,6 +180,7 @@ func ParseApacheVhosts(file string, src []byte) ([]*ApacheVhost, error) {
 				return nil, fmt.Errorf("%s:%d: <VirtualHost> inside another one", file, l.Line)
 			}
 			cur = &ApacheVhost{File: file, Content: src, Line: l.Line, Start: l.Start}
+			base = l.Depth + 1
 			cur.Addrs = strings.Fields(strings.TrimSuffix(strings.Join(l.Args, " "), ">"))
 		case strings.EqualFold(l.Name, "/VirtualHost"):
 			if cur == nil {
@@ -188,7 +190,7 @@ func ParseApacheVhosts(file string, src []byte) ([]*ApacheVhost, error) {
 			out = append(out, cur)
 			cur = nil
 		case cur != nil:
-			l.Depth--
+			l.Depth -= base
 			cur.Lines = append(cur.Lines, l)
 		}
 	}
