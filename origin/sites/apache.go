@@ -41,6 +41,8 @@ type ApacheVhost struct {
 	Addrs     []string
 	Lines     []ApacheLine // inside the section
 	CloseLine int
+	// Default is set when Apache named it the default server of an address.
+	Default bool
 	// Included are the vhost-level lines of files its Include and
 	// IncludeOptional lines name (certificate snippets), per file.
 	Included []ApacheInclude
@@ -275,12 +277,16 @@ func ParseApacheDump(out []byte, serverRoot string, read func(string) ([]byte, e
 	c := &ApacheConfig{}
 	want := map[string]map[int]bool{}
 	var order []string
+	defaults := map[string]bool{}
 	for _, l := range strings.Split(string(out), "\n") {
 		m := dumpVhostRe.FindStringSubmatch(l)
 		if m == nil {
 			continue
 		}
 		n, _ := strconv.Atoi(m[2])
+		if strings.HasPrefix(strings.TrimSpace(l), "default server ") {
+			defaults[m[1]+":"+m[2]] = true
+		}
 		if want[m[1]] == nil {
 			want[m[1]] = map[int]bool{}
 			order = append(order, m[1])
@@ -298,6 +304,7 @@ func ParseApacheDump(out []byte, serverRoot string, read func(string) ([]byte, e
 		}
 		for _, v := range vs {
 			if want[f][v.Line] {
+				v.Default = defaults[f+":"+strconv.Itoa(v.Line)]
 				c.Notes = append(c.Notes, v.expand(serverRoot, read)...)
 				c.Vhosts = append(c.Vhosts, v)
 				delete(want[f], v.Line)
@@ -316,7 +323,7 @@ var apacheClientAuthNames = []string{"SSLVerifyClient", "SSLCACertificateFile", 
 func (c *ApacheConfig) Config() *Config {
 	out := &Config{Server: render.Apache, Notes: c.Notes}
 	for _, v := range c.Vhosts {
-		b := Block{Server: render.Apache, File: v.File, RealFile: RealPath(v.File), Line: v.Line, EndLine: v.EndLine, Listen: v.Addrs}
+		b := Block{Server: render.Apache, File: v.File, RealFile: RealPath(v.File), Line: v.Line, EndLine: v.EndLine, Listen: v.Addrs, DefaultServer: v.Default}
 		for _, n := range v.Find("ServerName") {
 			if len(n.Args) > 0 {
 				// ServerName may carry a scheme and port.

@@ -9,7 +9,10 @@ import (
 
 // A DUMP_VHOSTS listing as Apache 2.4 prints it, for the fixture file.
 const dumpVhosts = `VirtualHost configuration:
-*:443                  one.example.test (FILE:7)
+*:443                  is a NameVirtualHost
+         default server one.example.test (FILE:7)
+         port 443 namevhost one.example.test (FILE:7)
+                 alias www.one.example.test
 192.0.2.1:443          two.example.test (FILE:16)
 [2001:db8::1]:443      two.example.test (FILE:16)
 *:80                   plain.example.test (FILE:2)
@@ -23,7 +26,7 @@ func TestApacheDiscoveryFixture(t *testing.T) {
 	}
 	hosts := c.Config().Lookup([]string{"www.one.example.test", "two.example.test", "x.two.example.test", "plain.example.test", "none.example.test"})
 	one := hosts[0]
-	if !one.OK() || one.Blocks[0].Line != 7 || one.Blocks[0].EndLine != 14 || strings.Join(one.Blocks[0].Others, ",") != "one.example.test" {
+	if !one.OK() || !one.Blocks[0].DefaultServer || one.Blocks[0].Line != 7 || one.Blocks[0].EndLine != 14 || strings.Join(one.Blocks[0].Others, ",") != "one.example.test" {
 		t.Errorf("alias: %+v", one)
 	}
 	if got := one.Blocks[0].ClientAuth; len(got) != 2 || got[0].Text != "SSLVerifyClient optional" || got[0].Line != 12 {

@@ -92,6 +92,10 @@ func ParseNginxConfig(dump *NginxDump) (*NginxConfig, error) {
 	c := &NginxConfig{}
 	byPath := map[string]*NginxFile{}
 	for _, f := range dump.Files {
+		// Older nginx versions dump a file once per include.
+		if byPath[f.Path] != nil {
+			continue
+		}
 		ds, err := ParseNginx(f.Content)
 		if err != nil {
 			return nil, fmt.Errorf("parse %s: %w", f.Path, err)
