@@ -45,7 +45,7 @@ func TestApacheDiscoveryFixture(t *testing.T) {
 	if p := hosts[3]; p.Reason != PlainOnly {
 		t.Errorf("plain: %+v", p)
 	}
-	if n := hosts[4]; n.Reason != NotFound {
+	if n := hosts[4]; n.Reason != DefaultOnly {
 		t.Errorf("none: %+v", n)
 	}
 }
