@@ -20,6 +20,9 @@ func PlanApache(cfg *sites.ApacheConfig, in Input) (*Plan, error) {
 	if err := in.validate(); err != nil {
 		return nil, err
 	}
+	if err := in.oneCAPerBlock(); err != nil {
+		return nil, err
+	}
 	p := &Plan{}
 	ed := &editor{}
 	ordinal := map[string]int{}

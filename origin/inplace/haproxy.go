@@ -2,6 +2,8 @@ package inplace
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/aopwizard/aopwizard/origin/render"
@@ -21,13 +23,13 @@ const haproxyOriginal = "# aopwizard: original line: "
 // `bind ... ssl` line of the section gets ca-file and verify options
 // (plus the ignore options in the soft phase, docs/origin-servers.md,
 // "Soft phase on HAProxy"), and the section gets the aop1 log format.
-// Per-hostname CAs (a crt-list) are not done in place.
+// Per-hostname CAs (Input.HostCAFiles) go into a crt-list next to the
+// config that replaces the bind line's `crt FILE`, one line per hostname
+// with its CA, and a 421 guard keeps a hostname from being reached
+// through another hostname's (or no) SNI.
 func PlanHAProxy(cfg *sites.HAProxyConfig, in Input) (*Plan, error) {
 	if err := in.validate(); err != nil {
 		return nil, err
-	}
-	if len(in.HostCAFiles) > 0 {
-		return nil, fmt.Errorf("per-hostname CAs on an existing HAProxy frontend need a crt-list, which in-place editing does not write yet: use a new managed frontend for hostname mode")
 	}
 	p := &Plan{}
 	ed := &editor{}
@@ -54,6 +56,13 @@ func PlanHAProxy(cfg *sites.HAProxyConfig, in Input) (*Plan, error) {
 		sp := fo.spans
 		where := b.Where()
 		warnShared(p, b)
+		hostMode := len(in.HostCAFiles) > 0
+		var hostnames []string
+		for _, f := range in.Blocks {
+			if f.File == b.File && f.Line == b.Line {
+				hostnames = append(hostnames, f.Hostname)
+			}
+		}
 		p.Warnings = append(p.Warnings, fmt.Sprintf("%s: HAProxy has one log format per frontend, so this frontend's log lines become aop1 evidence lines while AOP is configured", where))
 		n := 0
 		var conflicts []Conflict
@@ -126,11 +135,19 @@ func PlanHAProxy(cfg *sites.HAProxyConfig, in Input) (*Plan, error) {
 			}
 			ordinal[fo.path]++
 			n++
-			opts := fmt.Sprintf(" ca-file %s", haproxyQuote(in.caFile(b)))
-			if in.Phase == render.Soft {
-				opts += " verify optional ca-ignore-err all crt-ignore-err all"
+			var opts string
+			if hostMode {
+				list, err := haproxyCrtList(ed, in, fo.path, kept, hostnames)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", where, err)
+				}
+				kept = replaceCrt(kept, list)
 			} else {
-				opts += " verify required"
+				opts = fmt.Sprintf(" ca-file %s %s", haproxyQuote(in.caFile(b)), haproxyVerify(in.Phase))
+			}
+			if in.Phase == render.Soft {
+				// Only valid on the bind line (docs/origin-servers.md, "Soft phase on HAProxy").
+				opts += " ca-ignore-err all crt-ignore-err all"
 			}
 			lines := []string{haproxyOriginal + bd.orig, strings.Join(kept, " ") + opts + comment}
 			fo.ops = append(fo.ops, op{start: bd.start, end: bd.end, text: framed(markerID(in.ID, ordinal[fo.path]), bd.indent, lines)})
@@ -148,6 +165,12 @@ func PlanHAProxy(cfg *sites.HAProxyConfig, in Input) (*Plan, error) {
 			"log-format " + render.LogFormat(render.HAProxy),
 			"error-log-format " + render.HAProxyErrorLogFormat(),
 			"http-request set-var(txn.host) req.hdr(host),field(1,:),lower",
+		}
+		if hostMode {
+			lines = append(lines,
+				"# Each of these hostnames is verified against its own CA, chosen by SNI: refuse a request",
+				"# that names one of them in Host but came with another SNI (or none).",
+				"http-request deny deny_status 421 if { var(txn.host) -m str "+strings.Join(hostnames, " ")+" } !{ ssl_fc_sni,strcmp(txn.host) eq 0 }")
 		}
 		if s := logSpan; s != nil {
 			fo.ops = append(fo.ops, op{start: s.start, end: s.end, text: framed(mid, indentOf(fo.src, s.start), lines)})
@@ -205,3 +228,79 @@ func stripOptions(words []string) (kept, removed []string) {
 // haproxyQuote double-quotes a path for HAProxy (checkPath has rejected
 // quotes, backslashes and '$', which HAProxy would interpret).
 func haproxyQuote(p string) string { return `"` + p + `"` }
+
+func haproxyVerify(phase render.Phase) string {
+	if phase == render.Soft {
+		return "verify optional"
+	}
+	return "verify required"
+}
+
+// CrtListPath is the crt-list in-place hostname mode writes for id.
+func CrtListPath(configPath, id string) string {
+	return filepath.Join(filepath.Dir(configPath), "aopwizard-"+id+".crt-list")
+}
+
+// haproxyCrtList plans the crt-list for a bind line's certificate: first
+// the certificate for every other name it serves (the default for clients
+// without SNI, unverified as before), then one line per hostname with its
+// CA. The bind line must load one certificate file.
+func haproxyCrtList(ed *editor, in Input, cfgPath string, words, hostnames []string) (string, error) {
+	crt := ""
+	for i, w := range words {
+		if w == "crt" && i+1 < len(words) {
+			crt = words[i+1]
+		}
+		if w == "crt-list" {
+			return "", fmt.Errorf("the bind line already uses a crt-list: add the ca-file and verify options to its lines by hand")
+		}
+	}
+	if st, err := os.Stat(crt); err != nil || st.IsDir() {
+		return "", fmt.Errorf("per-hostname CAs need the bind line to load one certificate file (crt FILE), not %q", crt)
+	}
+	path := CrtListPath(cfgPath, in.ID)
+	var b strings.Builder
+	b.WriteString(render.BeginMarker(in.ID) + "\n")
+	b.WriteString("# aopwizard: per-hostname client CAs (HAProxy picks the line by SNI)\n")
+	neg := make([]string, len(hostnames))
+	for i, h := range hostnames {
+		neg[i] = "!" + h
+	}
+	fmt.Fprintf(&b, "%s %s\n", crt, strings.Join(neg, " "))
+	for _, h := range hostnames {
+		ca := in.HostCAFiles[h]
+		if ca == "" {
+			ca = in.CAFile
+		}
+		if strings.ContainsAny(ca+crt, " \t") {
+			return "", fmt.Errorf("a crt-list cannot hold paths with blanks (%q): move the file", ca)
+		}
+		fmt.Fprintf(&b, "%s [ca-file %s %s] %s\n", crt, ca, haproxyVerify(in.Phase), h)
+	}
+	b.WriteString(render.EndMarker(in.ID) + "\n")
+	for _, c := range ed.created {
+		if c.Path == path {
+			if string(c.New) != b.String() {
+				return "", fmt.Errorf("bind lines load different certificates: per-hostname CAs in place need one")
+			}
+			return path, nil
+		}
+	}
+	old, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	ed.created = append(ed.created, FileEdit{Path: path, Old: old, New: []byte(b.String()), Created: old == nil})
+	return path, nil
+}
+
+// replaceCrt swaps "crt FILE" for "crt-list LIST" in bind words.
+func replaceCrt(words []string, list string) []string {
+	out := append([]string(nil), words...)
+	for i := range out {
+		if out[i] == "crt" && i+1 < len(out) {
+			out[i], out[i+1] = "crt-list", list
+		}
+	}
+	return out
+}

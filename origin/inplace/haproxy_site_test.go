@@ -102,3 +102,85 @@ func TestHAProxyExistingSite(t *testing.T) {
 	rollbackAll(t, o, 2, orig)
 	expectSame(t, lab, addrs, nil, before, "after rollback, same answers")
 }
+
+// TestHAProxyExistingSiteHostnameMode: per-hostname CAs through a
+// crt-list, on the operator's frontend. Each hostname accepts only its own
+// CA when enforcing, a hostname outside the rollout keeps being served
+// without a certificate, and a Host that disagrees with the SNI is refused
+// with 421.
+func TestHAProxyExistingSiteHostnameMode(t *testing.T) {
+	servertest.RequireServer(t, render.HAProxy)
+	lab := pkitest.New(t)
+	dir, conf, addrs := haproxyShop(t, lab, servertest.FreePort(t), backend(t))
+	run := servertest.Start(t, render.HAProxy, conf, servertest.Stdout(filepath.Join(dir, "stdout.log")))
+	ctx := context.Background()
+	const hostB, other = "b.example.test", "origin.example.test"
+	orig := snapshot(t, conf)
+	list := inplace.CrtListPath(conf, "example.test")
+
+	in := inplace.Input{ID: "example.test", Phase: render.Soft, Mode: render.Hostname, AccessLog: filepath.Join(dir, "stdout.log"),
+		HostCAFiles: map[string]string{shopHost: lab.Path(pkitest.CAAFile), hostB: lab.Path(pkitest.CABFile)}}
+	plan := func() *inplace.Plan {
+		p, hosts, err := inplace.PlanFor(ctx, server.NewExecRunner(nil), run.Driver, []string{shopHost, hostB}, in)
+		if err != nil {
+			t.Fatalf("plan: %v (found %+v)", err, hosts)
+		}
+		return p
+	}
+	o := apply.Options{Driver: run.Driver, Runner: server.NewExecRunner(nil), CheckpointDir: filepath.Join(dir, "checkpoints"), ID: "example.test",
+		Targets: []apply.Target{
+			{Addr: addrs[0], SNI: shopHost, CAs: [][]byte{lab.CAA.Cert.RawSubject}, Phase: render.Soft},
+			{Addr: addrs[0], SNI: hostB, CAs: [][]byte{lab.CAB.Cert.RawSubject}, Phase: render.Soft},
+		}}
+	if _, err := apply.Apply(ctx, o, changes(plan())); err != nil {
+		t.Fatalf("apply soft: %v\n%s", err, run.ErrorTail())
+	}
+	get := func(sni, host string, cert *pki.Pair) (answer, error) {
+		return ask(client(lab, sni, cert), addrs[0], host, siteRequests[0])
+	}
+	for _, cert := range []*pki.Pair{nil, lab.ClientA, lab.ClientB, lab.ClientAExpired} {
+		for _, h := range []string{shopHost, hostB, other} {
+			if a, err := get(h, h, cert); err != nil || a.Status != 200 {
+				t.Errorf("soft, %s: %v %v, want 200", h, a, err)
+			}
+		}
+	}
+	if a, err := get(shopHost, hostB, lab.ClientA); err != nil || a.Status != 421 {
+		t.Errorf("SNI %s with Host %s: %v %v, want 421", shopHost, hostB, a, err)
+	}
+
+	in.Phase = render.Enforce
+	for i := range o.Targets {
+		o.Targets[i].Phase = render.Enforce
+	}
+	if _, err := apply.Apply(ctx, o, changes(plan())); err != nil {
+		t.Fatalf("apply enforce: %v\n%s", err, run.ErrorTail())
+	}
+	for _, c := range []struct {
+		host string
+		cert *pki.Pair
+		ok   bool
+	}{
+		{shopHost, lab.ClientA, true}, {shopHost, lab.ClientB, false}, {shopHost, nil, false},
+		{hostB, lab.ClientB, true}, {hostB, lab.ClientA, false}, {hostB, lab.ClientAExpired, false},
+		{other, nil, true},
+	} {
+		servertest.Eventually(t, fmt.Sprintf("enforce, %s with %v", c.host, c.cert != nil), func() error {
+			a, err := get(c.host, c.host, c.cert)
+			if served := err == nil && a.Status == 200; served != c.ok {
+				return fmt.Errorf("got %v %v, want served=%v", a, err, c.ok)
+			}
+			return nil
+		})
+	}
+	// No SNI: the default line serves the other names unverified, and the
+	// guard refuses a rollout hostname.
+	if a, err := get("", shopHost, lab.ClientB); err != nil || a.Status != 421 {
+		t.Errorf("no SNI, Host %s: %v %v, want 421", shopHost, a, err)
+	}
+
+	rollbackAll(t, o, 2, orig)
+	if _, err := os.Stat(list); !os.IsNotExist(err) {
+		t.Errorf("rollback left the crt-list %s behind: %v", list, err)
+	}
+}

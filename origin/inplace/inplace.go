@@ -63,6 +63,9 @@ type Input struct {
 type FileEdit struct {
 	Path     string
 	Old, New []byte
+	// Created is set for a file the plan creates (HAProxy's crt-list);
+	// write it with mode 0644.
+	Created bool
 }
 
 // Conflict is a directive the operator already had.
@@ -110,6 +113,20 @@ func (in *Input) validate() error {
 			return err
 		}
 	}
+
+	if !in.AllowLoose {
+		for _, b := range in.Blocks {
+			if b.Match != sites.Exact && b.Match != "" {
+				return fmt.Errorf("%w: %s matches by %q, which serves other hostnames too; confirm to edit it anyway", ErrLoose, b.Where(), b.Pattern)
+			}
+		}
+	}
+	return nil
+}
+
+// oneCAPerBlock refuses a block found for hostnames that trust different
+// CAs: an nginx server or Apache virtual host has one client CA.
+func (in *Input) oneCAPerBlock() error {
 	cas := map[string]string{}
 	for _, b := range in.Blocks {
 		k, ca := b.RealFile+":"+itoa(b.Line), in.caFile(b)
@@ -117,13 +134,6 @@ func (in *Input) validate() error {
 			return fmt.Errorf("%s serves hostnames that trust different CAs (%s and %s): a server block has one client CA; give those hostnames separate blocks first", b.Where(), prev, ca)
 		}
 		cas[k] = ca
-	}
-	if !in.AllowLoose {
-		for _, b := range in.Blocks {
-			if b.Match != sites.Exact && b.Match != "" {
-				return fmt.Errorf("%w: %s matches by %q, which serves other hostnames too; confirm to edit it anyway", ErrLoose, b.Where(), b.Pattern)
-			}
-		}
 	}
 	return nil
 }
@@ -180,6 +190,8 @@ type fileOps struct {
 type editor struct {
 	files map[string]*fileOps
 	order []string
+	// created are whole new files (path -> content), after the edits.
+	created []FileEdit
 }
 
 func (e *editor) file(path string, src []byte) *fileOps {
@@ -244,6 +256,11 @@ func (e *editor) edits() ([]FileEdit, error) {
 		b.Write(f.src[last:])
 		if !bytes.Equal(b.Bytes(), f.src) {
 			out = append(out, FileEdit{Path: p, Old: f.src, New: b.Bytes()})
+		}
+	}
+	for _, c := range e.created {
+		if !bytes.Equal(c.Old, c.New) {
+			out = append(out, c)
 		}
 	}
 	return out, nil

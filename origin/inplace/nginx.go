@@ -37,6 +37,9 @@ func PlanNginx(cfg *sites.NginxConfig, in Input) (*Plan, error) {
 	if err := in.validate(); err != nil {
 		return nil, err
 	}
+	if err := in.oneCAPerBlock(); err != nil {
+		return nil, err
+	}
 	p := &Plan{}
 	ed := &editor{}
 	load := func(f *sites.NginxFile) (*fileOps, []span, error) {

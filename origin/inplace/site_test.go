@@ -270,7 +270,11 @@ func planFor(t *testing.T, d *server.Driver, in inplace.Input) *inplace.Plan {
 func changes(p *inplace.Plan) []apply.Change {
 	var out []apply.Change
 	for _, e := range p.Edits {
-		out = append(out, apply.Change{Path: e.Path, Content: e.New})
+		c := apply.Change{Path: e.Path, Content: e.New}
+		if e.Created {
+			c.Mode = 0o644
+		}
+		out = append(out, c)
 	}
 	return out
 }
