@@ -21,12 +21,15 @@ import (
 //   - after error_page 495 hands a request back to the site, nginx applies
 //     none of the site's own error pages unless recursive_error_pages is on;
 //   - the hand-back is an internal redirect, so without a guard an
-//     internal location becomes reachable.
+//     internal location becomes reachable, and a proxy_pass without a URI
+//     part sends the backend the normalised URI (%7E and %2F decoded), not
+//     the client's bytes.
 func TestNginxSoftFacts(t *testing.T) {
 	servertest.RequireServer(t, render.Nginx)
 	lab := pkitest.New(t)
 	dir := servertest.Dir(t)
 	ports := []int{servertest.FreePort(t), servertest.FreePort(t)}
+	upstream := backend(t)
 	site := func(port int, extra string) string {
 		return fmt.Sprintf(`server {
     listen 127.0.0.1:%d ssl;
@@ -37,10 +40,12 @@ func TestNginxSoftFacts(t *testing.T) {
     ssl_verify_client optional_no_ca;
     access_log %s/verify.log verify;
     root %s/www;
+    proxy_temp_path %s/t-proxy;
     error_page 404 /404.html;
     location /private/ { internal; }
+    location /api/ { proxy_pass http://%s; }
 %s}
-`, port, shopHost, lab.Path(pkitest.ServerCert), lab.Path(pkitest.ServerKey), lab.Path(pkitest.CAAFile), dir, dir, extra)
+`, port, shopHost, lab.Path(pkitest.ServerCert), lab.Path(pkitest.ServerKey), lab.Path(pkitest.CAAFile), dir, dir, dir, upstream, extra)
 	}
 	writeFiles(t, dir, map[string]string{
 		"www/index.html":         "index\n",
@@ -84,6 +89,13 @@ func TestNginxSoftFacts(t *testing.T) {
 	}
 	if a := get(ports[1], "/missing", true); a.Status != 404 || strings.Contains(a.Body, "custom") {
 		t.Errorf("hand-back without recursive_error_pages: %s; nginx now applies the site's error page after error_page 495: update docs/origin-servers.md and nginxRecursive", a)
+	}
+	const odd = "/api/a%7E%2Fb"
+	if a := get(ports[1], odd, false); a.Backend != "GET "+odd+" body=" {
+		t.Errorf("normal processing, backend saw %q, want the client's bytes", a.Backend)
+	}
+	if a := get(ports[1], odd, true); a.Backend != "GET /api/a~/b body=" {
+		t.Errorf("hand-back, backend saw %q; if nginx now passes the client's bytes, update docs/origin-servers.md", a.Backend)
 	}
 	if a := get(ports[1], "/private/secret.txt", true); a.Status != 200 {
 		t.Errorf("hand-back reaching an internal location: %s; if nginx now keeps it closed, the guards in @aopwizard_soft are no longer needed", a)

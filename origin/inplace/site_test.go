@@ -58,6 +58,7 @@ var siteRequests = []request{
 	{"GET", "/private/secret.txt", ""},
 	{"GET", "/page.BAK", ""},
 	{"GET", "/api/items?q=a%20b&x=1", ""},
+	{"GET", "/api/odd%20path?x=%41", ""},
 	{"POST", "/api/items", "name=widget&qty=2"},
 	{"GET", "/go", ""},
 	{"GET", "/old/page", ""},
