@@ -271,3 +271,33 @@ func lineDiff(a, b []byte) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+func TestNginxHostnameModeCAs(t *testing.T) {
+	_, c := nginxFixture(t, "nginx")
+	var blocks []sites.Found
+	for _, h := range c.Config().Lookup([]string{"example.test", "www.example.test", "conflict.test"}) {
+		blocks = append(blocks, h.Blocks...)
+	}
+	in := Input{ID: "x", Phase: render.Soft, Mode: render.Hostname, AccessLog: "/log", Override: true, Blocks: blocks,
+		HostCAFiles: map[string]string{"example.test": "/ca-a.pem", "www.example.test": "/ca-b.pem", "conflict.test": "/ca-c.pem"}}
+	if _, err := PlanNginx(c, in); err == nil || !strings.Contains(err.Error(), "trust different CAs") {
+		t.Fatalf("one server block for hostnames with different CAs: %v", err)
+	}
+	in.HostCAFiles["www.example.test"] = "/ca-a.pem"
+	p, err := PlanNginx(c, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range p.Edits {
+		switch filepath.Base(e.Path) {
+		case "example":
+			if strings.Count(string(e.New), `ssl_client_certificate "/ca-a.pem";`) != 2 {
+				t.Errorf("both example.test blocks trust CA a:\n%s", e.New)
+			}
+		case "conflict":
+			if !strings.Contains(string(e.New), `ssl_client_certificate "/ca-c.pem";`) {
+				t.Errorf("conflict.test trusts its own CA:\n%s", e.New)
+			}
+		}
+	}
+}
