@@ -67,12 +67,24 @@ func BindOption(l HAProxyLine, keyword string) (string, bool) {
 type HAProxyConfig struct {
 	Sections []*HAProxySection
 	Notes    []string
+	// CrtBase is the global crt-base: relative crt and crt-list paths are
+	// relative to it.
+	CrtBase string
+}
+
+// crtPath resolves a bind line's certificate path.
+func (c *HAProxyConfig) crtPath(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.CrtBase == "" {
+		return p
+	}
+	return filepath.Join(c.CrtBase, p)
 }
 
 // ParseHAProxy returns the frontend and listen sections of src.
 func ParseHAProxy(file string, src []byte) *HAProxyConfig {
 	c := &HAProxyConfig{}
 	var cur *HAProxySection
+	inGlobal := false
 	line := 0
 	for off := 0; off < len(src); {
 		next := len(src)
@@ -88,6 +100,7 @@ func ParseHAProxy(file string, src []byte) *HAProxyConfig {
 		if len(words) > 0 {
 			switch words[0] {
 			case "global", "defaults", "frontend", "listen", "backend", "resolvers", "peers", "userlist", "program", "http-errors", "ring", "cache", "mailers":
+				inGlobal = words[0] == "global"
 				if cur != nil {
 					cur.End = off
 					c.Sections = append(c.Sections, cur)
@@ -100,6 +113,9 @@ func ParseHAProxy(file string, src []byte) *HAProxyConfig {
 					}
 				}
 			default:
+				if inGlobal && words[0] == "crt-base" && len(words) > 1 {
+					c.CrtBase = words[1]
+				}
 				if cur != nil {
 					cur.Lines = append(cur.Lines, HAProxyLine{Words: words, Line: line, Start: off, End: next})
 					cur.EndLine = line
@@ -142,6 +158,7 @@ func (c *HAProxyConfig) Config() *Config {
 			}
 			tls = true
 			if crt, ok := BindOption(l, "crt"); ok {
+				crt = c.crtPath(crt)
 				if b.Certificate == "" {
 					b.Certificate = crt
 				}
@@ -152,7 +169,7 @@ func (c *HAProxyConfig) Config() *Config {
 				b.Names = appendNew(b.Names, names...)
 			}
 			if cl, ok := BindOption(l, "crt-list"); ok {
-				names, err := crtListNames(cl)
+				names, err := crtListNames(c.crtPath(cl), c.crtPath)
 				if err != nil {
 					out.Notes = append(out.Notes, fmt.Sprintf("%s:%d: %v", s.File, l.Line, err))
 				}
@@ -232,7 +249,7 @@ func certNames(p string) ([]string, error) {
 }
 
 // crtListNames reads a crt-list: "CERT [options] [sni filter...]".
-func crtListNames(p string) ([]string, error) {
+func crtListNames(p string, resolve func(string) string) ([]string, error) {
 	data, err := os.ReadFile(p)
 	if err != nil {
 		return nil, fmt.Errorf("read the crt-list to learn its hostnames: %w", err)
@@ -250,7 +267,7 @@ func crtListNames(p string) ([]string, error) {
 			continue
 		}
 		if len(w) == 1 {
-			n, _ := certNames(w[0])
+			n, _ := certNames(resolve(w[0]))
 			names = appendNew(names, n...)
 			continue
 		}
