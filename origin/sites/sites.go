@@ -124,7 +124,7 @@ func (c *Config) Lookup(hostnames []string) []Host {
 }
 
 func (c *Config) lookup(host string) Host {
-	res := Host{Hostname: host}
+	res := Host{Hostname: host, Blocks: []Found{}}
 	var exact, loose []Found
 	plain := false
 	var defaults []string
