@@ -3,6 +3,7 @@ package sites
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aopwizard/aopwizard/pki/pkitest"
@@ -48,5 +49,13 @@ backend app
 	}
 	if s := hosts[1]; !s.OK() || s.Blocks[0].Section != "frontend fe_list" {
 		t.Errorf("shop.example.test through the crt-list's SNI filter: %+v", s)
+	}
+}
+
+func TestDialAddrs(t *testing.T) {
+	b := Block{Listen: []string{"443 ssl http2", "[::]:443 ssl", "*:443", "_default_:8443", ":::9443 v4v6", "ipv4@:10443", "unix:/run/x.sock ssl", "443 ssl"}}
+	want := "127.0.0.1:443 [::1]:443 127.0.0.1:8443 [::1]:9443 127.0.0.1:10443"
+	if got := strings.Join(b.DialAddrs(), " "); got != want {
+		t.Errorf("got %s, want %s", got, want)
 	}
 }

@@ -6,10 +6,13 @@
 package sites
 
 import (
+	"net"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/aopwizard/aopwizard/origin/render"
+	"github.com/aopwizard/aopwizard/origin/server"
 )
 
 // Match says how a block's names matched a hostname.
@@ -211,5 +214,34 @@ func (c *Config) Hostnames() []string {
 		}
 	}
 	sort.Strings(out)
+	return out
+}
+
+// DialAddrs are the block's listen addresses as a local client dials them
+// (wildcards become loopback), for the listener check after a reload:
+// nginx "443 ssl" and "[::]:443 ssl", Apache "*:443" and "_default_:443",
+// HAProxy ":443", ":::443" and "ipv4@…". Duplicates are dropped, and
+// what is not an address (a unix socket) is skipped.
+func (b Block) DialAddrs() []string {
+	var out []string
+	for _, l := range b.Listen {
+		f := strings.Fields(l)
+		if len(f) == 0 {
+			continue
+		}
+		a := f[0]
+		if i := strings.Index(a, "@"); i >= 0 {
+			a = a[i+1:]
+		}
+		a = strings.Replace(a, "_default_:", "*:", 1)
+		if strings.HasPrefix(a, ":::") { // HAProxy's IPv6 wildcard
+			a = "[::]:" + a[3:]
+		}
+		d := server.DialAddr(a)
+		if _, port, err := net.SplitHostPort(d); err != nil || strings.Trim(port, "0123456789") != "" || slices.Contains(out, d) {
+			continue
+		}
+		out = append(out, d)
+	}
 	return out
 }
