@@ -27,11 +27,19 @@ func ExamplePlanFor() {
 	case errors.Is(err, inplace.ErrNoBlock):
 		// No TLS site: offer a new managed block (origin/render) instead.
 		return
-	case errors.Is(err, inplace.ErrConflict) || errors.Is(err, inplace.ErrLoose):
+	case errors.Is(err, inplace.ErrLoose):
+		for _, h := range hosts {
+			if h.Flagged {
+				fmt.Println(h.Hostname+":", h.Detail)
+			}
+		}
+		// After the operator confirms: in.AllowLoose = true, plan again.
+		return
+	case errors.Is(err, inplace.ErrConflict):
 		for _, c := range plan.Conflicts {
 			fmt.Println("conflict:", c, "->", c.Resolution)
 		}
-		// After the operator confirms: in.Override / in.AllowLoose, plan again.
+		// After the operator confirms: in.Override = true, plan again.
 		return
 	case err != nil:
 		return
