@@ -125,7 +125,7 @@ func PlanNginx(cfg *sites.NginxConfig, in Input) (*Plan, error) {
 		if len(resolve) > 0 && in.Override {
 			for _, d := range resolve {
 				if d.File != s.File {
-					return nil, fmt.Errorf("%w: %s:%d (%s) is in an included file other blocks may share; change it there by hand", ErrConflict, d.File.Path, d.Line, d.Text(d.File.Content))
+					return p, fmt.Errorf("%w: %s:%d (%s) is in an included file other blocks may share; change it there by hand", ErrConflict, d.File.Path, d.Line, d.Text(d.File.Content))
 				}
 				commentOut(fo, d.Start, d.End, in.ID)
 			}
