@@ -301,3 +301,22 @@ func TestNginxHostnameModeCAs(t *testing.T) {
 		}
 	}
 }
+
+// A conflicting directive in a shared include cannot be commented out for
+// one block, and an http-level one is overridden for the block only.
+func TestNginxConflictInInclude(t *testing.T) {
+	_, c := nginxFixture(t, "nginx-snippet")
+	in := Input{ID: "x", Phase: render.Soft, CAFile: "/ca.pem", AccessLog: "/log", Override: true, Blocks: lookup(t, c, "a.test")}
+	p, err := PlanNginx(c, in)
+	if !errors.Is(err, ErrConflict) || p == nil || len(p.Edits) != 0 || !strings.Contains(err.Error(), "clientauth.conf:1") {
+		t.Fatalf("want a refused conflict naming the snippet, got %v %+v", err, p)
+	}
+	in.Blocks = lookup(t, c, "b.test")
+	p, err = PlanNginx(c, in)
+	if err != nil {
+		t.Fatalf("an http-level setting is overridden, not edited: %v", err)
+	}
+	if len(p.Conflicts) != 1 || !p.Conflicts[0].Inherited || p.Conflicts[0].Text != "ssl_verify_client optional;" {
+		t.Errorf("conflicts: %+v", p.Conflicts)
+	}
+}
