@@ -146,3 +146,53 @@ func TestApacheExistingSite(t *testing.T) {
 	}
 	expectSame(t, lab, addrs, nil, before, "after rollback, same answers")
 }
+
+// TestApacheDebianDefaultSSL edits Debian's own default-ssl.conf (copied,
+// with its port moved to a free one): a vhost without ServerName, found
+// through the main server's name that DUMP_VHOSTS prints for it.
+func TestApacheDebianDefaultSSL(t *testing.T) {
+	servertest.RequireServer(t, render.Apache)
+	src, err := os.ReadFile("/etc/apache2/sites-available/default-ssl.conf")
+	if err != nil {
+		t.Skipf("Debian's default-ssl.conf is not installed: %v", err)
+	}
+	lab := pkitest.New(t)
+	dir := servertest.Dir(t)
+	port := servertest.FreePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	site := strings.ReplaceAll(string(src), "<VirtualHost *:443>", fmt.Sprintf("<VirtualHost *:%d>", port))
+	site = strings.ReplaceAll(site, "/etc/ssl/certs/ssl-cert-snakeoil.pem", lab.Path(pkitest.ServerCert))
+	site = strings.ReplaceAll(site, "/etc/ssl/private/ssl-cert-snakeoil.key", lab.Path(pkitest.ServerKey))
+	site = strings.ReplaceAll(site, "/var/www/html", dir+"/www")
+	var mods strings.Builder
+	for _, m := range []string{"mpm_event", "authz_core", "ssl", "dir", "mime"} {
+		fmt.Fprintf(&mods, "LoadModule %s_module /usr/lib/apache2/modules/mod_%s.so\n", m, m)
+	}
+	writeFiles(t, dir, map[string]string{
+		"apache2.conf": "ServerRoot /etc/apache2\nDefine APACHE_LOG_DIR " + dir + "\n" + mods.String() +
+			"User www-data\nGroup www-data\nServerName " + shopHost + "\n" +
+			"PidFile " + dir + "/apache2.pid\nDefaultRuntimeDir " + dir + "\nMutex file:" + dir + " default\n" +
+			"ErrorLog " + dir + "/error.log\nTypesConfig /etc/mime.types\nLogFormat \"%h %r %>s\" combined\n" +
+			"Listen " + addr + "\nIncludeOptional " + dir + "/sites-enabled/*.conf\n",
+		"sites-available/default-ssl.conf": site,
+		"www/index.html":                   "debian default\n",
+	})
+	enable(t, dir, "default-ssl.conf")
+	run := servertest.Start(t, render.Apache, filepath.Join(dir, "apache2.conf"))
+	before, err := record(client(lab, shopHost, nil), []string{addr}, shopHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := snapshot(t, filepath.Join(dir, "sites-available/default-ssl.conf"))
+	in := inplace.Input{ID: "example.test", Phase: render.Soft, CAFile: lab.Path(pkitest.CAAFile), AccessLog: filepath.Join(dir, "aop.log")}
+	p := planFor(t, run.Driver, in)
+	o := apply.Options{Driver: run.Driver, Runner: server.NewExecRunner(nil), CheckpointDir: filepath.Join(dir, "checkpoints"), ID: in.ID,
+		Targets: []apply.Target{{Addr: addr, SNI: shopHost, CAs: [][]byte{lab.CAA.Cert.RawSubject}, Phase: render.Soft}}}
+	if _, err := apply.Apply(context.Background(), o, changes(p)); err != nil {
+		t.Fatalf("apply: %v\n%s", err, run.ErrorTail())
+	}
+	for _, cert := range []*pki.Pair{nil, lab.ClientA, lab.ClientB} {
+		expectSame(t, lab, []string{addr}, cert, before, "Debian default-ssl, soft phase, same answers")
+	}
+	rollbackAll(t, o, 1, orig)
+}

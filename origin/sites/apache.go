@@ -43,6 +43,9 @@ type ApacheVhost struct {
 	CloseLine int
 	// Default is set when Apache named it the default server of an address.
 	Default bool
+	// DumpName is the name DUMP_VHOSTS gave it: the main server's name
+	// for a vhost without ServerName (Debian's default-ssl.conf).
+	DumpName string
 	// Included are the vhost-level lines of files its Include and
 	// IncludeOptional lines name (certificate snippets), per file.
 	Included []ApacheInclude
@@ -209,7 +212,7 @@ type ApacheConfig struct {
 	Notes  []string
 }
 
-var dumpVhostRe = regexp.MustCompile(`\((/[^()]+):([0-9]+)\)\s*$`)
+var dumpVhostRe = regexp.MustCompile(`(\S+) \((/[^()]+):([0-9]+)\)\s*$`)
 
 // ApacheDumpArgv is the config test that lists the virtual hosts.
 func ApacheDumpArgv(d *server.Driver) []string {
@@ -278,20 +281,23 @@ func ParseApacheDump(out []byte, serverRoot string, read func(string) ([]byte, e
 	want := map[string]map[int]bool{}
 	var order []string
 	defaults := map[string]bool{}
+	names := map[string]string{} // the name Apache gives each vhost
 	for _, l := range strings.Split(string(out), "\n") {
 		m := dumpVhostRe.FindStringSubmatch(l)
 		if m == nil {
 			continue
 		}
-		n, _ := strconv.Atoi(m[2])
+		name, file, line := m[1], m[2], m[3]
+		n, _ := strconv.Atoi(line)
 		if strings.HasPrefix(strings.TrimSpace(l), "default server ") {
-			defaults[m[1]+":"+m[2]] = true
+			defaults[file+":"+line] = true
 		}
-		if want[m[1]] == nil {
-			want[m[1]] = map[int]bool{}
-			order = append(order, m[1])
+		names[file+":"+line] = name
+		if want[file] == nil {
+			want[file] = map[int]bool{}
+			order = append(order, file)
 		}
-		want[m[1]][n] = true
+		want[file][n] = true
 	}
 	for _, f := range order {
 		src, err := read(f)
@@ -305,6 +311,7 @@ func ParseApacheDump(out []byte, serverRoot string, read func(string) ([]byte, e
 		for _, v := range vs {
 			if want[f][v.Line] {
 				v.Default = defaults[f+":"+strconv.Itoa(v.Line)]
+				v.DumpName = names[f+":"+strconv.Itoa(v.Line)]
 				c.Notes = append(c.Notes, v.expand(serverRoot, read)...)
 				c.Vhosts = append(c.Vhosts, v)
 				delete(want[f], v.Line)
@@ -336,6 +343,9 @@ func (c *ApacheConfig) Config() *Config {
 				}
 				b.Names = append(b.Names, name)
 			}
+		}
+		if len(b.Names) == 0 && v.DumpName != "" {
+			b.Names = append(b.Names, v.DumpName)
 		}
 		for _, n := range v.Find("ServerAlias") {
 			b.Names = append(b.Names, n.Args...)
