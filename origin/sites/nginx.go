@@ -245,13 +245,3 @@ func (c *NginxConfig) ServerAt(file string, line int) (NginxServer, bool) {
 	}
 	return NginxServer{}, false
 }
-
-// HasLogFormat reports whether an http-level log_format named name exists.
-func (c *NginxConfig) HasLogFormat(name string) bool {
-	for _, d := range c.HTTP {
-		if d.Name == "log_format" && len(d.Args) > 0 && d.Args[0] == name {
-			return true
-		}
-	}
-	return false
-}
