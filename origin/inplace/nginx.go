@@ -93,9 +93,9 @@ func PlanNginx(cfg *sites.NginxConfig, in Input) (*Plan, error) {
 		// access_log at server level replaces the inherited ones, so
 		// adding the evidence log must repeat them, and an "off" must go.
 		var ownLogs []sites.NginxAt
-		for _, d := range sites.Find(s.Block, "access_log") {
-			if at := (sites.NginxAt{File: s.File, Directive: d}); !ours(at) {
-				ownLogs = append(ownLogs, at)
+		for _, d := range s.Find("access_log") {
+			if !ours(d) {
+				ownLogs = append(ownLogs, d)
 			}
 		}
 		var logLines []string
