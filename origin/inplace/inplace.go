@@ -103,7 +103,11 @@ func (in *Input) validate() error {
 	}
 	paths := []string{in.AccessLog}
 	for _, b := range in.Blocks {
-		paths = append(paths, in.caFile(b))
+		ca := in.caFile(b)
+		if ca == "" {
+			return fmt.Errorf("no CA bundle for %s: give the zone's CA bundle, or this hostname's own in hostname mode", b.Hostname)
+		}
+		paths = append(paths, ca)
 	}
 	for _, p := range paths {
 		if !strings.HasPrefix(p, "/") {
