@@ -2,6 +2,7 @@ package inplace
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,8 +68,12 @@ func TestHAProxyGoldenAndConflicts(t *testing.T) {
 	}
 	in := Input{ID: "example.test", Phase: render.Soft, CAFile: "/etc/haproxy/aop-ca.pem", AccessLog: "/var/log/haproxy.log", Blocks: h.Blocks}
 	p, err := PlanHAProxy(c, in)
-	if !errors.Is(err, ErrConflict) || len(p.Conflicts) != 2 || p.Conflicts[0].Text != "verify optional" || p.Conflicts[0].Line != 10 {
-		t.Fatalf("want the bind line's verify and ca-file as conflicts, got %v %+v", err, p)
+	var texts []string
+	for _, c := range p.Conflicts {
+		texts = append(texts, fmt.Sprintf("%d:%s", c.Line, c.Text))
+	}
+	if got := strings.Join(texts, "|"); !errors.Is(err, ErrConflict) || got != "11:option httplog|10:verify optional|10:ca-file /etc/haproxy/old-ca.pem" {
+		t.Fatalf("want the log format option and the bind line's verify and ca-file as conflicts, got %v %q", err, got)
 	}
 	in.Override = true
 	for _, phase := range []render.Phase{render.Soft, render.Enforce} {

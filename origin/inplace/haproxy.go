@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/aopwizard/aopwizard/origin/render"
@@ -76,7 +77,9 @@ func PlanHAProxy(cfg *sites.HAProxyConfig, in Input) (*Plan, error) {
 				return nil, fmt.Errorf("%s is a TCP-mode frontend: client-certificate verification in place needs HTTP mode for the evidence log; use a new managed frontend", where)
 			case l.Words[0] == "log":
 				hasLog = true
-			case l.Words[0] == "log-format" || l.Words[0] == "error-log-format":
+			case l.Words[0] == "log-format" || l.Words[0] == "error-log-format" ||
+				// These set the log format too, and the last one in a section wins.
+				(l.Words[0] == "option" && len(l.Words) > 1 && slices.Contains([]string{"httplog", "httpslog", "tcplog"}, l.Words[1])):
 				c := Conflict{Setting: sites.Setting{Text: strings.TrimSpace(l.Text(fo.src)), File: sec.File, Line: l.Line}, Block: where, Resolution: "commented out; the aopwizard block sets the aop1 format"}
 				conflicts = append(conflicts, c)
 				if in.Override {
@@ -157,7 +160,15 @@ func PlanHAProxy(cfg *sites.HAProxyConfig, in Input) (*Plan, error) {
 		}
 		p.Conflicts = append(p.Conflicts, conflicts...)
 		// The log format block goes after the section's last line.
-		last := sec.Lines[len(sec.Lines)-1]
+		// The block follows the last bind line, before the operator's own
+		// rules: HAProxy runs http-request rules in order, and the 421
+		// guard must come first.
+		last := binds[0]
+		for _, bd := range binds[1:] {
+			if bd.end > last.end {
+				last = bd
+			}
+		}
 		logs[fo.path]++
 		mid := in.ID + "/log" + itoa(logs[fo.path])
 		lines := []string{
@@ -175,8 +186,8 @@ func PlanHAProxy(cfg *sites.HAProxyConfig, in Input) (*Plan, error) {
 		if s := logSpan; s != nil {
 			fo.ops = append(fo.ops, op{start: s.start, end: s.end, text: framed(mid, indentOf(fo.src, s.start), lines)})
 		} else {
-			at := last.End
-			text := framed(mid, indentOf(fo.src, last.Start), lines)
+			at := last.end
+			text := framed(mid, last.indent, lines)
 			if at > 0 && fo.src[at-1] != '\n' {
 				text = "\n" + text
 			}

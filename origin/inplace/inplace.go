@@ -24,9 +24,11 @@ import (
 	"github.com/aopwizard/aopwizard/origin/sites"
 )
 
-// ErrConflict is wrapped when a block already configures client
-// verification and Input.Override is not set: nothing is changed.
-var ErrConflict = errors.New("the site already configures client-certificate verification")
+// ErrConflict is wrapped when a block already has directives the change
+// would replace (client verification, nginx's 495 handler or access_log
+// off, HAProxy's log format) and Input.Override is not set: nothing is
+// changed.
+var ErrConflict = errors.New("the site already has directives that adding AOP would replace")
 
 // ErrLoose is wrapped when a block matched a hostname only by a wildcard
 // or regex name and Input.AllowLoose is not set.
