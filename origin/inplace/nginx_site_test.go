@@ -170,3 +170,56 @@ func TestNginxExistingSite(t *testing.T) {
 		expectSame(t, lab, addrs, cert, before, "after rollback, "+name+" certificate, same answers as before")
 	}
 }
+
+// TestNginxExistingSitesHostnameMode: two operator sites, each trusting
+// its own CA; in the enforce phase each accepts only its own CA's
+// certificate and a request without SNI is refused with 421.
+func TestNginxExistingSitesHostnameMode(t *testing.T) {
+	servertest.RequireServer(t, render.Nginx)
+	lab := pkitest.New(t)
+	dir := servertest.Dir(t)
+	port := servertest.FreePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	const hostB = "b.example.test"
+	site := func(name string) string {
+		return fmt.Sprintf("server {\n    listen %s ssl;\n    server_name %s;\n    include %s/snippets/tls.conf;\n    location / { return 200 \"%s\\n\"; }\n}\n", addr, name, dir, name)
+	}
+	writeFiles(t, dir, map[string]string{
+		"nginx.conf": "worker_processes 1;\npid " + dir + "/nginx.pid;\nerror_log " + dir + "/error.log;\nevents { worker_connections 64; }\n" +
+			"http {\n    access_log off;\n    ssl_protocols TLSv1.2 TLSv1.3;\n    include " + dir + "/sites-enabled/*;\n}\n",
+		"snippets/tls.conf": "ssl_certificate " + lab.Path(pkitest.ServerCert) + ";\nssl_certificate_key " + lab.Path(pkitest.ServerKey) + ";\n",
+		"sites-available/a": site(shopHost),
+		"sites-available/b": site(hostB),
+	})
+	enable(t, dir, "a")
+	enable(t, dir, "b")
+	run := servertest.Start(t, render.Nginx, filepath.Join(dir, "nginx.conf"))
+	in := inplace.Input{ID: "example.test", Phase: render.Enforce, Mode: render.Hostname, AccessLog: filepath.Join(dir, "aop.log"),
+		HostCAFiles: map[string]string{shopHost: lab.Path(pkitest.CAAFile), hostB: lab.Path(pkitest.CABFile)}}
+	p, _, err := inplace.PlanFor(context.Background(), server.NewExecRunner(nil), run.Driver, []string{shopHost, hostB}, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := apply.Options{Driver: run.Driver, Runner: server.NewExecRunner(nil), CheckpointDir: filepath.Join(dir, "checkpoints"), ID: in.ID,
+		Targets: []apply.Target{{Addr: addr, SNI: hostB, CAs: [][]byte{lab.CAB.Cert.RawSubject}, Phase: render.Enforce}}}
+	if _, err := apply.Apply(context.Background(), o, changes(p)); err != nil {
+		t.Fatalf("apply: %v\n%s", err, run.ErrorTail())
+	}
+	for _, c := range []struct {
+		sni, host string
+		cert      *pki.Pair
+		status    int
+	}{
+		{shopHost, shopHost, lab.ClientA, 200}, {shopHost, shopHost, lab.ClientB, 400},
+		{hostB, hostB, lab.ClientB, 200}, {hostB, hostB, lab.ClientA, 400},
+		{"", shopHost, lab.ClientA, 421},
+	} {
+		servertest.Eventually(t, fmt.Sprintf("SNI %q Host %s", c.sni, c.host), func() error {
+			a, err := ask(client(lab, c.sni, c.cert), addr, c.host, siteRequests[0])
+			if err != nil || a.Status != c.status {
+				return fmt.Errorf("got %v %v, want %d", a, err, c.status)
+			}
+			return nil
+		})
+	}
+}
