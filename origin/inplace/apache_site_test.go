@@ -132,6 +132,7 @@ func TestApacheExistingSite(t *testing.T) {
 		return nil
 	})
 
+	expectEvidence(t, evidence, shopHost, "unable to verify the first certificate")
 	in.Phase, o.Targets[0].Phase = render.Enforce, render.Enforce
 	if _, err := apply.Apply(ctx, o, changes(planFor(t, run.Driver, in))); err != nil {
 		t.Fatalf("apply enforce: %v\n%s", err, run.ErrorTail())

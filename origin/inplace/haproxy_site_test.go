@@ -91,6 +91,7 @@ func TestHAProxyExistingSite(t *testing.T) {
 		return nil
 	})
 
+	expectEvidence(t, evidence, shopHost, "unable to verify the first certificate", "certificate has expired")
 	in.Phase, o.Targets[0].Phase = render.Enforce, render.Enforce
 	if _, err := apply.Apply(ctx, o, changes(planFor(t, run.Driver, in))); err != nil {
 		t.Fatalf("apply enforce: %v\n%s", err, run.ErrorTail())

@@ -146,6 +146,7 @@ func TestNginxExistingSite(t *testing.T) {
 		}
 		return nil
 	})
+	expectEvidence(t, evidence, shopHost, "unable to verify the first certificate", "certificate has expired")
 	servertest.Eventually(t, "the site's own access log still gets the requests", func() error {
 		main, _ := os.ReadFile(filepath.Join(dir, "access.log"))
 		if n := strings.Count(string(main), "\"POST /api/items"); n < 1+2*len(clients) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aopwizard/aopwizard/origin/apply"
+	"github.com/aopwizard/aopwizard/origin/evidence"
 	"github.com/aopwizard/aopwizard/origin/inplace"
 	"github.com/aopwizard/aopwizard/origin/server"
 	"github.com/aopwizard/aopwizard/origin/servertest"
@@ -278,4 +279,28 @@ func changes(p *inplace.Plan) []apply.Change {
 		out = append(out, c)
 	}
 	return out
+}
+
+// expectEvidence polls until origin/evidence, reading the evidence log
+// (HAProxy's also holds its own startup lines, which it skips),
+// counts the host's requests with a valid, no and a failing certificate,
+// the failing reasons including every one in reasons.
+func expectEvidence(t *testing.T, log, host string, reasons ...string) {
+	t.Helper()
+	servertest.Eventually(t, "origin/evidence reads the soft phase's log", func() error {
+		rep, err := evidence.ReadFiles(context.Background(), []string{log}, evidence.Options{})
+		if err != nil {
+			return err
+		}
+		h := rep.Host(host)
+		if h.Success == 0 || h.None == 0 || h.Failed == 0 {
+			return fmt.Errorf("%s: %+v", host, h)
+		}
+		for _, r := range reasons {
+			if h.FailedReasons[r] == 0 {
+				return fmt.Errorf("%s: no failure %q in %v", host, r, h.FailedReasons)
+			}
+		}
+		return nil
+	})
 }
