@@ -17,10 +17,8 @@ var apacheConflicts = []string{"SSLVerifyClient", "SSLCACertificateFile", "SSLCA
 // PlanApache plans the in-place change of the <VirtualHost> sections that
 // Apache's DUMP_VHOSTS named (sites.LoadApache).
 func PlanApache(cfg *sites.ApacheConfig, in Input) (*Plan, error) {
-	if err := in.validate(); err != nil {
-		return nil, err
-	}
-	if err := in.oneCAPerBlock(); err != nil {
+	// A server block or virtual host has one client CA.
+	if err := in.validate(true); err != nil {
 		return nil, err
 	}
 	p := &Plan{}

@@ -29,7 +29,8 @@ const haproxyOriginal = "# aopwizard: original line: "
 // with its CA, and a 421 guard keeps a hostname from being reached
 // through another hostname's (or no) SNI.
 func PlanHAProxy(cfg *sites.HAProxyConfig, in Input) (*Plan, error) {
-	if err := in.validate(); err != nil {
+	// A crt-list gives each hostname of a frontend its own CA.
+	if err := in.validate(false); err != nil {
 		return nil, err
 	}
 	p := &Plan{}

@@ -93,7 +93,9 @@ type Plan struct {
 	Conflicts []Conflict
 }
 
-func (in *Input) validate() error {
+// validate checks the input; oneCA refuses a block found for hostnames
+// that trust different CAs.
+func (in *Input) validate(oneCA bool) error {
 	if in.ID == "" || strings.ContainsAny(in.ID, " \t\r\n/#") {
 		return fmt.Errorf("block id %q is empty or has spaces, '/' or '#': use the zone name", in.ID)
 	}
@@ -120,6 +122,11 @@ func (in *Input) validate() error {
 		}
 	}
 
+	if oneCA {
+		if err := in.oneCAPerBlock(); err != nil {
+			return err
+		}
+	}
 	if !in.AllowLoose {
 		for _, b := range in.Blocks {
 			if b.Match != sites.Exact && b.Match != "" {

@@ -34,10 +34,8 @@ const nginxSoftLocation = "@aopwizard_soft"
 // (sites.LoadNginx). Files are read from disk and must still match the
 // dump.
 func PlanNginx(cfg *sites.NginxConfig, in Input) (*Plan, error) {
-	if err := in.validate(); err != nil {
-		return nil, err
-	}
-	if err := in.oneCAPerBlock(); err != nil {
+	// A server block or virtual host has one client CA.
+	if err := in.validate(true); err != nil {
 		return nil, err
 	}
 	p := &Plan{}
