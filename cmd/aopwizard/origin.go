@@ -23,7 +23,7 @@ func newOriginCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newOriginRenderCmd(), newOriginApplyCmd(), newOriginRollbackCmd(), newOriginEvidenceCmd())
+	cmd.AddCommand(newOriginRenderCmd(), newOriginApplyCmd(), newOriginRollbackCmd(), newOriginEvidenceCmd(), newOriginSitesCmd())
 	return cmd
 }
 
