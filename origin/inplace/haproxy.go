@@ -176,8 +176,8 @@ func PlanHAProxy(cfg *sites.HAProxyConfig, in Input) (*Plan, error) {
 			"# aopwizard: aop1 evidence lines (docs/origin-servers.md, \"Evidence log format aop1\")",
 			"log-format " + render.LogFormat(render.HAProxy),
 			"error-log-format " + render.HAProxyErrorLogFormat(),
-			"http-request set-var(txn.host) req.hdr(host),field(1,:),lower",
 		}
+		lines = append(lines, render.HAProxyLogVars()...)
 		if hostMode {
 			lines = append(lines,
 				"# Each of these hostnames is verified against its own CA, chosen by SNI: refuse a request",

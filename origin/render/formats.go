@@ -1,5 +1,7 @@
 package render
 
+import "slices"
+
 // LogFormat is the aop1 evidence log format of a server, as its renderer
 // writes it (docs/origin-servers.md, "Evidence log format aop1"): the
 // nginx log_format strings, Apache's LogFormat string, HAProxy's
@@ -15,6 +17,10 @@ func LogFormat(s Server) string {
 	}
 	return ""
 }
+
+// HAProxyLogVars are the http-request lines the HAProxy log format needs
+// in the same frontend.
+func HAProxyLogVars() []string { return slices.Clone(haproxyLogVars) }
 
 // HAProxyErrorLogFormat is the error-log-format that records handshakes
 // HAProxy refused, which never reach the request log.

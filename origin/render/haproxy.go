@@ -17,6 +17,13 @@ const haproxyLogFormat = `"aop1 time=%[date,utime(%Y-%m-%dT%H:%M:%S+0000)] sni=%
 // is no request.
 const haproxyErrorLogFormat = `"aopwizard-tls-error time=%[date,utime(%Y-%m-%dT%H:%M:%S+0000)] client=%ci sni=%[ssl_fc_sni] err=%{+Q}[fc_err_str] ssl_err=%{+Q}[ssl_fc_err_str] used=%[ssl_c_used] verify=%[ssl_c_verify]"`
 
+// haproxyLogVars capture, at request time, the header values the log
+// format prints at the end of the request.
+var haproxyLogVars = []string{
+	"http-request set-var(txn.host) req.hdr(host),field(1,:),lower",
+	"http-request set-var(txn.ray) req.hdr(cf-ray)",
+}
+
 func (r *resolved) crtListPath() string { return r.path("aopwizard-" + r.ID + ".crt-list") }
 
 func (r *resolved) haproxyVerify() string { return r.pick("verify optional", "verify required") }
@@ -48,8 +55,9 @@ func (r *resolved) haproxyBlock() []byte {
 	b.WriteString(bind + "\n")
 	b.WriteString("    mode http\n    log global\n")
 	fmt.Fprintf(b, "    log-format %s\n    error-log-format %s\n", haproxyLogFormat, haproxyErrorLogFormat)
-	b.WriteString("    http-request set-var(txn.host) req.hdr(host),field(1,:),lower\n")
-	b.WriteString("    http-request set-var(txn.ray) req.hdr(cf-ray)\n")
+	for _, l := range haproxyLogVars {
+		b.WriteString("    " + l + "\n")
+	}
 	if r.Mode == Hostname {
 		b.WriteString("    # HAProxy serves an SNI/Host mismatch by itself; refuse it so one hostname cannot borrow another's CA.\n")
 		b.WriteString("    http-request deny deny_status 421 if { ssl_fc_has_sni } !{ ssl_fc_sni,strcmp(txn.host) eq 0 }\n")
