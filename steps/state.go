@@ -229,7 +229,7 @@ type Rollout struct {
 	Report string `json:"report,omitempty"`
 	// RolledBack is set once rollback has undone the rollout.
 	RolledBack bool    `json:"rolled_back,omitempty"`
-	Events []Event `json:"events,omitempty"`
+	Events     []Event `json:"events,omitempty"`
 }
 
 // Step returns the state of the named step, nil when the rollout has no

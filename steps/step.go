@@ -241,7 +241,9 @@ func (e *StepError) Unwrap() error { return e.Err }
 func fail(err error, remedy string) error { return &StepError{Err: err, Remedy: remedy} }
 
 // badInput is a failure caused by the operator's input.
-func badInput(err error, remedy string) error { return &StepError{Err: err, Remedy: remedy, Input: true} }
+func badInput(err error, remedy string) error {
+	return &StepError{Err: err, Remedy: remedy, Input: true}
+}
 
 // IsInput reports whether err is bad input (exit 2).
 func IsInput(err error) bool {

@@ -37,8 +37,8 @@ type Store struct {
 	Dir string
 }
 
-func (s Store) dir() string              { return filepath.Join(s.Dir, rolloutsDir) }
-func (s Store) path(id string) string    { return filepath.Join(s.dir(), id+".json") }
+func (s Store) dir() string               { return filepath.Join(s.Dir, rolloutsDir) }
+func (s Store) path(id string) string     { return filepath.Join(s.dir(), id+".json") }
 func (s Store) lockPath(id string) string { return filepath.Join(s.dir(), id+".lock") }
 
 // NewID returns a rollout id: the zone, the date and a random suffix, so
