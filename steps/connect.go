@@ -63,8 +63,8 @@ func (connectStep) Run(ctx context.Context, env *Env) error {
 		r.Changes.SSLModeSet, r.Zone.SSLMode = true, "strict"
 		env.info("switched the SSL/TLS encryption mode from "+ssl.Value+" to Full (strict), as agreed", "ssl_mode_before", ssl.Value, "ssl_mode", "strict")
 	default:
-		return badInput(fmt.Errorf("the zone's SSL/TLS encryption mode is %s: Cloudflare presents no client certificate under Off or Flexible, so AOP cannot work", ssl.Value),
-			"make sure the origin serves HTTPS with a valid certificate, then switch the zone to Full (strict) in the dashboard (SSL/TLS > Overview), or consent to aopwizard switching it to Full (strict)")
+		return needsInput(fmt.Errorf("the zone's SSL/TLS encryption mode is %s: Cloudflare presents no client certificate under Off or Flexible, so AOP cannot work", ssl.Value),
+			"make sure the origin serves HTTPS with a valid certificate, then switch the zone to Full (strict) in the dashboard (SSL/TLS > Overview), or consent to aopwizard switching it to Full (strict)", "set ssl mode")
 	}
 	return nil
 }

@@ -3,11 +3,9 @@ package steps
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,88 +14,11 @@ import (
 
 	"github.com/aopwizard/aopwizard/cfapi"
 	"github.com/aopwizard/aopwizard/cfapi/cfsim"
-	"github.com/aopwizard/aopwizard/origin/builtin"
 	"github.com/aopwizard/aopwizard/origin/probe"
 	"github.com/aopwizard/aopwizard/pki/pkitest"
 )
 
 const testZone = "example.test"
-
-// builtinHost runs the builtin origin in this process and stands in for
-// the shell commands origin/apply runs to test and reload a server: the
-// real apply (checkpoint, atomic writes, listener check) drives it.
-type builtinHost struct {
-	t       testing.TB
-	cfgPath string
-	mu      sync.Mutex
-	stop    context.CancelFunc
-	done    chan error
-	reloads int
-}
-
-const (
-	builtinTestCmd   = "builtin-config-test"
-	builtinReloadCmd = "builtin-reload"
-)
-
-func (b *builtinHost) Run(ctx context.Context, argv ...string) ([]byte, error) {
-	switch argv[len(argv)-1] {
-	case builtinTestCmd:
-		if _, err := os.Stat(b.cfgPath); errors.Is(err, os.ErrNotExist) {
-			return nil, nil
-		}
-		_, err := builtin.Load(b.cfgPath)
-		return nil, err
-	case builtinReloadCmd:
-		return nil, b.restart()
-	}
-	return nil, fmt.Errorf("unexpected command %q", argv)
-}
-
-func (b *builtinHost) restart() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.stopLocked()
-	if _, err := os.Stat(b.cfgPath); errors.Is(err, os.ErrNotExist) {
-		// The config is gone (rolled back): the origin is not served, as
-		// before the rollout.
-		return nil
-	}
-	cfg, err := builtin.Load(b.cfgPath)
-	if err != nil {
-		return err
-	}
-	srv, err := builtin.New(cfg)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.ListenAndServe(ctx) }()
-	select {
-	case <-srv.Ready():
-	case err := <-done:
-		cancel()
-		return err
-	}
-	b.stop, b.done = cancel, done
-	b.reloads++
-	return nil
-}
-
-func (b *builtinHost) stopLocked() {
-	if b.stop != nil {
-		b.stop()
-		<-b.done
-		b.stop = nil
-	}
-}
-
-func (b *builtinHost) Close() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.stopLocked()
-}
 
 // lab is cfsim, the builtin origin on 127.0.0.1 and a state store.
 type lab struct {
@@ -106,7 +27,7 @@ type lab struct {
 	api    *cfapi.SDKClient
 	store  Store
 	pki    *pkitest.Lab
-	host   *builtinHost
+	host   *BuiltinHost
 	dir    string
 	listen string
 	events *eventLog
@@ -153,7 +74,7 @@ func newLab(t *testing.T, opts cfsim.Options) *lab {
 	dir := t.TempDir()
 	l := &lab{t: t, sim: sim, api: api, store: Store{Dir: filepath.Join(dir, "state")}, pki: pkitest.New(t), dir: dir,
 		listen: freePort(t), events: &eventLog{}}
-	l.host = &builtinHost{t: t, cfgPath: filepath.Join(dir, "conf", "builtin-"+testZone+".json")}
+	l.host = &BuiltinHost{ConfigPath: filepath.Join(dir, "conf", "builtin-"+testZone+".json")}
 	t.Cleanup(l.host.Close)
 	return l
 }
@@ -164,8 +85,8 @@ func (l *lab) inputs(mode Mode, hosts ...string) Inputs {
 		CertDir: filepath.Join(l.dir, "certs"), KeyType: "ecdsa-p256", NoPassphrase: true, Enforce: true, AutoRevert: true,
 		Origin: OriginInputs{
 			Listen: l.listen, ServerCert: l.pki.Path(pkitest.ServerCert), ServerKey: l.pki.Path(pkitest.ServerKey),
-			AccessLog: filepath.Join(l.dir, "access.log"), ConfDir: filepath.Join(l.dir, "conf"), Config: l.host.cfgPath,
-			TestCmd: builtinTestCmd, ReloadCmd: builtinReloadCmd, CheckpointDir: filepath.Join(l.dir, "state", "checkpoints"),
+			AccessLog: filepath.Join(l.dir, "access.log"), ConfDir: filepath.Join(l.dir, "conf"), Config: l.host.ConfigPath,
+			TestCmd: BuiltinTestCmd, ReloadCmd: BuiltinReloadCmd, CheckpointDir: filepath.Join(l.dir, "state", "checkpoints"),
 		},
 	}
 }

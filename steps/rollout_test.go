@@ -159,7 +159,7 @@ func TestRollbackUndoesOnlyTheRollout(t *testing.T) {
 			if l.sim.ZoneAOPEnabled(testZone) || l.sim.TLSClientAuth(testZone) != "off" || len(l.sim.Policies()) != 0 {
 				t.Errorf("settings left: zone %v global %s policies %v", l.sim.ZoneAOPEnabled(testZone), l.sim.TLSClientAuth(testZone), l.sim.Policies())
 			}
-			if _, err := os.Stat(l.host.cfgPath); !errors.Is(err, os.ErrNotExist) {
+			if _, err := os.Stat(l.host.ConfigPath); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("the origin config the rollout created is still there: %v", err)
 			}
 		})

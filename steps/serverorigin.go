@@ -53,6 +53,9 @@ func NewServerOrigin(in Inputs, runner server.Runner, log io.Writer, stateDir st
 			*x.dst = x.src
 		}
 	}
+	if o.Systemd != nil {
+		d.Systemd = *o.Systemd
+	}
 	cp := o.CheckpointDir
 	if cp == "" {
 		cp = filepath.Join(stateDir, "checkpoints")

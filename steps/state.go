@@ -129,6 +129,9 @@ type OriginInputs struct {
 	PIDFile       string `json:"pid_file,omitempty"`
 	ErrorLog      string `json:"error_log,omitempty"`
 	CheckpointDir string `json:"checkpoint_dir,omitempty"`
+	// Systemd, when set, overrides whether the reload goes through
+	// systemctl (default: when systemd runs the host).
+	Systemd *bool `json:"systemd,omitempty"`
 }
 
 // ZoneInfo is what connect found out about the zone.

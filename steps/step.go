@@ -225,6 +225,8 @@ type StepError struct {
 	Remedy string
 	// Input marks bad input (exit 2), not a failure in the world.
 	Input bool
+	// Field names the input (as Problem.Field) that fixes it, if any.
+	Field string
 }
 
 func (e *StepError) Error() string {
@@ -243,6 +245,20 @@ func fail(err error, remedy string) error { return &StepError{Err: err, Remedy: 
 // badInput is a failure caused by the operator's input.
 func badInput(err error, remedy string) error {
 	return &StepError{Err: err, Remedy: remedy, Input: true}
+}
+
+// needsInput is bad input that the named input fixes.
+func needsInput(err error, remedy, field string) error {
+	return &StepError{Err: err, Remedy: remedy, Input: true, Field: field}
+}
+
+// FieldOf returns the input that fixes err, if any.
+func FieldOf(err error) string {
+	var se *StepError
+	if errors.As(err, &se) {
+		return se.Field
+	}
+	return ""
 }
 
 // IsInput reports whether err is bad input (exit 2).
