@@ -24,6 +24,7 @@ const testZone = "example.test"
 type lab struct {
 	t      *testing.T
 	sim    *cfsim.Sim
+	base   string
 	api    *cfapi.SDKClient
 	store  Store
 	pki    *pkitest.Lab
@@ -34,11 +35,19 @@ type lab struct {
 }
 
 type eventLog struct {
-	mu  sync.Mutex
-	evs []Event
+	mu   sync.Mutex
+	evs  []Event
+	hook func(Event)
 }
 
-func (l *eventLog) add(e Event) { l.mu.Lock(); l.evs = append(l.evs, e); l.mu.Unlock() }
+func (l *eventLog) add(e Event) {
+	l.mu.Lock()
+	l.evs = append(l.evs, e)
+	l.mu.Unlock()
+	if l.hook != nil {
+		l.hook(e)
+	}
+}
 func (l *eventLog) text() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -66,17 +75,24 @@ func newLab(t *testing.T, opts cfsim.Options) *lab {
 	sim := cfsim.New(opts)
 	srv := httptest.NewServer(sim.Handler())
 	t.Cleanup(srv.Close)
-	api, err := cfapi.New(cfapi.Config{Token: sim.Token(), BaseURL: srv.URL + "/client/v4/",
-		PollInterval: 5 * time.Millisecond, PollMaxInterval: 20 * time.Millisecond, BackoffBase: 5 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	l := &lab{t: t, sim: sim, api: api, store: Store{Dir: filepath.Join(dir, "state")}, pki: pkitest.New(t), dir: dir,
+	l := &lab{t: t, sim: sim, base: srv.URL + "/client/v4/", store: Store{Dir: filepath.Join(dir, "state")}, pki: pkitest.New(t), dir: dir,
 		listen: freePort(t), events: &eventLog{}}
 	l.host = &BuiltinHost{ConfigPath: filepath.Join(dir, "conf", "builtin-"+testZone+".json")}
 	t.Cleanup(l.host.Close)
+	l.api = l.client(cfapi.Config{})
 	return l
+}
+
+// client is a cfapi client on the lab's cfsim with fast polls and retries.
+func (l *lab) client(cfg cfapi.Config) *cfapi.SDKClient {
+	cfg.Token, cfg.BaseURL = l.sim.Token(), l.base
+	cfg.PollInterval, cfg.PollMaxInterval, cfg.BackoffBase = 5*time.Millisecond, 20*time.Millisecond, 5*time.Millisecond
+	api, err := cfapi.New(cfg)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return api
 }
 
 func (l *lab) inputs(mode Mode, hosts ...string) Inputs {

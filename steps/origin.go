@@ -79,14 +79,24 @@ func setPhase(ctx context.Context, env *Env, phase render.Phase, ch *PhaseChange
 		return fail(err, "")
 	}
 	if cur {
-		if ok, _ := originLive(ctx, env, probe.Phase(phase)); ok {
-			if ch.Applying && ch.Checkpoint == "" {
-				ch.Checkpoint = RecoveredCheckpoint
+		ok, detail := originLive(ctx, env, probe.Phase(phase))
+		if !ok {
+			env.warn("the " + string(phase) + " phase config is in place but not served (" + detail + "); reloading the server")
+			if err := env.Origin.Reload(ctx); err != nil {
+				return fail(fmt.Errorf("reload the server: %w", err), "fix the cause shown and resume")
 			}
-			r.Changes.Phase = string(phase)
-			env.info("the origin already serves the " + string(phase) + " phase config")
-			return nil
+			ok, detail = originLive(ctx, env, probe.Phase(phase))
+			if !ok {
+				return fail(fmt.Errorf("the %s phase config is in place and the server was reloaded, but the origin does not serve it: %s", phase, detail),
+					"check that the origin addresses reach this server, and resume")
+			}
 		}
+		if ch.Applying && ch.Checkpoint == "" {
+			ch.Checkpoint = RecoveredCheckpoint
+		}
+		r.Changes.Phase = string(phase)
+		env.info("the origin serves the " + string(phase) + " phase config already in place")
+		return nil
 	}
 	ch.Applying = true
 	if err := env.checkpoint(); err != nil {
@@ -99,7 +109,7 @@ func setPhase(ctx context.Context, env *Env, phase render.Phase, ch *PhaseChange
 	}
 	if cp != "" {
 		ch.Checkpoint = cp
-	} else if ch.Checkpoint == "" && !cur {
+	} else if ch.Checkpoint == "" {
 		ch.Applying = false
 	}
 	for _, f := range files {

@@ -121,3 +121,11 @@ func (s *ServerOrigin) Rollback(ctx context.Context) error {
 	_, err := apply.Rollback(ctx, o)
 	return err
 }
+
+// Reload implements OriginApplier.
+func (s *ServerOrigin) Reload(ctx context.Context) error {
+	if err := s.Driver.Test(ctx, s.Runner); err != nil {
+		return err
+	}
+	return s.Driver.Reload(ctx, s.Runner)
+}

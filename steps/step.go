@@ -91,6 +91,9 @@ type OriginApplier interface {
 	Current(ctx context.Context, spec render.Spec) (bool, error)
 	// Rollback restores the newest checkpoint (one apply) and reloads.
 	Rollback(ctx context.Context) error
+	// Reload asks the server to load the config it has on disk (a config
+	// found in place but not served, e.g. after the server restarted).
+	Reload(ctx context.Context) error
 }
 
 // Prober probes origins directly; probe.Run is the real one.
