@@ -74,29 +74,19 @@ func setPhase(ctx context.Context, env *Env, phase render.Phase, ch *PhaseChange
 	if env.Origin == nil {
 		return errors.New("no origin applier: the rollout applies the origin config but none was given")
 	}
+	// A change started but not recorded (a crash) is applied again: Apply
+	// first recovers a checkpoint the crash left in progress.
+	lost := ch.Applying && ch.Checkpoint == ""
 	cur, err := env.Origin.Current(ctx, spec)
 	if err != nil {
 		return fail(err, "")
 	}
-	if cur {
-		ok, detail := originLive(ctx, env, probe.Phase(phase))
-		if !ok {
-			env.warn("the " + string(phase) + " phase config is in place but not served (" + detail + "); reloading the server")
-			if err := env.Origin.Reload(ctx); err != nil {
-				return fail(fmt.Errorf("reload the server: %w", err), "fix the cause shown and resume")
-			}
-			ok, detail = originLive(ctx, env, probe.Phase(phase))
-			if !ok {
-				return fail(fmt.Errorf("the %s phase config is in place and the server was reloaded, but the origin does not serve it: %s", phase, detail),
-					"check that the origin addresses reach this server, and resume")
-			}
+	if cur && !lost {
+		if ok, _ := originLive(ctx, env, probe.Phase(phase)); ok {
+			r.Changes.Phase = string(phase)
+			env.info("the origin already serves the " + string(phase) + " phase config")
+			return nil
 		}
-		if ch.Applying && ch.Checkpoint == "" {
-			ch.Checkpoint = RecoveredCheckpoint
-		}
-		r.Changes.Phase = string(phase)
-		env.info("the origin serves the " + string(phase) + " phase config already in place")
-		return nil
 	}
 	ch.Applying = true
 	if err := env.checkpoint(); err != nil {
@@ -107,10 +97,20 @@ func setPhase(ctx context.Context, env *Env, phase render.Phase, ch *PhaseChange
 	if err != nil {
 		return fail(fmt.Errorf("apply the %s phase config: %w", phase, err), "the origin was restored; fix the cause shown and resume")
 	}
-	if cp != "" {
+	switch {
+	case cp != "":
 		ch.Checkpoint = cp
-	} else if ch.Checkpoint == "" {
-		ch.Applying = false
+	case lost:
+		// Our crashed run finalised the change: its checkpoint is the
+		// newest one.
+		ch.Checkpoint = RecoveredCheckpoint
+	case ch.Checkpoint == "":
+		ch.Applying = false // the config was in place before the rollout
+	}
+	if cp == "" {
+		if err := reloadUntilLive(ctx, env, phase); err != nil {
+			return err
+		}
 	}
 	for _, f := range files {
 		if !slices.Contains(r.Changes.ConfigFiles, f) {
@@ -122,18 +122,39 @@ func setPhase(ctx context.Context, env *Env, phase render.Phase, ch *PhaseChange
 	return nil
 }
 
+// reloadUntilLive reloads a server whose files already hold the config but
+// which does not serve it (restarted from an old config, or reloaded by
+// nobody), and checks again.
+func reloadUntilLive(ctx context.Context, env *Env, phase render.Phase) error {
+	ok, detail := originLive(ctx, env, probe.Phase(phase))
+	if ok {
+		return nil
+	}
+	env.warn("the " + string(phase) + " phase config is in place but not served (" + detail + "); reloading the server")
+	if err := env.Origin.Reload(ctx); err != nil {
+		return fail(fmt.Errorf("reload the server: %w", err), "fix the cause shown and resume")
+	}
+	if ok, detail = originLive(ctx, env, probe.Phase(phase)); !ok {
+		return fail(fmt.Errorf("the %s phase config is in place and the server was reloaded, but the origin does not serve it: %s", phase, detail),
+			"check that the origin addresses reach this server, and resume")
+	}
+	return nil
+}
+
 func phaseInPlace(ctx context.Context, env *Env, phase render.Phase, ch *PhaseChange) (bool, error) {
 	r := env.Rollout
 	if r.Inputs.OriginConfig == OriginApply {
 		if env.Origin == nil {
 			return false, nil
 		}
+		// A change a crash left unrecorded is never taken as done: its
+		// checkpoint may still be in progress.
+		if ch.Applying && ch.Checkpoint == "" {
+			return false, nil
+		}
 		cur, err := env.Origin.Current(ctx, r.spec(phase))
 		if err != nil || !cur {
 			return false, err
-		}
-		if ch.Applying && ch.Checkpoint == "" {
-			ch.Checkpoint = RecoveredCheckpoint
 		}
 	}
 	ok, _ := originLive(ctx, env, probe.Phase(phase))

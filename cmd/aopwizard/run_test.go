@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"net"
+	"net/http"
 	"net/http/httptest"
 
 	"github.com/aopwizard/aopwizard/cfapi"
@@ -32,10 +33,19 @@ type runLab struct {
 }
 
 func newRunLab(t *testing.T, opts cfsim.Options) *runLab {
+	return newRunLabWrapped(t, opts, nil)
+}
+
+// newRunLabWrapped puts wrap, if set, in front of cfsim's API.
+func newRunLabWrapped(t *testing.T, opts cfsim.Options, wrap func(http.Handler) http.Handler) *runLab {
 	t.Helper()
 	opts.Zones = []string{runZone}
 	sim := cfsim.New(opts)
-	srv := httptest.NewServer(sim.Handler())
+	var h http.Handler = sim.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	t.Setenv(cfapi.EnvAPIToken, sim.Token())
 	t.Setenv(cfapi.EnvBaseURL, srv.URL+"/client/v4/")
