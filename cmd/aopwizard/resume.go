@@ -2,11 +2,10 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
-	"github.com/aopwizard/aopwizard/cfapi"
+	"github.com/aopwizard/aopwizard/steps"
 )
 
 func newResumeCmd() *cobra.Command {
@@ -29,15 +28,7 @@ func newResumeCmd() *cobra.Command {
 			if !f.nonInteractive {
 				return usagef("no interactive wizard yet: pass --non-interactive")
 			}
-			stateDir, err := defaultStateDir(f.stateDir)
-			if err != nil {
-				return err
-			}
-			cfg := cfapi.ConfigFromEnv(os.Getenv)
-			if cfg.Scheme() == cfapi.AuthNone {
-				return usagef("missing: %s (the Cloudflare API token, in the environment); nothing was changed", cfapi.EnvAPIToken)
-			}
-			h, err := openRollout(stateDir, args)
+			h, cfg, stateDir, err := openForDriving(&f, args)
 			if err != nil {
 				return err
 			}
@@ -50,7 +41,7 @@ func newResumeCmd() *cobra.Command {
 				r.Inputs.AutoRevert = true
 			}
 			passphrase, err := rolloutPassphrase(f.passFile, &r.Inputs)
-			if err != nil && r.Step("certificate") != nil && r.Step("certificate").Status != "done" {
+			if err != nil && r.Step(steps.StepCertificate).Status != steps.StatusDone {
 				return usagef("missing: %v; nothing was changed", err)
 			}
 			env, err := rolloutEnv(cmd, r, cfg, stateDir, &f)

@@ -2,11 +2,9 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
-	"github.com/aopwizard/aopwizard/cfapi"
 	"github.com/aopwizard/aopwizard/steps"
 )
 
@@ -25,18 +23,10 @@ func newRollbackCmd() *cobra.Command {
 		Example: "  aopwizard rollback example-com-20261129-1a2b3c --yes",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			stateDir, err := defaultStateDir(f.stateDir)
-			if err != nil {
-				return err
-			}
 			if !f.yes {
 				return usagef("pass --yes to roll back (see what it undoes with `aopwizard status ID`); nothing was changed")
 			}
-			cfg := cfapi.ConfigFromEnv(os.Getenv)
-			if cfg.Scheme() == cfapi.AuthNone {
-				return usagef("missing: %s (the Cloudflare API token, in the environment); nothing was changed", cfapi.EnvAPIToken)
-			}
-			h, err := openRollout(stateDir, args)
+			h, cfg, stateDir, err := openForDriving(&f, args)
 			if err != nil {
 				return err
 			}

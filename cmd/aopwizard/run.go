@@ -251,20 +251,12 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 }
 
 // rolloutPassphrase reads the CA passphrase when a step will need it:
-// generating a CA without --no-passphrase.
+// generating a CA, unless --no-passphrase.
 func rolloutPassphrase(file string, in *steps.Inputs) ([]byte, error) {
-	env := os.Getenv(envCAPassphrase)
-	switch {
-	case in.NoPassphrase && (file != "" || env != ""):
-		return nil, fmt.Errorf("--no-passphrase conflicts with a passphrase from --passphrase-file or %s", envCAPassphrase)
-	case file != "":
-		return readPassphrase(file)
-	case env != "":
-		return []byte(env), nil
-	case in.NoPassphrase || in.CertSource != steps.CertGenerate:
+	if in.CertSource != steps.CertGenerate && file == "" {
 		return nil, nil
 	}
-	return nil, fmt.Errorf("the passphrase for the generated CA key: --passphrase-file FILE or %s, or --no-passphrase", envCAPassphrase)
+	return generatePassphrase(generateFlags{passFile: file, noPass: in.NoPassphrase})
 }
 
 // toInputs copies the server overrides into the rollout's inputs.
@@ -382,6 +374,21 @@ func rolloutErr(err error) error {
 		return usageError{err: err}
 	}
 	return err
+}
+
+// openForDriving checks the credentials are there, then opens the named
+// rollout (or the only unfinished one) for resume and rollback.
+func openForDriving(f *rolloutFlags, args []string) (*steps.Handle, cfapi.Config, string, error) {
+	stateDir, err := defaultStateDir(f.stateDir)
+	if err != nil {
+		return nil, cfapi.Config{}, "", err
+	}
+	cfg := cfapi.ConfigFromEnv(os.Getenv)
+	if cfg.Scheme() == cfapi.AuthNone {
+		return nil, cfg, "", usagef("missing: %s (the Cloudflare API token, in the environment); nothing was changed", cfapi.EnvAPIToken)
+	}
+	h, err := openRollout(stateDir, args)
+	return h, cfg, stateDir, err
 }
 
 // openRollout opens the named rollout, or the only unfinished one.

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -263,4 +265,26 @@ func netListen() (interface {
 	Addr() net.Addr
 }, error) {
 	return net.Listen("tcp", "127.0.0.1:0")
+}
+
+// Ctrl-C: the state is saved, exit 130, and resume finishes.
+func TestRunInterruptedExits130AndResumes(t *testing.T) {
+	l := newRunLab(t, cfsim.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rolloutSeams.hook = func(s steps.StepName, p steps.HookPoint) error {
+		if s == steps.StepEnable && p == steps.BeforeRun {
+			cancel()
+		}
+		return nil
+	}
+	var out, errb bytes.Buffer
+	if code := execute(ctx, l.args("zone"), &out, &errb); code != exitInterrupted {
+		t.Fatalf("exit %d, want 130\n%s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "state saved") {
+		t.Fatalf("no word of the saved state:\n%s", errb.String())
+	}
+	rolloutSeams.hook = nil
+	runCLI(t, "resume", "--non-interactive", "--state-dir", l.stateDir).expect(t, 0, "soft, verified")
 }
