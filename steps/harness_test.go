@@ -15,6 +15,7 @@ import (
 	"github.com/aopwizard/aopwizard/cfapi"
 	"github.com/aopwizard/aopwizard/cfapi/cfsim"
 	"github.com/aopwizard/aopwizard/origin/probe"
+	"github.com/aopwizard/aopwizard/origin/server"
 	"github.com/aopwizard/aopwizard/pki/pkitest"
 )
 
@@ -117,7 +118,11 @@ var fastProber = ProbeFunc(func(ctx context.Context, ts []probe.Target, cs []pro
 })
 
 func (l *lab) env(r *Rollout, secrets Secrets) *Env {
-	origin, err := NewServerOrigin(r.Inputs, l.host, &bytes.Buffer{}, l.store.Dir)
+	var runner server.Runner = l.host
+	if r.Inputs.Server != "builtin" {
+		runner = nil // the real commands
+	}
+	origin, err := NewServerOrigin(r.Inputs, runner, &bytes.Buffer{}, l.store.Dir)
 	if err != nil {
 		l.t.Fatal(err)
 	}
