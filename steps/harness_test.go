@@ -23,7 +23,7 @@ const testZone = "example.test"
 
 // lab is cfsim, the builtin origin on 127.0.0.1 and a state store.
 type lab struct {
-	t      *testing.T
+	t      testing.TB
 	sim    *cfsim.Sim
 	base   string
 	api    *cfapi.SDKClient
@@ -68,7 +68,7 @@ func freePort(t testing.TB) string {
 	return ln.Addr().String()
 }
 
-func newLab(t *testing.T, opts cfsim.Options) *lab {
+func newLab(t testing.TB, opts cfsim.Options) *lab {
 	t.Helper()
 	if opts.Zones == nil {
 		opts.Zones = []string{testZone}
