@@ -47,7 +47,7 @@ func (certificateStep) Run(ctx context.Context, env *Env) error {
 			env.info("found the certificate already written in "+c.Dir, "fingerprint", c.Fingerprint)
 			continue
 		}
-		env.info("generating a CA and client certificate", "dir", c.Dir, "key_type", string(kt))
+		env.info("generating a CA and client certificate ("+string(kt)+")", "dir", c.Dir, "key_type", string(kt))
 		set, err := pki.NewSet(pki.SetOptions{Domain: r.Inputs.Zone, Hostnames: c.Hostnames, KeyType: kt})
 		if err != nil {
 			return badInput(err, "")
@@ -60,7 +60,7 @@ func (certificateStep) Run(ctx context.Context, env *Env) error {
 		}
 		c.Generated = true
 		describe(c, set.Client.Cert)
-		env.info("wrote the CA and client certificate", "dir", c.Dir, "fingerprint", c.Fingerprint, "not_after", c.NotAfter.Format("2006-01-02"))
+		env.info("wrote the CA and client certificate to "+c.Dir+" (SHA-256 "+c.Fingerprint+", valid until "+c.NotAfter.Format("2006-01-02")+")", "dir", c.Dir, "fingerprint", c.Fingerprint, "not_after", c.NotAfter.Format("2006-01-02"))
 	}
 	return nil
 }

@@ -36,7 +36,7 @@ func (connectStep) Run(ctx context.Context, env *Env) error {
 		}
 	}
 	r.Zone = ZoneInfo{Name: zone.Name, ID: zone.ID, AccountID: zone.AccountID, Plan: zone.Plan, SSLMode: r.Zone.SSLMode}
-	env.info("credentials verified; zone found", "zone_id", zone.ID, "account_id", zone.AccountID, "plan", zone.Plan, "token", string(tok.Kind))
+	env.info("credentials verified; zone "+zone.Name+" found (id "+zone.ID+", plan "+orUnknown(zone.Plan)+")", "zone_id", zone.ID, "account_id", zone.AccountID, "plan", zone.Plan, "token", string(tok.Kind))
 	if zone.Status != "" && zone.Status != "active" {
 		env.warn(fmt.Sprintf("zone %s is %s, not active: Cloudflare proxies no traffic for it yet", zone.Name, zone.Status))
 	}
@@ -98,4 +98,11 @@ func (connectStep) Undo(ctx context.Context, env *Env) error {
 	env.info("restored the SSL/TLS encryption mode " + r.Changes.SSLModeBefore)
 	r.Changes.SSLModeSet = false
 	return nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }

@@ -26,7 +26,7 @@ func (uploadStep) Run(ctx context.Context, env *Env) error {
 			if err != nil {
 				return fail(fmt.Errorf("read the client certificate: %w", err), "restore the certificate files, or roll back and start again")
 			}
-			env.info("review: uploading this certificate", "subject", c.Subject, "issuer", c.Issuer, "serial", c.Serial,
+			env.info(fmt.Sprintf("review: uploading %s, issued by %s, serial %s, valid until %s, SHA-256 %s", c.Subject, c.Issuer, c.Serial, c.NotAfter.Format("2006-01-02"), c.Fingerprint), "subject", c.Subject, "issuer", c.Issuer, "serial", c.Serial,
 				"not_after", c.NotAfter.Format("2006-01-02"), "fingerprint", c.Fingerprint, "level", string(level))
 			found, ok, err := env.API.FindUploaded(ctx, r.Zone.ID, level, certPEM)
 			if err != nil {
@@ -34,7 +34,7 @@ func (uploadStep) Run(ctx context.Context, env *Env) error {
 			}
 			if ok {
 				c.ID, c.Uploaded = found.ID, c.UploadStarted || c.Generated
-				env.info("the certificate is already uploaded", "id", found.ID)
+				env.info("the certificate is already uploaded as "+found.ID, "id", found.ID)
 			} else {
 				keyPEM, err := os.ReadFile(c.KeyFile)
 				if err != nil {
@@ -50,7 +50,7 @@ func (uploadStep) Run(ctx context.Context, env *Env) error {
 					return fail(fmt.Errorf("upload the certificate: %w", err), "")
 				}
 				c.ID, c.Uploaded = up.ID, true
-				env.info("uploaded", "id", up.ID, "status", string(up.Status))
+				env.info("uploaded as "+up.ID, "id", up.ID, "status", string(up.Status))
 			}
 			if err := env.checkpoint(); err != nil {
 				return err
@@ -68,7 +68,7 @@ func (uploadStep) Run(ctx context.Context, env *Env) error {
 		if c.NotAfter.IsZero() {
 			c.NotAfter = got.ExpiresOn
 		}
-		env.info("certificate active", "id", c.ID)
+		env.info("certificate "+c.ID+" is active", "id", c.ID)
 	}
 	return nil
 }
