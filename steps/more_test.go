@@ -12,6 +12,7 @@ import (
 
 	"github.com/aopwizard/aopwizard/cfapi"
 	"github.com/aopwizard/aopwizard/cfapi/cfsim"
+	"github.com/aopwizard/aopwizard/origin/probe"
 	"github.com/aopwizard/aopwizard/pki"
 )
 
@@ -233,4 +234,49 @@ func TestImportAndReuse(t *testing.T) {
 	if !IsInput(err) || l.sim.Uploads(testZone) != before {
 		t.Fatalf("mismatched CA: %v", err)
 	}
+}
+
+// An enforce phase that fails its checks goes back to the soft phase with
+// --auto-revert, says so, and a resume tries again.
+func TestEnforceFailureRevertsToSoft(t *testing.T) {
+	l := newLab(t, cfsim.Options{})
+	enforcing := false
+	l.events.hook = func(e Event) {
+		if e.Step == StepEnforce && e.Status == StatusRunning {
+			enforcing = true
+		}
+	}
+	// The prober reports the right certificate refused once enforcing.
+	broken := ProbeFunc(func(ctx context.Context, ts []probe.Target, cs []probe.Case) []probe.Result {
+		res := fastProber.Probe(ctx, ts, cs)
+		for i := range res {
+			if enforcing && res[i].Kind == probe.KindRight {
+				res[i].Class, res[i].HTTPStatus = probe.RejectedTLS, 0
+			}
+		}
+		return res
+	})
+	r := NewRollout("revert-1", l.inputs(ModeZone), time.Now().UTC())
+	h, err := l.store.Create(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := l.env(r, Secrets{})
+	env.Prober = broken
+	_, err = (&Machine{Env: env, Saver: h}).Run(context.Background())
+	h.Close()
+	if err == nil || !strings.Contains(err.Error(), "returned to the soft phase") {
+		t.Fatalf("err = %v", err)
+	}
+	saved, _ := l.store.Load("revert-1")
+	if saved.Step(StepEnforce).Status != StatusFailed || saved.Changes.Enforce.Checkpoint != "" || saved.Changes.Phase != "soft" {
+		t.Fatalf("after the revert: %+v %+v", saved.Step(StepEnforce), saved.Changes)
+	}
+	cfg, err := os.ReadFile(l.host.ConfigPath)
+	if err != nil || !strings.Contains(string(cfg), `"phase": "soft"`) {
+		t.Fatalf("the origin is not back in the soft phase: %v\n%s", err, cfg)
+	}
+	enforcing = false
+	_, out, err := l.resume("revert-1", nil)
+	l.finished("revert-1", out, err)
 }

@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/aopwizard/aopwizard/cfapi"
@@ -167,6 +168,9 @@ type Env struct {
 
 	step StepName
 	save func() error
+	// mu serialises events: cfapi reports progress from its parallel
+	// batch requests.
+	mu sync.Mutex
 }
 
 // checkpoint saves the rollout in the middle of a step, before an action
@@ -211,6 +215,8 @@ func (e *Env) emit(status Status, msg string, kv ...string) {
 		}
 		ev.Fields[kv[i]] = kv[i+1]
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	e.Rollout.record(ev)
 	if e.Emit != nil {
 		e.Emit(ev)

@@ -13,6 +13,7 @@ func newResumeCmd() *cobra.Command {
 		f          rolloutFlags
 		enforce    bool
 		autoRevert bool
+		setSSL     string
 	)
 	cmd := &cobra.Command{
 		Use:   "resume [ID]",
@@ -40,6 +41,13 @@ func newResumeCmd() *cobra.Command {
 			if autoRevert {
 				r.Inputs.AutoRevert = true
 			}
+			switch setSSL {
+			case "":
+			case "strict":
+				r.Inputs.SetSSLStrict = true
+			default:
+				return usagef("--set-ssl-mode: only \"strict\" can be set; nothing was changed")
+			}
 			passphrase, err := rolloutPassphrase(f.passFile, &r.Inputs)
 			if err != nil && r.Step(steps.StepCertificate).Status != steps.StatusDone {
 				return usagef("missing: %v; nothing was changed", err)
@@ -56,6 +64,7 @@ func newResumeCmd() *cobra.Command {
 	f.bind(cmd.Flags())
 	cmd.Flags().BoolVar(&enforce, "enforce", false, "go on to the enforce phase (the go-ahead a soft-verified rollout waits for)")
 	cmd.Flags().BoolVar(&autoRevert, "auto-revert", false, "return the origin to the soft phase when enforcing fails its checks")
+	cmd.Flags().StringVar(&setSSL, "set-ssl-mode", "", "\"strict\": consent to switch the zone's SSL/TLS mode from Off/Flexible to Full (strict)")
 	cmd.Flags().StringVar(&f.passFile, "passphrase-file", "", "the CA passphrase, when the certificate step has yet to run")
 	return cmd
 }

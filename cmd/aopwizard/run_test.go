@@ -234,7 +234,8 @@ func TestRunDryRun(t *testing.T) {
 func TestRunSSLModePreflight(t *testing.T) {
 	l := newRunLab(t, cfsim.Options{SSLMode: "flexible"})
 	runCLI(t, l.args("zone")...).expect(t, 2, "flexible", "Full (strict)", "--set-ssl-mode strict")
-	runCLI(t, l.args("zone", "--set-ssl-mode", "strict")...).expect(t, 0, "soft, verified")
+	runCLI(t, "status", "--state-dir", l.stateDir).expect(t, 0, "connect", "failed")
+	runCLI(t, "resume", "--non-interactive", "--state-dir", l.stateDir, "--set-ssl-mode", "strict").expect(t, 0, "soft, verified")
 	if l.sim.SSLMode(runZone) != "strict" {
 		t.Fatalf("ssl mode %s", l.sim.SSLMode(runZone))
 	}
