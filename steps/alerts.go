@@ -25,7 +25,7 @@ func (alertsStep) Run(ctx context.Context, env *Env) error {
 	if r.Inputs.AlertsEmail == "" {
 		return ErrSkip
 	}
-	p, _, err := env.API.EnsureAlertPolicy(ctx, r.Zone.AccountID, cfapi.AlertPolicySpec{
+	p, _, err := env.API.EnsureAlertPolicy(critical(ctx), r.Zone.AccountID, cfapi.AlertPolicySpec{
 		// The rollout id in the name makes a policy found by name this
 		// rollout's own, even when a crash lost the answer that created it.
 		Name:        "aopwizard: AOP certificate expiry for " + r.Zone.Name + " (" + r.ID + ")",

@@ -57,7 +57,7 @@ func (connectStep) Run(ctx context.Context, env *Env) error {
 	case r.Inputs.SetSSLStrict && env.DryRun:
 		env.warn("the SSL/TLS encryption mode is "+ssl.Value+"; the rollout will switch it to Full (strict)", "ssl_mode", ssl.Value)
 	case r.Inputs.SetSSLStrict:
-		if _, err := env.API.SetSSLMode(ctx, zone.ID, "strict"); err != nil {
+		if _, err := env.API.SetSSLMode(critical(ctx), zone.ID, "strict"); err != nil {
 			return fail(fmt.Errorf("switch the SSL/TLS encryption mode to Full (strict): %w", err), "")
 		}
 		r.Changes.SSLModeSet, r.Zone.SSLMode = true, "strict"
@@ -92,7 +92,7 @@ func (connectStep) Undo(ctx context.Context, env *Env) error {
 	if !r.Changes.SSLModeSet {
 		return nil
 	}
-	if _, err := env.API.SetSSLMode(ctx, r.Zone.ID, r.Changes.SSLModeBefore); err != nil {
+	if _, err := env.API.SetSSLMode(critical(ctx), r.Zone.ID, r.Changes.SSLModeBefore); err != nil {
 		return fmt.Errorf("restore the SSL/TLS encryption mode %s: %w", r.Changes.SSLModeBefore, err)
 	}
 	env.info("restored the SSL/TLS encryption mode " + r.Changes.SSLModeBefore)

@@ -32,7 +32,7 @@ func (enableStep) Run(ctx context.Context, env *Env) error {
 		if err := env.checkpoint(); err != nil {
 			return err
 		}
-		if _, err := env.API.SetTLSClientAuth(ctx, zone, true); err != nil {
+		if _, err := env.API.SetTLSClientAuth(critical(ctx), zone, true); err != nil {
 			return fail(fmt.Errorf("turn global AOP on: %w", err), "")
 		}
 		env.info("turned global AOP on")
@@ -49,7 +49,7 @@ func (enableStep) Run(ctx context.Context, env *Env) error {
 		if err := env.checkpoint(); err != nil {
 			return err
 		}
-		if _, err := env.API.SetZoneAOPEnabled(ctx, zone, true); err != nil {
+		if _, err := env.API.SetZoneAOPEnabled(critical(ctx), zone, true); err != nil {
 			return fail(fmt.Errorf("turn zone-level AOP on: %w", err), "")
 		}
 		env.info("turned zone-level AOP on")
@@ -60,7 +60,7 @@ func (enableStep) Run(ctx context.Context, env *Env) error {
 			if err := env.checkpoint(); err != nil {
 				return err
 			}
-			if _, err := env.API.EnableHostnames(ctx, zone, c.ID, c.Hostnames); err != nil {
+			if _, err := env.API.EnableHostnames(critical(ctx), zone, c.ID, c.Hostnames); err != nil {
 				return fail(fmt.Errorf("associate the hostnames with certificate %s: %w", c.ID, err), "")
 			}
 			env.info(fmt.Sprintf("associated %d hostname(s) with certificate %s", len(c.Hostnames), c.ID), "cert_id", c.ID)
@@ -119,14 +119,14 @@ func (enableStep) Undo(ctx context.Context, env *Env) error {
 	r := env.Rollout
 	zone := r.Zone.ID
 	if r.Changes.TLSClientAuthSet {
-		if _, err := env.API.SetTLSClientAuth(ctx, zone, false); err != nil {
+		if _, err := env.API.SetTLSClientAuth(critical(ctx), zone, false); err != nil {
 			return fmt.Errorf("turn global AOP off: %w", err)
 		}
 		r.Changes.TLSClientAuthSet = false
 		env.info("turned global AOP off")
 	}
 	if r.Changes.ZoneAOPSet {
-		if _, err := env.API.SetZoneAOPEnabled(ctx, zone, false); err != nil {
+		if _, err := env.API.SetZoneAOPEnabled(critical(ctx), zone, false); err != nil {
 			return fmt.Errorf("turn zone-level AOP off: %w", err)
 		}
 		r.Changes.ZoneAOPSet = false

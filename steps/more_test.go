@@ -280,3 +280,36 @@ func TestEnforceFailureRevertsToSoft(t *testing.T) {
 	_, out, err := l.resume("revert-1", nil)
 	l.finished("revert-1", out, err)
 }
+
+// Ctrl-C while the upload is in flight: the upload finishes and its id is
+// recorded before the run stops, so the next run does not have to find it.
+func TestInterruptDuringUploadFinishesTheUpload(t *testing.T) {
+	l := newLab(t, cfsim.Options{DeployAfter: 3})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	l.events.hook = func(e Event) {
+		if e.Message == "uploading the certificate to Cloudflare" {
+			cancel() // the operator presses Ctrl-C as the upload starts
+		}
+	}
+	r := NewRollout("int-up", l.inputs(ModeZone), time.Now().UTC())
+	h, err := l.store.Create(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = (&Machine{Env: l.env(r, Secrets{}), Saver: h}).Run(ctx)
+	h.Close()
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	saved, _ := l.store.Load("int-up")
+	if saved.Certificates[0].ID == "" || !saved.Certificates[0].Uploaded || l.sim.Uploads(testZone) != 1 {
+		t.Fatalf("the interrupted upload was not recorded: %+v (uploads %d)", saved.Certificates[0], l.sim.Uploads(testZone))
+	}
+	l.events.hook = nil
+	_, out, err := l.resume("int-up", nil)
+	l.finished("int-up", out, err)
+	if l.uploads() != 1 {
+		t.Fatalf("%d upload requests", l.uploads())
+	}
+}

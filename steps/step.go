@@ -288,3 +288,9 @@ func RemedyOf(err error) string {
 	}
 	return ""
 }
+
+// critical lets a mutating API call finish when the operator interrupts, so
+// its outcome (an upload's id, a setting switched) is recorded before the
+// run stops, instead of being left for the next run to discover. cfapi's
+// per-attempt timeout and bounded retries keep it short.
+func critical(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }

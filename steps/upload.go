@@ -44,7 +44,8 @@ func (uploadStep) Run(ctx context.Context, env *Env) error {
 				if err := env.checkpoint(); err != nil {
 					return err
 				}
-				up, err := env.API.UploadCertificate(ctx, r.Zone.ID, level, certPEM, keyPEM)
+				env.info("uploading the certificate to Cloudflare", "level", string(level))
+				up, err := env.API.UploadCertificate(critical(ctx), r.Zone.ID, level, certPEM, keyPEM)
 				clear(keyPEM)
 				if err != nil {
 					return fail(fmt.Errorf("upload the certificate: %w", err), "")

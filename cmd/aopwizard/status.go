@@ -153,4 +153,10 @@ func printRollout(w io.Writer, r *steps.Rollout) {
 	if r.Report != "" {
 		fmt.Fprintf(w, "\nReport: %s\n", r.Report)
 	}
+	if n := len(r.Events); n > 0 {
+		fmt.Fprintln(w, "\nLast events:")
+		for _, e := range r.Events[max(0, n-5):] {
+			fmt.Fprintf(w, "  %s %-11s %s\n", e.Time.Local().Format(time.TimeOnly), e.Step, e.Message)
+		}
+	}
 }
