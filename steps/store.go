@@ -149,6 +149,26 @@ func (s Store) lock(id string) (*flock.Flock, error) {
 	return fl, nil
 }
 
+// Busy reports whether a run holds the rollout's lock now: a step saved as
+// running in a rollout nobody holds was cut short.
+func (s Store) Busy(id string) bool {
+	if validID(id) != nil {
+		return false
+	}
+	if _, err := os.Stat(s.lockPath(id)); err != nil {
+		return false
+	}
+	fl := flock.New(s.lockPath(id))
+	ok, err := fl.TryLock()
+	if err != nil {
+		return false
+	}
+	if ok {
+		_ = fl.Unlock()
+	}
+	return !ok
+}
+
 // Save writes the rollout atomically: a reader (or a crash) sees the old
 // file or the new one, never a mix.
 func (h *Handle) Save() error {

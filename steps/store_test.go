@@ -28,7 +28,13 @@ func TestStoreCreateOpenSaveAndModes(t *testing.T) {
 	if _, err := s.Open("r1"); !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "pid ") {
 		t.Fatalf("a second run on a locked rollout: got %v, want ErrBusy naming the holder", err)
 	}
+	if !s.Busy("r1") {
+		t.Error("Busy says nobody holds a locked rollout")
+	}
 	h.Close()
+	if s.Busy("r1") {
+		t.Error("Busy after Close")
+	}
 	h2, err := s.Open("r1")
 	if err != nil {
 		t.Fatal(err)

@@ -165,6 +165,7 @@ func TestRunCrashThenResume(t *testing.T) {
 	}
 	runCLI(t, l.args("zone", "--enforce")...).expect(t, 1, "simulated crash")
 	rolloutSeams.hook = nil
+	runCLI(t, "status", "--state-dir", l.stateDir).expect(t, 0, "upload", "stopped while running")
 	runCLI(t, "resume", "--non-interactive", "--state-dir", l.stateDir).expect(t, 0, "found done in the world", "enforced, verified")
 	if l.sim.Uploads(runZone) != 1 {
 		t.Fatalf("%d uploads", l.sim.Uploads(runZone))

@@ -60,7 +60,11 @@ func newStatusCmd() *cobra.Command {
 			}
 			sums := make([]statusSummary, 0, len(list))
 			for _, e := range list {
-				sums = append(sums, summarize(e))
+				sum := summarize(e)
+				if sum.Status == string(steps.StatusRunning) && !s.Busy(e.ID) {
+					sum.Status = "stopped while running (resume to continue)"
+				}
+				sums = append(sums, sum)
 			}
 			if f.jsonOut {
 				return json.NewEncoder(w).Encode(sums)
