@@ -124,7 +124,7 @@ func newRunCmd() *cobra.Command {
 	fl.BoolVar(&f.in.Enforce, "enforce", false, "go on to the enforce phase after a passing verify")
 	fl.BoolVar(&f.in.AutoRevert, "auto-revert", false, "return the origin to the soft phase when enforcing fails its checks")
 	fl.StringVar(&f.in.AlertsEmail, "alerts-email", "", "add Cloudflare's certificate expiry notification for this address")
-	fl.StringVar(&f.setSSL, "set-ssl-mode", "", "\"strict\": consent to switch the zone's SSL/TLS mode from Off/Flexible to Full (strict)")
+	fl.StringVar(&f.setSSL, "set-ssl-mode", "", "consent to switch an Off/Flexible zone's SSL/TLS mode to Full (strict); the only value is strict")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "connect (read-only) and print what would change, then stop")
 	fl.StringVar(&f.in.Origin.Listen, "listen", "", "the origin's HTTPS listen address in the config (default :443)")
 	fl.StringVar(&f.in.Origin.ServerCert, "cert", "", "the origin's own TLS certificate (HAProxy: cert+key in one PEM)")
@@ -326,7 +326,7 @@ func printer(cmd *cobra.Command, jsonOut bool) func(steps.Event) {
 		case steps.EventWarning:
 			line = "warning: " + line
 		case steps.StatusFailed:
-			line = "✗ failed: " + line
+			line = "✗ failed" // the error, with what to do, ends the run's output
 		case steps.StatusDone:
 			line = "✓ done"
 		case steps.StatusRunning:
