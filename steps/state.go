@@ -230,6 +230,10 @@ type Rollout struct {
 	Outcome string `json:"outcome,omitempty"`
 	// Report is the path of the report file the done step wrote.
 	Report string `json:"report,omitempty"`
+	// Rotation is a certificate rotation in progress (nil otherwise).
+	Rotation *Rotation `json:"rotation,omitempty"`
+	// Rotations counts the completed rotations.
+	Rotations int `json:"rotations,omitempty"`
 	// RolledBack is set once rollback has undone the rollout.
 	RolledBack bool    `json:"rolled_back,omitempty"`
 	Events     []Event `json:"events,omitempty"`

@@ -275,21 +275,27 @@ func (s Store) List() ([]Entry, error) {
 // Latest picks the rollout a command without an id means: the only
 // unfinished one. Several are an error naming them.
 func (s Store) Latest() (string, error) {
+	return s.Only((*Rollout).Open, "unfinished")
+}
+
+// Only picks the one rollout that match says fits (what names them in
+// errors, e.g. "unfinished"); none or several are an error.
+func (s Store) Only(match func(*Rollout) bool, what string) (string, error) {
 	all, err := s.List()
 	if err != nil {
 		return "", err
 	}
-	var open []string
+	var ids []string
 	for _, e := range all {
-		if e.Rollout != nil && e.Rollout.Open() {
-			open = append(open, e.ID)
+		if e.Rollout != nil && match(e.Rollout) {
+			ids = append(ids, e.ID)
 		}
 	}
-	switch len(open) {
+	switch len(ids) {
 	case 0:
-		return "", fmt.Errorf("%w: there is no unfinished rollout in %s; start one with the run command", ErrNotFound, s.dir())
+		return "", fmt.Errorf("%w: there is no %s rollout in %s; list them with the status command", ErrNotFound, what, s.dir())
 	case 1:
-		return open[0], nil
+		return ids[0], nil
 	}
-	return "", fmt.Errorf("%w: %s; name the one to use", ErrAmbiguous, strings.Join(open, ", "))
+	return "", fmt.Errorf("%w (%s): %s; name the one to use", ErrAmbiguous, what, strings.Join(ids, ", "))
 }

@@ -17,60 +17,68 @@ type uploadStep struct{}
 func (uploadStep) Name() StepName { return StepUpload }
 
 func (uploadStep) Run(ctx context.Context, env *Env) error {
+	for i := range env.Rollout.Certificates {
+		if err := uploadOne(ctx, env, &env.Rollout.Certificates[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// uploadOne uploads c unless Cloudflare has it already, records its id
+// (saved before the run goes on) and waits until it is active.
+func uploadOne(ctx context.Context, env *Env, c *CertRecord) error {
 	r := env.Rollout
 	level := r.level()
-	for i := range r.Certificates {
-		c := &r.Certificates[i]
-		if c.ID == "" {
-			certPEM, err := os.ReadFile(c.CertFile)
+	if c.ID == "" {
+		certPEM, err := os.ReadFile(c.CertFile)
+		if err != nil {
+			return fail(fmt.Errorf("read the client certificate: %w", err), "restore the certificate files, or roll back and start again")
+		}
+		env.info(fmt.Sprintf("review: uploading %s, issued by %s, serial %s, valid until %s, SHA-256 %s", c.Subject, c.Issuer, c.Serial, c.NotAfter.Format("2006-01-02"), c.Fingerprint), "subject", c.Subject, "issuer", c.Issuer, "serial", c.Serial,
+			"not_after", c.NotAfter.Format("2006-01-02"), "fingerprint", c.Fingerprint, "level", string(level))
+		found, ok, err := env.API.FindUploaded(ctx, r.Zone.ID, level, certPEM)
+		if err != nil {
+			return fail(fmt.Errorf("look for the certificate at Cloudflare: %w", err), "")
+		}
+		if ok {
+			c.ID, c.Uploaded = found.ID, c.UploadStarted || c.Generated
+			env.info("the certificate is already uploaded as "+found.ID, "id", found.ID)
+		} else {
+			keyPEM, err := os.ReadFile(c.KeyFile)
 			if err != nil {
-				return fail(fmt.Errorf("read the client certificate: %w", err), "restore the certificate files, or roll back and start again")
+				return fail(fmt.Errorf("read the client key: %w", err), "restore the certificate files, or roll back and start again")
 			}
-			env.info(fmt.Sprintf("review: uploading %s, issued by %s, serial %s, valid until %s, SHA-256 %s", c.Subject, c.Issuer, c.Serial, c.NotAfter.Format("2006-01-02"), c.Fingerprint), "subject", c.Subject, "issuer", c.Issuer, "serial", c.Serial,
-				"not_after", c.NotAfter.Format("2006-01-02"), "fingerprint", c.Fingerprint, "level", string(level))
-			found, ok, err := env.API.FindUploaded(ctx, r.Zone.ID, level, certPEM)
-			if err != nil {
-				return fail(fmt.Errorf("look for the certificate at Cloudflare: %w", err), "")
-			}
-			if ok {
-				c.ID, c.Uploaded = found.ID, c.UploadStarted || c.Generated
-				env.info("the certificate is already uploaded as "+found.ID, "id", found.ID)
-			} else {
-				keyPEM, err := os.ReadFile(c.KeyFile)
-				if err != nil {
-					return fail(fmt.Errorf("read the client key: %w", err), "restore the certificate files, or roll back and start again")
-				}
-				c.UploadStarted = true
-				if err := env.checkpoint(); err != nil {
-					return err
-				}
-				env.info("uploading the certificate to Cloudflare", "level", string(level))
-				up, err := env.API.UploadCertificate(critical(ctx), r.Zone.ID, level, certPEM, keyPEM)
-				clear(keyPEM)
-				if err != nil {
-					return fail(fmt.Errorf("upload the certificate: %w", err), "")
-				}
-				c.ID, c.Uploaded = up.ID, true
-				env.info("uploaded as "+up.ID, "id", up.ID, "status", string(up.Status))
-			}
+			c.UploadStarted = true
 			if err := env.checkpoint(); err != nil {
 				return err
 			}
+			env.info("uploading the certificate to Cloudflare", "level", string(level))
+			up, err := env.API.UploadCertificate(critical(ctx), r.Zone.ID, level, certPEM, keyPEM)
+			clear(keyPEM)
+			if err != nil {
+				return fail(fmt.Errorf("upload the certificate: %w", err), "")
+			}
+			c.ID, c.Uploaded = up.ID, true
+			env.info("uploaded as "+up.ID, "id", up.ID, "status", string(up.Status))
 		}
-		got, err := env.API.WaitActive(ctx, r.Zone.ID, cfapi.CertRef{Level: level, ID: c.ID}, func(x cfapi.Certificate) {
-			env.info("deployment: "+string(x.Status), "id", x.ID, "status", string(x.Status))
-		})
-		if err != nil {
-			return fail(fmt.Errorf("certificate %s did not become active: %w", c.ID, err), "resume to wait again; if Cloudflare timed the deployment out, roll back and start again")
+		if err := env.checkpoint(); err != nil {
+			return err
 		}
-		if c.Serial == "" {
-			c.Serial = got.SerialNumber
-		}
-		if c.NotAfter.IsZero() {
-			c.NotAfter = got.ExpiresOn
-		}
-		env.info("certificate "+c.ID+" is active", "id", c.ID)
 	}
+	got, err := env.API.WaitActive(ctx, r.Zone.ID, cfapi.CertRef{Level: level, ID: c.ID}, func(x cfapi.Certificate) {
+		env.info("deployment: "+string(x.Status), "id", x.ID, "status", string(x.Status))
+	})
+	if err != nil {
+		return fail(fmt.Errorf("certificate %s did not become active: %w", c.ID, err), "resume to wait again; if Cloudflare timed the deployment out, roll back and start again")
+	}
+	if c.Serial == "" {
+		c.Serial = got.SerialNumber
+	}
+	if c.NotAfter.IsZero() {
+		c.NotAfter = got.ExpiresOn
+	}
+	env.info("certificate "+c.ID+" is active", "id", c.ID)
 	return nil
 }
 

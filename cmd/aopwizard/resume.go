@@ -29,7 +29,7 @@ func newResumeCmd() *cobra.Command {
 			if !f.nonInteractive {
 				return usagef("no interactive wizard yet: pass --non-interactive")
 			}
-			h, cfg, stateDir, err := openForDriving(&f, args)
+			h, cfg, stateDir, err := openForDriving(&f, args, (*steps.Rollout).Open, "unfinished")
 			if err != nil {
 				return err
 			}

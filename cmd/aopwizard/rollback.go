@@ -26,7 +26,7 @@ func newRollbackCmd() *cobra.Command {
 			if !f.yes {
 				return usagef("pass --yes to roll back (see what it undoes with `aopwizard status ID`); nothing was changed")
 			}
-			h, cfg, stateDir, err := openForDriving(&f, args)
+			h, cfg, stateDir, err := openForDriving(&f, args, func(r *steps.Rollout) bool { return !r.RolledBack }, "not rolled back")
 			if err != nil {
 				return err
 			}

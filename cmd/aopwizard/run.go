@@ -378,7 +378,7 @@ func rolloutErr(err error) error {
 
 // openForDriving checks the credentials are there, then opens the named
 // rollout (or the only unfinished one) for resume and rollback.
-func openForDriving(f *rolloutFlags, args []string) (*steps.Handle, cfapi.Config, string, error) {
+func openForDriving(f *rolloutFlags, args []string, match func(*steps.Rollout) bool, what string) (*steps.Handle, cfapi.Config, string, error) {
 	stateDir, err := defaultStateDir(f.stateDir)
 	if err != nil {
 		return nil, cfapi.Config{}, "", err
@@ -387,19 +387,19 @@ func openForDriving(f *rolloutFlags, args []string) (*steps.Handle, cfapi.Config
 	if cfg.Scheme() == cfapi.AuthNone {
 		return nil, cfg, "", usagef("missing: %s (the Cloudflare API token, in the environment); nothing was changed", cfapi.EnvAPIToken)
 	}
-	h, err := openRollout(stateDir, args)
+	h, err := openRollout(stateDir, args, match, what)
 	return h, cfg, stateDir, err
 }
 
-// openRollout opens the named rollout, or the only unfinished one.
-func openRollout(stateDir string, args []string) (*steps.Handle, error) {
+// openRollout opens the named rollout, or the only one match accepts.
+func openRollout(stateDir string, args []string, match func(*steps.Rollout) bool, what string) (*steps.Handle, error) {
 	s := steps.Store{Dir: stateDir}
 	id := ""
 	if len(args) > 0 {
 		id = args[0]
 	} else {
 		var err error
-		if id, err = s.Latest(); err != nil {
+		if id, err = s.Only(match, what); err != nil {
 			return nil, storeErr(err)
 		}
 	}

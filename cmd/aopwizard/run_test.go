@@ -290,3 +290,16 @@ func TestRunInterruptedExits130AndResumes(t *testing.T) {
 	rolloutSeams.hook = nil
 	runCLI(t, "resume", "--non-interactive", "--state-dir", l.stateDir).expect(t, 0, "soft, verified")
 }
+
+func TestRotateCommand(t *testing.T) {
+	l := newRunLab(t, cfsim.Options{})
+	runCLI(t, l.args("hostname", "--hostname", "a.example.test", "--enforce")...).expect(t, 0, "enforced, verified")
+	runCLI(t, "rotate", "--state-dir", l.stateDir).expect(t, 2, "--yes")
+	runCLI(t, "rotate", "--state-dir", l.stateDir, "--yes").expect(t, 0, "rotated", "rotation complete")
+	if n := l.sim.Uploads(runZone); n != 2 {
+		t.Fatalf("%d uploads", n)
+	}
+	runCLI(t, l.args("global", "--enforce")...).expect(t, 0, "enforced, verified")
+	ids := l.rolloutIDs(t)
+	runCLI(t, "rotate", ids[0], "--state-dir", l.stateDir, "--yes").expect(t, 2, "Cloudflare rotates")
+}
