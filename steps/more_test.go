@@ -12,6 +12,9 @@ import (
 
 	"github.com/aopwizard/aopwizard/cfapi"
 	"github.com/aopwizard/aopwizard/cfapi/cfsim"
+	"github.com/gofrs/flock"
+
+	"github.com/aopwizard/aopwizard/origin/apply"
 	"github.com/aopwizard/aopwizard/origin/probe"
 	"github.com/aopwizard/aopwizard/pki"
 )
@@ -312,4 +315,29 @@ func TestInterruptDuringUploadFinishesTheUpload(t *testing.T) {
 	if l.uploads() != 1 {
 		t.Fatalf("%d upload requests", l.uploads())
 	}
+}
+
+// A manual `origin apply` holding the server's lock stops the rollout's
+// origin step with a clear error and changes nothing; once it is done, a
+// resume goes on.
+func TestOriginLockSharedWithOriginApply(t *testing.T) {
+	l := newLab(t, cfsim.Options{})
+	in := l.inputs(ModeZone)
+	if err := os.MkdirAll(in.Origin.CheckpointDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	held := flock.New(filepath.Join(in.Origin.CheckpointDir, apply.LockName))
+	if ok, err := held.TryLock(); !ok || err != nil {
+		t.Fatalf("lock: %v", err)
+	}
+	id, _, err := l.start(in, Secrets{}, nil)
+	if !errors.Is(err, apply.ErrLocked) {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := os.Stat(l.host.ConfigPath); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("the origin config was written under another run's lock")
+	}
+	_ = held.Unlock()
+	_, out, err := l.resume(id, nil)
+	l.finished(id, out, err)
 }
