@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aopwizard/aopwizard/cfapi"
-	"github.com/aopwizard/aopwizard/cfapi/cfsim"
 	"github.com/gofrs/flock"
 
+	"github.com/aopwizard/aopwizard/cfapi"
+	"github.com/aopwizard/aopwizard/cfapi/cfsim"
 	"github.com/aopwizard/aopwizard/origin/apply"
 	"github.com/aopwizard/aopwizard/origin/probe"
 	"github.com/aopwizard/aopwizard/pki"
