@@ -29,7 +29,7 @@ func newResumeCmd() *cobra.Command {
 			if !f.nonInteractive {
 				return usagef("no interactive wizard yet: pass --non-interactive")
 			}
-			h, cfg, stateDir, err := openForDriving(&f, args, (*steps.Rollout).Open, "unfinished")
+			h, env, err := openForDriving(cmd, &f, args, (*steps.Rollout).Open, "unfinished")
 			if err != nil {
 				return err
 			}
@@ -48,15 +48,11 @@ func newResumeCmd() *cobra.Command {
 			default:
 				return usagef("--set-ssl-mode: only \"strict\" can be set; nothing was changed")
 			}
-			passphrase, err := rolloutPassphrase(f.passFile, &r.Inputs)
-			if err != nil && r.Step(steps.StepCertificate).Status != steps.StatusDone {
-				return usagef("missing: %v; nothing was changed", err)
+			if r.Step(steps.StepCertificate).Status != steps.StatusDone {
+				if env.Secrets.CAPassphrase, err = rolloutPassphrase(f.passFile, &r.Inputs); err != nil {
+					return err
+				}
 			}
-			env, err := rolloutEnv(cmd, r, cfg, stateDir, &f)
-			if err != nil {
-				return err
-			}
-			env.Secrets.CAPassphrase = passphrase
 			fmt.Fprintf(cmd.ErrOrStderr(), "Resuming rollout %s at %s (state: %s)\n", r.ID, orNone(string(r.Current())), h.Path())
 			return drive(cmd, env, h, &f)
 		},

@@ -26,15 +26,11 @@ func newRollbackCmd() *cobra.Command {
 			if !f.yes {
 				return usagef("pass --yes to roll back (see what it undoes with `aopwizard status ID`); nothing was changed")
 			}
-			h, cfg, stateDir, err := openForDriving(&f, args, func(r *steps.Rollout) bool { return !r.RolledBack }, "not rolled back")
+			h, env, err := openForDriving(cmd, &f, args, func(r *steps.Rollout) bool { return !r.RolledBack }, "not rolled back")
 			if err != nil {
 				return err
 			}
 			defer h.Close()
-			env, err := rolloutEnv(cmd, h.R, cfg, stateDir, &f)
-			if err != nil {
-				return err
-			}
 			m := &steps.Machine{Env: env, Saver: h}
 			if err := m.Rollback(cmd.Context()); err != nil {
 				return err

@@ -27,21 +27,14 @@ func newRotateCmd() *cobra.Command {
 			if !f.yes {
 				return usagef("pass --yes to rotate (it uploads a new certificate and deletes the old one); nothing was changed")
 			}
-			h, cfg, stateDir, err := openForDriving(&f, args, func(r *steps.Rollout) bool { return !r.RolledBack && r.Inputs.Mode != steps.ModeGlobal }, "rotatable")
+			h, env, err := openForDriving(cmd, &f, args, func(r *steps.Rollout) bool { return !r.RolledBack && r.Inputs.Mode != steps.ModeGlobal }, "rotatable")
 			if err != nil {
 				return err
 			}
 			defer h.Close()
-			env, err := rolloutEnv(cmd, h.R, cfg, stateDir, &f)
-			if err != nil {
+			// The CA key signs the new certificate.
+			if env.Secrets.CAPassphrase, err = generatePassphrase(generateFlags{passFile: f.passFile, noPass: h.R.Inputs.NoPassphrase}); err != nil {
 				return err
-			}
-			if f.passFile != "" {
-				if env.Secrets.CAPassphrase, err = readPassphrase(f.passFile); err != nil {
-					return err
-				}
-			} else if p, err := generatePassphrase(generateFlags{noPass: h.R.Inputs.NoPassphrase}); err == nil {
-				env.Secrets.CAPassphrase = p
 			}
 			m := &steps.Machine{Env: env, Saver: h}
 			if err := m.Rotate(cmd.Context(), nil); err != nil {

@@ -376,19 +376,28 @@ func rolloutErr(err error) error {
 	return err
 }
 
-// openForDriving checks the credentials are there, then opens the named
-// rollout (or the only unfinished one) for resume and rollback.
-func openForDriving(f *rolloutFlags, args []string, match func(*steps.Rollout) bool, what string) (*steps.Handle, cfapi.Config, string, error) {
+// openForDriving checks the credentials are there, opens the named rollout
+// (or the only one match accepts) and wires it to the world, for resume,
+// rollback and rotate. The caller closes the handle.
+func openForDriving(cmd *cobra.Command, f *rolloutFlags, args []string, match func(*steps.Rollout) bool, what string) (*steps.Handle, *steps.Env, error) {
 	stateDir, err := defaultStateDir(f.stateDir)
 	if err != nil {
-		return nil, cfapi.Config{}, "", err
+		return nil, nil, err
 	}
 	cfg := cfapi.ConfigFromEnv(os.Getenv)
 	if cfg.Scheme() == cfapi.AuthNone {
-		return nil, cfg, "", usagef("missing: %s (the Cloudflare API token, in the environment); nothing was changed", cfapi.EnvAPIToken)
+		return nil, nil, usagef("missing: %s (the Cloudflare API token, in the environment); nothing was changed", cfapi.EnvAPIToken)
 	}
 	h, err := openRollout(stateDir, args, match, what)
-	return h, cfg, stateDir, err
+	if err != nil {
+		return nil, nil, err
+	}
+	env, err := rolloutEnv(cmd, h.R, cfg, stateDir, f)
+	if err != nil {
+		h.Close()
+		return nil, nil, err
+	}
+	return h, env, nil
 }
 
 // openRollout opens the named rollout, or the only one match accepts.
