@@ -47,6 +47,7 @@ func (in *Inputs) Validate() []Problem {
 		bad("mode", err)
 	}
 
+	given := len(in.Hostnames)
 	seen := map[string]bool{}
 	var hosts []string
 	for _, h := range in.Hostnames {
@@ -65,7 +66,7 @@ func (in *Inputs) Validate() []Problem {
 		}
 	}
 	in.Hostnames = hosts
-	if in.Mode == ModeHostname && len(in.Hostnames) == 0 && len(ps) == 0 {
+	if in.Mode == ModeHostname && given == 0 {
 		missing("hostnames", "hostname mode needs at least one hostname")
 	}
 	if n := len(in.Hostnames); in.Mode == ModeHostname && n > cfapi.MaxHostnameCerts*cfapi.MaxHostnamesPerCert {
@@ -100,13 +101,16 @@ func (in *Inputs) Validate() []Problem {
 	if in.OriginConfig == OriginManual && in.WaitOrigin <= 0 {
 		missing("wait origin", "manual origin config needs how long to wait for the origin change")
 	}
-	if in.OriginConfig == OriginApply {
+	// ingress-nginx takes the origin's certificate from a Kubernetes secret.
+	if in.Server != string(render.IngressNginx) {
 		if in.Origin.ServerCert == "" {
-			missing("server cert", "applying the origin config needs the origin's own TLS certificate file")
+			missing("server cert", "the origin config needs the origin's own TLS certificate file")
 		}
 		if in.Origin.ServerKey == "" && in.Server != string(render.HAProxy) {
-			missing("server key", "applying the origin config needs the origin's own TLS key file")
+			missing("server key", "the origin config needs the origin's own TLS key file")
 		}
+	}
+	if in.OriginConfig == OriginApply {
 		if in.Server == string(render.Builtin) && (in.Origin.Config == "" || in.Origin.TestCmd == "" || in.Origin.ReloadCmd == "") {
 			missing("builtin commands", "the builtin origin has no system layout: give its config file, test and reload commands")
 		}

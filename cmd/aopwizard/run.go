@@ -200,7 +200,7 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	}
 	f.srv.toInputs(&in.Origin)
 	id := steps.NewID(in.Zone, time.Now())
-	if in.CertDir == "" && in.Mode != "" && in.ImportCert == "" && in.ReuseCert == "" {
+	if in.CertDir == "" && in.ImportCert == "" && in.ReuseCert == "" {
 		in.CertDir = filepath.Join(stateDir, "certs", id)
 	}
 	for _, p := range in.Validate() {
