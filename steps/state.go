@@ -1,9 +1,3 @@
-// Package steps composes pki, cfapi and origin into the Authenticated Origin
-// Pulls rollout: one module per step of the Cloudflare docs (connect, plan,
-// certificate, upload, origin, enable, verify, enforce, alerts, done), a
-// resumable state machine that drives them, and the rollout state file that
-// survives a crash at any instant. The headless commands and the TUI drive
-// the very same steps; nothing here prints or imports a UI.
 package steps
 
 import (
