@@ -141,8 +141,15 @@ func TestDeploymentTimedOutFailsClearly(t *testing.T) {
 	if st := r.Step(StepUpload); st.Status != StatusFailed || !strings.Contains(st.Error, "timed") || r.Certificates[0].ID == "" {
 		t.Fatalf("upload step %+v, cert %+v", st, r.Certificates[0])
 	}
-	if _, _, err := l.resume(id, nil); err == nil {
-		t.Fatal("a timed-out certificate was taken as active on resume")
+	// Resume deletes the timed-out certificate and uploads it again (which
+	// this simulator times out again).
+	_, _, err = l.resume(id, nil)
+	if !cfapi.IsKind(err, cfapi.KindDeploymentTimedOut) {
+		t.Fatalf("resume: %v", err)
+	}
+	certs := l.sim.Certificates(testZone)
+	if len(certs) != 2 || certs[0].Status == cfsim.StatusDeploymentTimedOut || !strings.Contains(l.events.text(), "deleting it and uploading it again") {
+		t.Fatalf("after the resume: %+v\n%s", certs, l.events.text())
 	}
 }
 

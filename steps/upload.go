@@ -30,6 +30,9 @@ func (uploadStep) Run(ctx context.Context, env *Env) error {
 func uploadOne(ctx context.Context, env *Env, c *CertRecord) error {
 	r := env.Rollout
 	level := r.level()
+	if err := dropTimedOut(ctx, env, c); err != nil {
+		return err
+	}
 	if c.ID == "" {
 		certPEM, err := os.ReadFile(c.CertFile)
 		if err != nil {
@@ -70,7 +73,10 @@ func uploadOne(ctx context.Context, env *Env, c *CertRecord) error {
 		env.info("deployment: "+string(x.Status), "id", x.ID, "status", string(x.Status))
 	})
 	if err != nil {
-		return fail(fmt.Errorf("certificate %s did not become active: %w", c.ID, err), "resume to wait again; if Cloudflare timed the deployment out, roll back and start again")
+		if cfapi.IsKind(err, cfapi.KindDeploymentTimedOut) && c.Uploaded {
+			return fail(fmt.Errorf("Cloudflare timed out deploying certificate %s: %w", c.ID, err), "resume to delete it and upload it again")
+		}
+		return fail(fmt.Errorf("certificate %s did not become active: %w", c.ID, err), "resume to wait again")
 	}
 	if c.Serial == "" {
 		c.Serial = got.SerialNumber
@@ -130,4 +136,23 @@ func (uploadStep) Undo(ctx context.Context, env *Env) error {
 		c.ID, c.Uploaded, c.UploadStarted = "", false, false
 	}
 	return nil
+}
+
+// dropTimedOut deletes a certificate of ours whose deployment Cloudflare
+// timed out (it never becomes active), so the upload can be sent again.
+func dropTimedOut(ctx context.Context, env *Env, c *CertRecord) error {
+	r := env.Rollout
+	if c.ID == "" || !c.Uploaded {
+		return nil
+	}
+	got, err := env.API.GetCertificate(ctx, r.Zone.ID, cfapi.CertRef{Level: r.level(), ID: c.ID})
+	if err != nil || got.Status != cfapi.StatusDeploymentTimedOut {
+		return nil // WaitActive reports what is wrong
+	}
+	env.warn("Cloudflare timed out deploying certificate "+c.ID+"; deleting it and uploading it again", "id", c.ID)
+	if _, err := env.API.DeleteCertificate(critical(ctx), r.Zone.ID, got.Ref()); err != nil && !cfapi.IsKind(err, cfapi.KindNotFound) {
+		return fail(fmt.Errorf("delete the timed-out certificate %s: %w", c.ID, err), "")
+	}
+	c.ID, c.Uploaded, c.UploadStarted = "", false, false
+	return env.checkpoint()
 }
