@@ -37,6 +37,9 @@ func TestRolloutZoneModeEndToEnd(t *testing.T) {
 	if !l.sim.ZoneAOPEnabled(testZone) || l.sim.Uploads(testZone) != 1 {
 		t.Fatalf("zone AOP %v, uploads %d", l.sim.ZoneAOPEnabled(testZone), l.sim.Uploads(testZone))
 	}
+	if !strings.Contains(l.events.text(), "evidence since the soft phase went live, origin.example.test: ") {
+		t.Errorf("no evidence counts:\n%s", l.events.text())
+	}
 }
 
 func TestRolloutHostnameModeEndToEnd(t *testing.T) {

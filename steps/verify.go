@@ -23,10 +23,11 @@ func (verifyStep) Name() StepName { return StepVerify }
 
 func (verifyStep) Run(ctx context.Context, env *Env) error {
 	r := env.Rollout
+	// The log first: the probes below add requests of their own.
+	evidenceCounts(ctx, env)
 	var failures []string
 	failures = append(failures, matrix(ctx, env, probe.Soft)...)
 	failures = append(failures, apiStatuses(ctx, env)...)
-	evidenceCounts(ctx, env)
 	failures = append(failures, edgeProof(ctx, env)...)
 	if len(failures) > 0 {
 		return fail(fmt.Errorf("verification failed: %s", strings.Join(failures, "; ")), "fix what failed (the origin config, or wait for Cloudflare) and resume; nothing was enforced")
@@ -108,13 +109,18 @@ func evidenceCounts(ctx context.Context, env *Env) {
 		env.info("evidence log not readable here: "+err.Error(), "check", "evidence")
 		return
 	}
-	rep, err := evidence.ReadFiles(ctx, []string{path}, evidence.Options{Hostnames: env.Rollout.Inputs.Hostnames})
+	opts := evidence.Options{Hostnames: env.Rollout.Inputs.Hostnames}
+	// Only what the soft phase saw: earlier lines are another config's.
+	if st := env.Rollout.Step(StepOriginSoft); st != nil && st.Finished != nil {
+		opts.From = *st.Finished
+	}
+	rep, err := evidence.ReadFiles(ctx, []string{path}, opts)
 	if err != nil {
 		env.warn("read the evidence log: "+err.Error(), "check", "evidence")
 		return
 	}
 	for _, h := range rep.Hosts {
-		env.info("evidence "+h.Hostname+": "+h.String(), "check", "evidence", "hostname", h.Hostname,
+		env.info("evidence since the soft phase went live, "+h.Hostname+": "+h.String(), "check", "evidence", "hostname", h.Hostname,
 			"requests", strconv.Itoa(h.Requests), "success", strconv.Itoa(h.Success), "none", strconv.Itoa(h.None), "failed", strconv.Itoa(h.Failed))
 	}
 }
