@@ -1,0 +1,306 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"net"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/aopwizard/aopwizard/cfapi"
+	"github.com/aopwizard/aopwizard/cfapi/cfsim"
+	"github.com/aopwizard/aopwizard/pki/pkitest"
+	"github.com/aopwizard/aopwizard/steps"
+)
+
+const runZone = "example.test"
+
+// runLab is cfsim behind the environment the commands read, the builtin
+// origin driven in-process through the rollout seam, and a state dir.
+type runLab struct {
+	sim      *cfsim.Sim
+	host     *steps.BuiltinHost
+	pki      *pkitest.Lab
+	dir      string
+	stateDir string
+	listen   string
+}
+
+func newRunLab(t *testing.T, opts cfsim.Options) *runLab {
+	return newRunLabWrapped(t, opts, nil)
+}
+
+// newRunLabWrapped puts wrap, if set, in front of cfsim's API.
+func newRunLabWrapped(t *testing.T, opts cfsim.Options, wrap func(http.Handler) http.Handler) *runLab {
+	t.Helper()
+	opts.Zones = []string{runZone}
+	sim := cfsim.New(opts)
+	var h http.Handler = sim.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	t.Setenv(cfapi.EnvAPIToken, sim.Token())
+	t.Setenv(cfapi.EnvBaseURL, srv.URL+"/client/v4/")
+	t.Setenv(envCAPassphrase, "")
+	t.Setenv(envStateDir, "")
+	dir := t.TempDir()
+	l := &runLab{sim: sim, pki: pkitest.New(t), dir: dir, stateDir: filepath.Join(dir, "state"), listen: freeAddr(t)}
+	l.host = &steps.BuiltinHost{ConfigPath: filepath.Join(dir, "conf", "builtin-"+runZone+".json")}
+	t.Cleanup(l.host.Close)
+	rolloutSeams.runner, rolloutSeams.globalCA = l.host, sim.GlobalCAPEM()
+	t.Cleanup(func() { rolloutSeams.runner, rolloutSeams.globalCA, rolloutSeams.hook = nil, nil, nil })
+	return l
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := netListen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// args is a complete headless run for mode on the builtin origin.
+func (l *runLab) args(mode string, extra ...string) []string {
+	a := []string{"run", "--non-interactive", "--yes", "--state-dir", l.stateDir, "--zone", runZone, "--mode", mode,
+		"--server", "builtin", "--config", l.host.ConfigPath, "--test-cmd", steps.BuiltinTestCmd, "--reload-cmd", steps.BuiltinReloadCmd,
+		"--listen", l.listen, "--cert", l.pki.Path(pkitest.ServerCert), "--key", l.pki.Path(pkitest.ServerKey),
+		"--conf-dir", filepath.Join(l.dir, "conf"), "--access-log", filepath.Join(l.dir, "access.log"),
+		"--key-type", "ecdsa-p256", "--no-passphrase", "--systemd=false"}
+	return append(a, extra...)
+}
+
+func (l *runLab) rolloutIDs(t *testing.T) []string {
+	t.Helper()
+	list, err := steps.Store{Dir: l.stateDir}.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, e := range list {
+		ids = append(ids, e.ID)
+	}
+	return ids
+}
+
+func TestRunHeadlessZoneRolloutStatusAndRollback(t *testing.T) {
+	l := newRunLab(t, cfsim.Options{DeployAfter: 1})
+	res := runCLI(t, l.args("zone", "--hostname", "origin.example.test", "--enforce", "--auto-revert", "--alerts-email", "ops@example.test")...)
+	res.expect(t, 0, "enforced, verified", "upload", "✓ done")
+	ids := l.rolloutIDs(t)
+	if len(ids) != 1 || !l.sim.ZoneAOPEnabled(runZone) || l.sim.Uploads(runZone) != 1 {
+		t.Fatalf("rollouts %v, zone AOP %v, uploads %d", ids, l.sim.ZoneAOPEnabled(runZone), l.sim.Uploads(runZone))
+	}
+	id := ids[0]
+
+	runCLI(t, "status", "--state-dir", l.stateDir).expect(t, 0, id, "enforced, verified")
+	runCLI(t, "status", id, "--state-dir", l.stateDir).expect(t, 0, "✓ enforce", "Cloudflare id", "Report:")
+	st := runCLI(t, "status", "--state-dir", l.stateDir, "--json")
+	var sums []statusSummary
+	if err := json.Unmarshal([]byte(st.out), &sums); err != nil || len(sums) != 1 || sums[0].ID != id {
+		t.Fatalf("status --json: %v %s", err, st.out)
+	}
+
+	runCLI(t, "rollback", id, "--state-dir", l.stateDir).expect(t, 2, "--yes")
+	runCLI(t, "rollback", id, "--state-dir", l.stateDir, "--yes").expect(t, 0, "rolled back")
+	if l.sim.ZoneAOPEnabled(runZone) || len(l.sim.Policies()) != 0 {
+		t.Fatalf("rollback left zone AOP %v, policies %v", l.sim.ZoneAOPEnabled(runZone), l.sim.Policies())
+	}
+	if _, err := os.Stat(l.host.ConfigPath); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("rollback left the origin config: %v", err)
+	}
+	runCLI(t, "status", "--state-dir", l.stateDir).expect(t, 0, "rolled back")
+}
+
+// Without --enforce: exit 0 soft, verified; resume --enforce finishes. The
+// JSON events are one object per line with the documented keys.
+func TestRunSoftThenResumeEnforceJSON(t *testing.T) {
+	l := newRunLab(t, cfsim.Options{})
+	res := runCLI(t, l.args("hostname", "--hostname", "a.example.test", "--hostname", "b.example.test", "--json")...)
+	res.expect(t, 0, "soft, verified; enforce pending", "resume")
+	sc := bufio.NewScanner(strings.NewReader(res.out))
+	n := 0
+	for sc.Scan() {
+		var ev map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("stdout line is not JSON: %q", sc.Text())
+		}
+		for _, k := range []string{"time", "rollout", "message"} {
+			if _, ok := ev[k]; !ok {
+				t.Fatalf("event without %q: %s", k, sc.Text())
+			}
+		}
+		n++
+	}
+	if n < 10 {
+		t.Fatalf("only %d events", n)
+	}
+	runCLI(t, "resume", "--non-interactive", "--enforce", "--state-dir", l.stateDir).expect(t, 0, "enforced, verified")
+	if l.sim.Uploads(runZone) != 1 {
+		t.Fatalf("%d uploads", l.sim.Uploads(runZone))
+	}
+}
+
+// A run that dies mid-way (the hook stands in for a crash) is finished by
+// resume, with one upload.
+func TestRunCrashThenResume(t *testing.T) {
+	l := newRunLab(t, cfsim.Options{})
+	rolloutSeams.hook = func(s steps.StepName, p steps.HookPoint) error {
+		if s == steps.StepUpload && p == steps.AfterRun {
+			return errors.New("simulated crash")
+		}
+		return nil
+	}
+	runCLI(t, l.args("zone", "--enforce")...).expect(t, 1, "simulated crash")
+	rolloutSeams.hook = nil
+	runCLI(t, "status", "--state-dir", l.stateDir).expect(t, 0, "upload", "stopped while running")
+	runCLI(t, "resume", "--non-interactive", "--state-dir", l.stateDir).expect(t, 0, "found done in the world", "enforced, verified")
+	if l.sim.Uploads(runZone) != 1 {
+		t.Fatalf("%d uploads", l.sim.Uploads(runZone))
+	}
+}
+
+// Every missing or invalid input is listed at once, exit 2, before anything
+// is touched: no state dir, nothing in cfsim's log.
+func TestRunNonInteractiveMissingAndBadInput(t *testing.T) {
+	l := newRunLab(t, cfsim.Options{})
+	base := []string{"run", "--non-interactive", "--state-dir", l.stateDir}
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		says []string
+	}{
+		{"nothing", base, nil, []string{"--zone", "--mode", "--yes", "--cert", "--key"}},
+		{"no terminal flag", []string{"run", "--zone", runZone}, nil, []string{"--non-interactive"}},
+		{"bad zone and mode", append(base, "--zone", "not a zone", "--mode", "sideways", "--yes"), nil, []string{"--zone", "--mode"}},
+		{"hostname mode without hostnames", append(base, "--zone", runZone, "--mode", "hostname", "--server", "nginx", "--cert", "c", "--key", "k", "--yes", "--no-passphrase"), nil, []string{"--hostname"}},
+		{"hostname outside the zone", append(base, "--zone", runZone, "--mode", "hostname", "--hostname", "www.other.test"), nil, []string{"not in zone"}},
+		{"bad origin", append(base, "--zone", runZone, "--mode", "zone", "--origin", "example.test:99999"), nil, []string{"--origin"}},
+		{"manual without wait", append(base, "--zone", runZone, "--mode", "zone", "--server", "caddy", "--origin-config", "manual", "--origin", "127.0.0.1"), nil, []string{"--wait-origin", "--cert", "--key"}},
+		{"hostname mode without hostnames among other problems", append(base, "--zone", runZone, "--mode", "hostname", "--server", "nginx"), nil, []string{"--hostname", "--cert", "--yes"}},
+		{"caddy cannot be applied", append(base, "--zone", runZone, "--mode", "zone", "--server", "caddy"), nil, []string{"manual"}},
+		{"import incomplete", append(base, "--zone", runZone, "--mode", "zone", "--import-cert", "x.pem"), nil, []string{"--import-key", "--import-ca"}},
+		{"global with alerts", append(base, "--zone", runZone, "--mode", "global", "--alerts-email", "ops@example.test"), nil, []string{"--alerts-email"}},
+		{"no passphrase", append(base, "--zone", runZone, "--mode", "zone"), nil, []string{"--passphrase-file"}},
+		{"no token", append(base, "--zone", runZone), map[string]string{cfapi.EnvAPIToken: ""}, []string{cfapi.EnvAPIToken}},
+		{"bad ssl consent", append(base, "--set-ssl-mode", "flexible"), nil, []string{"--set-ssl-mode"}},
+		{"auto-revert without enforce", append(base, "--auto-revert"), nil, []string{"--auto-revert"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			res := runCLI(t, c.args...)
+			res.expect(t, 2, c.says...)
+			if n := len(l.sim.Requests()); n != 0 {
+				t.Fatalf("%d requests reached cfsim", n)
+			}
+			if _, err := os.Stat(l.stateDir); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("the state dir was created")
+			}
+		})
+	}
+}
+
+// --dry-run connects read-only, prints the plan, saves no rollout.
+func TestRunDryRun(t *testing.T) {
+	l := newRunLab(t, cfsim.Options{SSLMode: "flexible"})
+	args := l.args("hostname", "--hostname", "a.example.test", "--dry-run", "--set-ssl-mode", "strict")
+	res := runCLI(t, args...)
+	res.expect(t, 0, "associate and enable 1 hostname", "Full (strict)", "nothing was changed")
+	for _, r := range l.sim.Requests() {
+		if r.Method != "GET" {
+			t.Fatalf("dry run sent %s %s", r.Method, r.Path)
+		}
+	}
+	if ids := l.rolloutIDs(t); len(ids) != 0 || l.sim.SSLMode(runZone) != "flexible" {
+		t.Fatalf("dry run saved %v / changed the SSL mode to %s", ids, l.sim.SSLMode(runZone))
+	}
+}
+
+// SSL mode Flexible blocks with the fix explained (exit 2) unless consent.
+func TestRunSSLModePreflight(t *testing.T) {
+	l := newRunLab(t, cfsim.Options{SSLMode: "flexible"})
+	runCLI(t, l.args("zone")...).expect(t, 2, "flexible", "Full (strict)", "--set-ssl-mode strict")
+	runCLI(t, "status", "--state-dir", l.stateDir).expect(t, 0, "connect", "failed")
+	runCLI(t, "resume", "--non-interactive", "--state-dir", l.stateDir, "--set-ssl-mode", "strict").expect(t, 0, "soft, verified")
+	if l.sim.SSLMode(runZone) != "strict" {
+		t.Fatalf("ssl mode %s", l.sim.SSLMode(runZone))
+	}
+}
+
+// A corrupt or newer rollout file is refused and left as it is.
+func TestResumeRefusesCorruptState(t *testing.T) {
+	l := newRunLab(t, cfsim.Options{})
+	dir := filepath.Join(l.stateDir, "rollouts")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	bad := []byte(`{"schema_version": 99, "id": "future"}`)
+	path := filepath.Join(dir, "future.json")
+	if err := os.WriteFile(path, bad, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runCLI(t, "resume", "future", "--non-interactive", "--state-dir", l.stateDir).expect(t, 1, "newer aopwizard")
+	runCLI(t, "status", "--state-dir", l.stateDir).expect(t, 0, "unreadable")
+	if got, _ := os.ReadFile(path); string(got) != string(bad) {
+		t.Fatal("the file was changed")
+	}
+	runCLI(t, "resume", "nope", "--non-interactive", "--state-dir", l.stateDir).expect(t, 2, "no such rollout")
+}
+
+func netListen() (interface {
+	Close() error
+	Addr() net.Addr
+}, error) {
+	return net.Listen("tcp", "127.0.0.1:0")
+}
+
+// Ctrl-C: the state is saved, exit 130, and resume finishes.
+func TestRunInterruptedExits130AndResumes(t *testing.T) {
+	l := newRunLab(t, cfsim.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rolloutSeams.hook = func(s steps.StepName, p steps.HookPoint) error {
+		if s == steps.StepEnable && p == steps.BeforeRun {
+			cancel()
+		}
+		return nil
+	}
+	var out, errb bytes.Buffer
+	if code := execute(ctx, l.args("zone"), &out, &errb); code != exitInterrupted {
+		t.Fatalf("exit %d, want 130\n%s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "state saved") {
+		t.Fatalf("no word of the saved state:\n%s", errb.String())
+	}
+	rolloutSeams.hook = nil
+	runCLI(t, "resume", "--non-interactive", "--state-dir", l.stateDir).expect(t, 0, "soft, verified")
+}
+
+func TestRotateCommand(t *testing.T) {
+	l := newRunLab(t, cfsim.Options{})
+	runCLI(t, l.args("hostname", "--hostname", "a.example.test", "--enforce")...).expect(t, 0, "enforced, verified")
+	runCLI(t, "rotate", "--state-dir", l.stateDir).expect(t, 2, "--yes")
+	runCLI(t, "rotate", "--state-dir", l.stateDir, "--yes").expect(t, 0, "rotated", "rotation complete")
+	if n := l.sim.Uploads(runZone); n != 2 {
+		t.Fatalf("%d uploads", n)
+	}
+	runCLI(t, l.args("global", "--enforce")...).expect(t, 0, "enforced, verified")
+	ids := l.rolloutIDs(t)
+	runCLI(t, "rotate", ids[0], "--state-dir", l.stateDir, "--yes").expect(t, 2, "Cloudflare rotates")
+}
