@@ -8,7 +8,6 @@ import (
 
 	"github.com/aopwizard/aopwizard/cfapi/cfsim"
 	"github.com/aopwizard/aopwizard/origin/render"
-	"github.com/aopwizard/aopwizard/origin/server"
 	"github.com/aopwizard/aopwizard/origin/servertest"
 	"github.com/aopwizard/aopwizard/pki/pkitest"
 )
@@ -17,7 +16,7 @@ import (
 // with the origin config applied by origin/apply, then rolled back to the
 // files nginx had before.
 func TestRolloutAgainstRealNginx(t *testing.T) {
-	servertest.RequireServer(t, server.Nginx)
+	servertest.RequireServer(t, render.Nginx)
 	for _, mode := range []Mode{ModeZone, ModeHostname} {
 		t.Run(string(mode), func(t *testing.T) {
 			l := newLab(t, cfsim.Options{DeployAfter: 1})
@@ -44,7 +43,7 @@ func TestRolloutAgainstRealNginx(t *testing.T) {
 			if err := os.WriteFile(fragment, own, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			run := servertest.Start(t, server.Nginx, out.Files[0].Path)
+			run := servertest.Start(t, render.Nginx, out.Files[0].Path)
 			in.Origin.Config, in.Origin.ErrorLog = run.Driver.ConfigPath, run.ErrorLog
 			off := false
 			in.Origin.Systemd = &off

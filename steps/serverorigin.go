@@ -79,7 +79,7 @@ func (s *ServerOrigin) changes(spec render.Spec) (render.Spec, []apply.Change, e
 }
 
 func (s *ServerOrigin) options(spec render.Spec) (apply.Options, error) {
-	o := apply.Options{Driver: s.Driver, Runner: s.Runner, CheckpointDir: s.CheckpointDir, Log: s.Log, ID: spec.ID}
+	o := apply.Options{Driver: s.Driver, Runner: s.Runner, CheckpointDir: s.CheckpointDir, Events: apply.TextEvents(s.Log), ID: spec.ID}
 	if spec.ID == "" {
 		return o, nil
 	}
@@ -90,11 +90,16 @@ func (s *ServerOrigin) options(spec render.Spec) (apply.Options, error) {
 
 // Apply implements OriginApplier.
 func (s *ServerOrigin) Apply(ctx context.Context, spec render.Spec) (string, []string, error) {
-	spec, changes, err := s.changes(spec)
+	o, err := s.options(spec)
 	if err != nil {
 		return "", nil, err
 	}
-	o, err := s.options(spec)
+	// A run killed mid-apply left files half-changed: restore them before
+	// planning, or the plan would describe (and be checked against) them.
+	if _, err := apply.Recover(ctx, o); err != nil {
+		return "", nil, err
+	}
+	spec, changes, err := s.changes(spec)
 	if err != nil {
 		return "", nil, err
 	}

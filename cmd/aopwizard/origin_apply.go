@@ -91,11 +91,6 @@ func cliError(err error) error {
 	return err
 }
 
-// printEvents shows apply and rollback progress as the lines of a text log.
-func printEvents(w io.Writer) func(apply.Event) {
-	return func(ev apply.Event) { _, _ = io.WriteString(w, ev.Text()) }
-}
-
 type originApplyFlags struct {
 	spec     originRenderFlags
 	srv      serverFlags
@@ -223,7 +218,7 @@ func runOriginApply(cmd *cobra.Command, f *originApplyFlags, hooks originApplyHo
 	}
 	defer closeLog()
 	o := apply.Options{
-		Driver: d, CheckpointDir: cpDir, Events: printEvents(progress), ID: spec.ID,
+		Driver: d, CheckpointDir: cpDir, Events: apply.TextEvents(progress), ID: spec.ID,
 		Targets: targets, Overrides: f.srv.overrides(), AfterWrite: hooks.afterWrite,
 	}
 	res, err := apply.Apply(cmd.Context(), o, changes)
@@ -348,7 +343,7 @@ func runOriginRollback(cmd *cobra.Command, f *serverFlags, kind string, force bo
 		}
 		defer closeLog()
 	}
-	o.Events = printEvents(progress)
+	o.Events = apply.TextEvents(progress)
 	res, err := apply.Rollback(cmd.Context(), o)
 	if errors.Is(err, apply.ErrNoCheckpoint) && res != nil && len(res.Recovered) > 0 {
 		// The run that was cut short is the change the user wants

@@ -49,7 +49,7 @@ func newResumeCmd() *cobra.Command {
 				return usagef("--set-ssl-mode: only \"strict\" can be set; nothing was changed")
 			}
 			if r.Step(steps.StepCertificate).Status != steps.StatusDone {
-				if env.Secrets.CAPassphrase, err = rolloutPassphrase(f.passFile, &r.Inputs); err != nil {
+				if env.Secrets.CAPassphrase, err = rolloutPassphrase(cmd.Context(), f.passFile, &r.Inputs); err != nil {
 					return err
 				}
 			}

@@ -33,7 +33,7 @@ func newRotateCmd() *cobra.Command {
 			}
 			defer h.Close()
 			// The CA key signs the new certificate.
-			if env.Secrets.CAPassphrase, err = generatePassphrase(generateFlags{passFile: f.passFile, noPass: h.R.Inputs.NoPassphrase}); err != nil {
+			if env.Secrets.CAPassphrase, err = generatePassphrase(cmd.Context(), generateFlags{passFile: f.passFile, noPass: h.R.Inputs.NoPassphrase}); err != nil {
 				return err
 			}
 			m := &steps.Machine{Env: env, Saver: h}

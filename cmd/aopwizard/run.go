@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/aopwizard/aopwizard/origin/apply"
 	"io"
 	"os"
 	"path/filepath"
@@ -33,27 +35,17 @@ var rolloutSeams struct {
 	hook     func(steps.StepName, steps.HookPoint) error
 }
 
-// defaultStateDir is where rollouts live without --state-dir: the
-// environment, else /var/lib/aopwizard for root, else the XDG state home.
-// TODO(lead): switch to origin/apply.DefaultStateDir once it exists.
+// defaultStateDir is where rollouts live without --state-dir: the one
+// default every command shares (origin/apply.StateDir).
 func defaultStateDir(flag string) (string, error) {
 	if flag != "" {
 		return filepath.Abs(flag)
 	}
-	if d := os.Getenv(envStateDir); d != "" {
-		return filepath.Abs(d)
-	}
-	if os.Geteuid() == 0 {
-		return "/var/lib/aopwizard", nil
-	}
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "aopwizard"), nil
-	}
-	home, err := os.UserHomeDir()
+	d, err := apply.StateDir()
 	if err != nil {
-		return "", usagef("no home directory for the default state dir; pass --state-dir")
+		return "", usagef("%v; pass --state-dir", err)
 	}
-	return filepath.Join(home, ".local", "state", "aopwizard"), nil
+	return filepath.Abs(d)
 }
 
 // rolloutFlags are shared by run, resume and rollback.
@@ -210,7 +202,7 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 		}
 		probs.add(p.Missing, flag, p.Err.Error())
 	}
-	passphrase, err := rolloutPassphrase(f.passFile, in)
+	passphrase, err := rolloutPassphrase(cmd.Context(), f.passFile, in)
 	if err != nil {
 		probs.add(true, "--passphrase-file", err.Error())
 	}
@@ -252,11 +244,11 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 
 // rolloutPassphrase reads the CA passphrase when a step will need it:
 // generating a CA, unless --no-passphrase.
-func rolloutPassphrase(file string, in *steps.Inputs) ([]byte, error) {
+func rolloutPassphrase(ctx context.Context, file string, in *steps.Inputs) ([]byte, error) {
 	if in.CertSource != steps.CertGenerate && file == "" {
 		return nil, nil
 	}
-	return generatePassphrase(generateFlags{passFile: file, noPass: in.NoPassphrase})
+	return generatePassphrase(ctx, generateFlags{passFile: file, noPass: in.NoPassphrase})
 }
 
 // toInputs copies the server overrides into the rollout's inputs.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/aopwizard/aopwizard/pki/pkitest"
 	"io"
 	"net/http"
 	"os"
@@ -122,7 +123,7 @@ func TestRunKilledAnywhereIsFinishedByResume(t *testing.T) {
 			l := newRunLabWrapped(t, cfsim.Options{}, wrap)
 			cmd := exec.Command(os.Args[0], l.args("zone", "--enforce")...)
 			cmd.Env = append(os.Environ(), append(c.env, "AOPWIZARD_TEST_RUN_MAIN=1", envKillBuiltin+"="+l.host.ConfigPath, envKillMarker+"="+marker)...)
-			var stderr lockedBuffer
+			var stderr pkitest.LockedBuffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)

@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -70,6 +71,14 @@ type Event struct {
 
 // Text is the event as lines of a text log: "$ command", a command's
 // output indented, or the message. It is what the CLI prints.
+// TextEvents shows progress as the lines of a text log on w (nil: none).
+func TextEvents(w io.Writer) func(Event) {
+	if w == nil {
+		return nil
+	}
+	return func(ev Event) { _, _ = io.WriteString(w, ev.Text()) }
+}
+
 func (e Event) Text() string {
 	switch e.Kind {
 	case CommandStarted:

@@ -92,6 +92,11 @@ func (d *Driver) Check() error {
 func (d *Driver) checkConfig() error {
 	what := fmt.Sprintf("%s main config %s", kindName(d.Kind), d.ConfigPath)
 	fi, err := os.Stat(d.ConfigPath)
+	if errors.Is(err, fs.ErrNotExist) && d.Kind == render.Builtin {
+		// The builtin origin's whole config is the file aopwizard writes:
+		// before the first apply it does not exist yet.
+		return nil
+	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		err = errors.New("no such file")
