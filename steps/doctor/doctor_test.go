@@ -394,5 +394,3 @@ func TestUnknownZoneFails(t *testing.T) {
 		t.Fatal("an unknown zone must fail")
 	}
 }
-
-
