@@ -380,7 +380,7 @@ func TestEvidenceShareOfCloudflareRequests(t *testing.T) {
 		t.Errorf("message %q should give 1 of 2 Cloudflare requests, 50%% verified", f.Message)
 	}
 	ev := rep.Evidence
-	if ev == nil || ev.Cloudflare != 2 || ev.Verified != 1 || ev.Direct != 1 || ev.WouldRefuseCloudflare != 1 || ev.WouldRefuseDirect != 1 {
+	if ev == nil || ev.Cloudflare != 2 || ev.Verified != 1 || ev.Direct != 1 || ev.Impact.Cloudflare != 1 || ev.Impact.Direct != 1 {
 		t.Errorf("evidence = %+v", ev)
 	}
 	want(t, rep, doctor.CodeEvidenceDirect, "", doctor.Info, "", "")

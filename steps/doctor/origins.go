@@ -158,26 +158,26 @@ func (dc *diag) evidence(ctx context.Context) error {
 		st.Files = append(st.Files, path)
 	}
 	rep := col.Report()
-	st.WouldRefuseCloudflare, st.WouldRefuseDirect = rep.Impact.Cloudflare, rep.Impact.Direct
+	st.Impact = rep.Impact
 	dc.rep.Evidence = st
 	switch {
 	case st.Cloudflare == 0:
 		dc.rep.add(Finding{Severity: Warn, Code: CodeEvidenceNoRays,
 			Message: "the evidence log holds no request through Cloudflare (none carries a CF-Ray): nothing proves yet that Cloudflare's certificate verifies",
 			Remedy:  "send a few requests through Cloudflare to each hostname, then read the log again", Action: ActionEvidence})
-	case st.WouldRefuseCloudflare > 0:
+	case st.Impact.Cloudflare > 0:
 		dc.rep.add(Finding{Severity: Error, Code: CodeEvidenceFailures,
 			Message: fmt.Sprintf("%d of %d requests through Cloudflare (%s) carried no valid client certificate: enforcing would refuse them",
-				st.WouldRefuseCloudflare, st.Cloudflare, percent(st.Verified, st.Cloudflare)+" verified"),
+				st.Impact.Cloudflare, st.Cloudflare, percent(st.Verified, st.Cloudflare)+" verified"),
 			Remedy: "check which hostnames fail in the evidence report and fix the level or the origin's CA bundle before enforcing", Action: ActionEvidence})
 	default:
 		dc.rep.add(Finding{Severity: OK, Code: CodeEvidenceVerified,
 			Message: fmt.Sprintf("all %d requests through Cloudflare carried a valid client certificate", st.Cloudflare)})
 	}
-	if st.WouldRefuseDirect > 0 {
+	if st.Impact.Direct > 0 {
 		dc.rep.add(Finding{Severity: Info, Code: CodeEvidenceDirect,
 			Message: fmt.Sprintf("%d of %d direct requests (no CF-Ray) carried no valid client certificate: enforcing refuses them, as intended, unless they are your own monitoring",
-				st.WouldRefuseDirect, st.Direct)})
+				st.Impact.Direct, st.Direct)})
 	}
 	return nil
 }

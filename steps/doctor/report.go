@@ -3,6 +3,7 @@ package doctor
 import (
 	"time"
 
+	"github.com/aopwizard/aopwizard/origin/evidence"
 	"github.com/aopwizard/aopwizard/origin/probe"
 )
 
@@ -112,11 +113,17 @@ type Level string
 
 // Levels, by precedence.
 const (
-	LevelHostname         Level = "hostname"
+	// LevelHostname: an enabled association with an active certificate.
+	LevelHostname Level = "hostname"
+	// LevelHostnameDisabled: an association with enabled:false, which
+	// sends no certificate even with the other levels on.
 	LevelHostnameDisabled Level = "hostname-disabled"
-	LevelZone             Level = "zone"
-	LevelGlobal           Level = "global"
-	LevelNone             Level = "none"
+	// LevelZone: zone-level AOP with an active, unexpired certificate.
+	LevelZone Level = "zone"
+	// LevelGlobal: tls_client_auth on; Cloudflare's shared certificate.
+	LevelGlobal Level = "global"
+	// LevelNone: Cloudflare presents no client certificate.
+	LevelNone Level = "none"
 )
 
 // CertState is one uploaded certificate as the doctor judged it.
@@ -164,10 +171,8 @@ type EvidenceState struct {
 	Verified   int `json:"cloudflare_verified"`
 	// Direct counts requests without a CF-Ray.
 	Direct int `json:"direct_requests"`
-	// WouldRefuseCloudflare and WouldRefuseDirect are the enforce phase's
-	// impact on the logged traffic.
-	WouldRefuseCloudflare int `json:"would_refuse_cloudflare"`
-	WouldRefuseDirect     int `json:"would_refuse_direct"`
+	// Impact is what the enforce phase would refuse of the logged traffic.
+	Impact evidence.Impact `json:"enforce_impact"`
 }
 
 // Report is the doctor's whole answer.
