@@ -28,7 +28,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err: err, syntax: true} })
-	root.AddCommand(newPKICmd(), newOriginCmd(), newProbeCmd(), newSimCmd())
+	root.AddCommand(newPKICmd(), newOriginCmd(), newProbeCmd(), newSimCmd(), newDoctorCmd(), newExportCmd())
 	rejectUnknownSubcommands(root)
 	return root
 }
