@@ -102,11 +102,11 @@ func runDoctor(cmd *cobra.Command, f doctorFlags) error {
 		}
 		return err
 	}
-	rep, err := doctor.Diagnose(cmd.Context(), doctor.ClientDeps(client), in)
+	rep, err := doctor.Diagnose(cmd.Context(), doctor.Deps{Cloudflare: client}, in)
 	if err != nil {
 		var ie *doctor.InputError
 		if errors.As(err, &ie) {
-			return usagef("--%s: %w", ie.Input, err)
+			return usagef("%s: %w", doctorFlagOf[ie.Input], err)
 		}
 		return probeUsage(err)
 	}
@@ -129,6 +129,9 @@ func runDoctor(cmd *cobra.Command, f doctorFlags) error {
 	}
 	return nil
 }
+
+// doctorFlagOf names the flag that carries each doctor input.
+var doctorFlagOf = map[string]string{doctor.InputZone: "--zone", doctor.InputHostname: "--hostname", doctor.InputEvidenceLog: "--log"}
 
 // doctorJSON adds to the report the command line that applies each
 // finding's action.
@@ -178,28 +181,20 @@ var severityMark = map[doctor.Severity]string{doctor.OK: "ok   ", doctor.Info: "
 func printDoctor(w io.Writer, rep *doctor.Report, f doctorFlags) {
 	fmt.Fprintf(w, "zone %s (%s)  SSL/TLS mode: %s  global AOP: %s  zone-level AOP: %s\n\n",
 		rep.Zone, rep.ZoneID, orDash(rep.SSLMode), onOff(rep.GlobalAOP), onOff(rep.ZoneAOP))
-	if len(rep.Certificates) > 0 {
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "CERTIFICATE\tLEVEL\tSTATUS\tEXPIRES\tDAYS LEFT")
-		for _, c := range rep.Certificates {
-			exp := "-"
-			if !c.ExpiresOn.IsZero() {
-				exp = c.ExpiresOn.UTC().Format(time.DateOnly)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", c.ID, c.Level, c.Status, exp, c.DaysLeft)
+	certRows := make([][]string, len(rep.Certificates))
+	for i, c := range rep.Certificates {
+		exp := "-"
+		if !c.ExpiresOn.IsZero() {
+			exp = c.ExpiresOn.UTC().Format(time.DateOnly)
 		}
-		_ = tw.Flush()
-		fmt.Fprintln(w)
+		certRows[i] = []string{c.ID, c.Level, c.Status, exp, fmt.Sprint(c.DaysLeft)}
 	}
-	if len(rep.Hostnames) > 0 {
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "HOSTNAME\tLEVEL THAT WINS\tCERTIFICATE\tASSOCIATION")
-		for _, h := range rep.Hostnames {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", h.Hostname, h.Level, orDash(h.CertID), orDash(h.Association))
-		}
-		_ = tw.Flush()
-		fmt.Fprintln(w)
+	printTable(w, []string{"CERTIFICATE", "LEVEL", "STATUS", "EXPIRES", "DAYS LEFT"}, certRows)
+	hostRows := make([][]string, len(rep.Hostnames))
+	for i, h := range rep.Hostnames {
+		hostRows[i] = []string{h.Hostname, string(h.Level), orDash(h.CertID), orDash(h.Association)}
 	}
+	printTable(w, []string{"HOSTNAME", "LEVEL THAT WINS", "CERTIFICATE", "ASSOCIATION"}, hostRows)
 	if len(rep.Origins) > 0 {
 		var all []probe.Result
 		for _, o := range rep.Origins {
@@ -222,6 +217,21 @@ func printDoctor(w io.Writer, rep *doctor.Report, f doctorFlags) {
 		counts[fd.Severity]++
 	}
 	fmt.Fprintf(w, "\n%d errors, %d warnings\n", counts[doctor.Error], counts[doctor.Warn])
+}
+
+// printTable prints rows under header in aligned columns, then a blank
+// line; nothing when there are no rows.
+func printTable(w io.Writer, header []string, rows [][]string) {
+	if len(rows) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(w)
 }
 
 func orDash(s string) string {

@@ -72,7 +72,7 @@ func runExportTerraform(cmd *cobra.Command, f exportTerraformFlags) error {
 		}
 		return err
 	}
-	snap, err := tfexport.Read(cmd.Context(), tfexport.ClientDeps(client), tfexport.Input{Zone: f.zone, Hostnames: f.hostnames})
+	snap, err := tfexport.Read(cmd.Context(), client, tfexport.Input{Zone: f.zone, Hostnames: f.hostnames})
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/aopwizard/aopwizard/cfapi"
 	"github.com/aopwizard/aopwizard/origin/cfca"
 	"github.com/aopwizard/aopwizard/origin/probe"
+	"github.com/aopwizard/aopwizard/pki"
 )
 
 // ExpiryWarnDays is how close to expiry a certificate becomes a warning:
@@ -38,21 +39,14 @@ const GlobalCAWarnDays = 180
 // Deps are the doctor's connections to the world, as interfaces so the TUI
 // and tests can hand in what they have.
 type Deps struct {
-	Account  cfapi.Account
-	Settings cfapi.ZoneSettings
-	Certs    cfapi.Certificates
-	ZoneAOP  cfapi.ZoneAOP
-	Assocs   cfapi.Associations
-	Alerts   cfapi.Alerts
+	// Cloudflare is read through every role of cfapi.Client (account,
+	// settings, certificates, the zone switch, associations, alerts); a
+	// fake embeds one fake per role.
+	Cloudflare cfapi.Client
 	// Now is the clock expiry is judged by; nil means time.Now.
 	Now func() time.Time
 	// Probe runs the origin probe matrix; nil means probe.Run.
 	Probe func(ctx context.Context, targets []probe.Target, cases []probe.Case, opts probe.RunOptions) ([]probe.Result, error)
-}
-
-// ClientDeps takes every role from one Cloudflare client.
-func ClientDeps(c cfapi.Client) Deps {
-	return Deps{Account: c, Settings: c, Certs: c, ZoneAOP: c, Assocs: c, Alerts: c}
 }
 
 // Input says what to check.
@@ -78,7 +72,15 @@ type Input struct {
 	GlobalCA *x509.Certificate
 }
 
-// InputError is an unusable input: which one, and why.
+// Inputs an InputError can name, so a front end can point at its own field
+// or flag for each.
+const (
+	InputZone        = "zone"
+	InputHostname    = "hostname"
+	InputEvidenceLog = "evidence log"
+)
+
+// InputError is an unusable input: which one (an Input constant), and why.
 type InputError struct {
 	Input  string
 	Reason string
@@ -108,13 +110,13 @@ func Diagnose(ctx context.Context, d Deps, in Input) (*Report, error) {
 		in.GlobalCA = cfca.Cert()
 	}
 	if strings.TrimSpace(in.Zone) == "" {
-		return nil, &InputError{Input: "zone", Reason: "no zone given: name the zone to check, e.g. example.com"}
+		return nil, &InputError{Input: InputZone, Reason: "no zone given: name the zone to check, e.g. example.com"}
 	}
 	hosts, err := normHostnames(in.Hostnames)
 	if err != nil {
 		return nil, err
 	}
-	zone, err := d.Account.FindZone(ctx, in.Zone)
+	zone, err := d.Cloudflare.FindZone(ctx, in.Zone)
 	if err != nil {
 		return nil, fmt.Errorf("find zone %s: %w", in.Zone, err)
 	}
@@ -140,8 +142,8 @@ func normHostnames(in []string) ([]string, error) {
 	var out []string
 	for _, h := range in {
 		h = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(h), "."))
-		if h == "" || len(h) > 255 || strings.ContainsAny(h, " /:\t\r\n") {
-			return nil, &InputError{Input: "hostname", Reason: fmt.Sprintf("%q is not a hostname", h)}
+		if err := pki.ValidateHostname(h); err != nil {
+			return nil, &InputError{Input: InputHostname, Reason: fmt.Sprintf("%q is not a hostname AOP can apply to", h), Err: err}
 		}
 		if !slices.Contains(out, h) {
 			out = append(out, h)
@@ -183,13 +185,13 @@ func (dc *diag) readFailed(ctx context.Context, what string, err error) error {
 }
 
 func (dc *diag) settings(ctx context.Context) error {
-	ssl, err := dc.d.Settings.SSLMode(ctx, dc.zone.ID)
+	ssl, err := dc.d.Cloudflare.SSLMode(ctx, dc.zone.ID)
 	if err != nil {
 		return dc.readFailed(ctx, "the SSL/TLS encryption mode", err)
 	}
 	dc.rep.SSLMode = ssl.Value
 	dc.sslOK = cfapi.SSLModeAllowsAOP(ssl.Value)
-	global, err := dc.d.Settings.TLSClientAuth(ctx, dc.zone.ID)
+	global, err := dc.d.Cloudflare.TLSClientAuth(ctx, dc.zone.ID)
 	if err != nil {
 		if err := dc.readFailed(ctx, "global AOP (tls_client_auth)", err); err != nil {
 			return err
@@ -197,7 +199,7 @@ func (dc *diag) settings(ctx context.Context) error {
 	} else {
 		dc.rep.GlobalAOP = global.Value == "on"
 	}
-	on, err := dc.d.ZoneAOP.ZoneAOPEnabled(ctx, dc.zone.ID)
+	on, err := dc.d.Cloudflare.ZoneAOPEnabled(ctx, dc.zone.ID)
 	if err != nil {
 		return dc.readFailed(ctx, "the zone-level AOP switch", err)
 	}
@@ -238,7 +240,7 @@ func (dc *diag) sslFinding() {
 func (dc *diag) certificates(ctx context.Context) error {
 	dc.hostCerts = map[string]cfapi.Certificate{}
 	for _, level := range []cfapi.Level{cfapi.LevelZone, cfapi.LevelHostname} {
-		certs, err := dc.d.Certs.ListCertificates(ctx, dc.zone.ID, level)
+		certs, err := dc.d.Cloudflare.ListCertificates(ctx, dc.zone.ID, level)
 		if err != nil {
 			if err := dc.readFailed(ctx, string(level)+"-level certificates", err); err != nil {
 				return err
@@ -343,14 +345,14 @@ func (dc *diag) usable(c cfapi.Certificate) bool {
 
 func (dc *diag) associations(ctx context.Context, asked []string) error {
 	dc.assocs = map[string]cfapi.HostnameStatus{}
-	list, err := dc.d.Assocs.ListHostnameAssociations(ctx, dc.zone.ID, "all")
+	list, err := dc.d.Cloudflare.ListHostnameAssociations(ctx, dc.zone.ID, "all")
 	switch {
 	case errors.Is(err, cfapi.ErrListUnavailable):
 		dc.rep.add(Finding{Severity: Info, Code: CodeAssocListFallback,
 			Message: "Cloudflare does not serve the list of associations for this zone: only the hostnames named were checked",
 			Remedy:  "name every hostname that uses per-hostname AOP"})
 		for _, h := range asked {
-			st, err := dc.d.Assocs.HostnameStatus(ctx, dc.zone.ID, h)
+			st, err := dc.d.Cloudflare.HostnameStatus(ctx, dc.zone.ID, h)
 			if cfapi.IsKind(err, cfapi.KindNotFound) {
 				continue
 			}
@@ -568,7 +570,7 @@ func (dc *diag) alerts(ctx context.Context) error {
 	if dc.zone.AccountID == "" {
 		return nil
 	}
-	ps, err := dc.d.Alerts.ListAlertPolicies(ctx, dc.zone.AccountID)
+	ps, err := dc.d.Cloudflare.ListAlertPolicies(ctx, dc.zone.AccountID)
 	if err != nil {
 		return dc.readFailed(ctx, "notification policies", err)
 	}

@@ -96,7 +96,7 @@ func (e *env) diagnose(in doctor.Input) *doctor.Report {
 	if in.GlobalCA == nil {
 		in.GlobalCA = e.globalCA()
 	}
-	d := doctor.ClientDeps(e.c)
+	d := doctor.Deps{Cloudflare: e.c}
 	d.Now = func() time.Time { return e.now }
 	rep, err := doctor.Diagnose(context.Background(), d, in)
 	if err != nil {
@@ -309,7 +309,7 @@ func TestGlobalCAExpiryIsCloudflares(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, cfsim.Options{TLSClientAuth: "on"})
 	e.now = time.Date(2029, time.June, 1, 0, 0, 0, 0, time.UTC)
-	d := doctor.ClientDeps(e.c)
+	d := doctor.Deps{Cloudflare: e.c}
 	d.Now = func() time.Time { return e.now }
 	rep, err := doctor.Diagnose(context.Background(), d, doctor.Input{Zone: zoneName})
 	if err != nil {
@@ -389,7 +389,7 @@ func TestEvidenceShareOfCloudflareRequests(t *testing.T) {
 func TestUnknownZoneFails(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, cfsim.Options{})
-	_, err := doctor.Diagnose(context.Background(), doctor.ClientDeps(e.c), doctor.Input{Zone: "nope.example"})
+	_, err := doctor.Diagnose(context.Background(), doctor.Deps{Cloudflare: e.c}, doctor.Input{Zone: "nope.example"})
 	if err == nil {
 		t.Fatal("an unknown zone must fail")
 	}

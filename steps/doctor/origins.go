@@ -194,7 +194,7 @@ func percent(n, of int) string {
 func readEvidence(ctx context.Context, col *evidence.Collector, st *EvidenceState, path string) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return &InputError{Input: "evidence log", Reason: "cannot open " + path, Err: err}
+		return &InputError{Input: InputEvidenceLog, Reason: "cannot open " + path, Err: err}
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)

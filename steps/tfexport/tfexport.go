@@ -21,21 +21,6 @@ import (
 	"github.com/aopwizard/aopwizard/cfapi"
 )
 
-// Deps are the Cloudflare roles the export reads.
-type Deps struct {
-	Account  cfapi.Account
-	Settings cfapi.ZoneSettings
-	Certs    cfapi.Certificates
-	ZoneAOP  cfapi.ZoneAOP
-	Assocs   cfapi.Associations
-	Alerts   cfapi.Alerts
-}
-
-// ClientDeps takes every role from one Cloudflare client.
-func ClientDeps(c cfapi.Client) Deps {
-	return Deps{Account: c, Settings: c, Certs: c, ZoneAOP: c, Assocs: c, Alerts: c}
-}
-
 // Input says what to export.
 type Input struct {
 	Zone string
@@ -61,32 +46,33 @@ type Snapshot struct {
 	PoliciesUnread bool
 }
 
-// Read takes the snapshot. Only live objects are kept: deleted and
+// Read takes the snapshot; cf is read through every role of cfapi.Client
+// but token verification. Only live objects are kept: deleted and
 // deleting certificates, and voided associations, are not configuration.
-func Read(ctx context.Context, d Deps, in Input) (*Snapshot, error) {
+func Read(ctx context.Context, cf cfapi.Client, in Input) (*Snapshot, error) {
 	if strings.TrimSpace(in.Zone) == "" {
 		return nil, errors.New("no zone given: name the zone to export, e.g. example.com")
 	}
-	z, err := d.Account.FindZone(ctx, in.Zone)
+	z, err := cf.FindZone(ctx, in.Zone)
 	if err != nil {
 		return nil, fmt.Errorf("find zone %s: %w", in.Zone, err)
 	}
 	s := &Snapshot{Zone: z}
-	ssl, err := d.Settings.SSLMode(ctx, z.ID)
+	ssl, err := cf.SSLMode(ctx, z.ID)
 	if err != nil {
 		return nil, fmt.Errorf("read the SSL/TLS mode: %w", err)
 	}
 	s.SSLMode = ssl.Value
-	tca, err := d.Settings.TLSClientAuth(ctx, z.ID)
+	tca, err := cf.TLSClientAuth(ctx, z.ID)
 	if err != nil {
 		return nil, fmt.Errorf("read global AOP (tls_client_auth): %w", err)
 	}
 	s.TLSClientAuth = tca.Value
-	if s.ZoneAOP, err = d.ZoneAOP.ZoneAOPEnabled(ctx, z.ID); err != nil {
+	if s.ZoneAOP, err = cf.ZoneAOPEnabled(ctx, z.ID); err != nil {
 		return nil, fmt.Errorf("read the zone-level AOP switch: %w", err)
 	}
 	for _, level := range []cfapi.Level{cfapi.LevelZone, cfapi.LevelHostname} {
-		certs, err := d.Certs.ListCertificates(ctx, z.ID, level)
+		certs, err := cf.ListCertificates(ctx, z.ID, level)
 		if err != nil {
 			return nil, fmt.Errorf("list %s-level certificates: %w", level, err)
 		}
@@ -97,11 +83,11 @@ func Read(ctx context.Context, d Deps, in Input) (*Snapshot, error) {
 			s.HostCerts = certs
 		}
 	}
-	if s.Associations, err = readAssociations(ctx, d.Assocs, z.ID, in.Hostnames); err != nil {
+	if s.Associations, err = readAssociations(ctx, cf, z.ID, in.Hostnames); err != nil {
 		return nil, err
 	}
 	if z.AccountID != "" {
-		ps, err := d.Alerts.ListAlertPolicies(ctx, z.AccountID)
+		ps, err := cf.ListAlertPolicies(ctx, z.AccountID)
 		switch {
 		case cfapi.IsKind(err, cfapi.KindPermission):
 			s.PoliciesUnread = true

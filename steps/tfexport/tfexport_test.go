@@ -271,7 +271,7 @@ func TestExportMatchesTheZone(t *testing.T) {
 		}
 	}
 
-	snap, err := tfexport.Read(ctx, tfexport.ClientDeps(c), tfexport.Input{Zone: zone})
+	snap, err := tfexport.Read(ctx, c, tfexport.Input{Zone: zone})
 	if err != nil {
 		t.Fatal(err)
 	}
