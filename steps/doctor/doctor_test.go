@@ -117,7 +117,7 @@ func (e *env) globalCA() *x509.Certificate {
 // want asserts exactly one finding with code and subject, of severity,
 // whose remedy contains remedy ("" asserts there is none) and whose action
 // is action.
-func want(t *testing.T, rep *doctor.Report, code, subject string, sev doctor.Severity, remedy string, action doctor.Action) doctor.Finding {
+func wantFinding(t *testing.T, rep *doctor.Report, code, subject string, sev doctor.Severity, remedy string, action doctor.Action) doctor.Finding {
 	t.Helper()
 	var got []doctor.Finding
 	for _, f := range rep.Find(code) {
@@ -200,10 +200,10 @@ func TestHealthyZone(t *testing.T) {
 	if rep.Problems() {
 		t.Errorf("healthy zone reports problems:\n%s", dump(rep))
 	}
-	want(t, rep, doctor.CodeSSLModeOK, "", doctor.OK, "", "")
-	want(t, rep, doctor.CodeCertOK, cert.ID, doctor.OK, "", "")
-	want(t, rep, doctor.CodeAlertsOK, cfapi.AlertZoneCertExpiry, doctor.OK, "", "")
-	want(t, rep, doctor.CodeOriginEnforces, "", doctor.OK, "", "")
+	wantFinding(t, rep, doctor.CodeSSLModeOK, "", doctor.OK, "", "")
+	wantFinding(t, rep, doctor.CodeCertOK, cert.ID, doctor.OK, "", "")
+	wantFinding(t, rep, doctor.CodeAlertsOK, cfapi.AlertZoneCertExpiry, doctor.OK, "", "")
+	wantFinding(t, rep, doctor.CodeOriginEnforces, "", doctor.OK, "", "")
 	if len(rep.Hostnames) != 1 || rep.Hostnames[0].Level != doctor.LevelZone || rep.Hostnames[0].CertID != cert.ID {
 		t.Errorf("hostnames = %+v, want a.example.test on zone-level certificate %s", rep.Hostnames, cert.ID)
 	}
@@ -218,12 +218,12 @@ func TestExpiredCertificate(t *testing.T) {
 	cert := e.zoneLevel(e.leaf(zoneName, e.now.Add(-24*time.Hour)))
 	e.alert(cfapi.AlertZoneCertExpiry)
 	rep := e.diagnose(doctor.Input{})
-	f := want(t, rep, doctor.CodeCertExpired, cert.ID, doctor.Error, "issue a new client certificate", doctor.ActionNewClientCert)
+	f := wantFinding(t, rep, doctor.CodeCertExpired, cert.ID, doctor.Error, "issue a new client certificate", doctor.ActionNewClientCert)
 	if !strings.Contains(f.Message, "no expired status") {
 		t.Errorf("message %q should say the API does not report expiry", f.Message)
 	}
 	// Zone-level AOP is on with nothing Cloudflare can present.
-	want(t, rep, doctor.CodeZoneNoActiveCert, "", doctor.Error, "upload a zone-level client certificate", doctor.ActionNewClientCert)
+	wantFinding(t, rep, doctor.CodeZoneNoActiveCert, "", doctor.Error, "upload a zone-level client certificate", doctor.ActionNewClientCert)
 	if !rep.Problems() {
 		t.Error("an expired certificate in use must be a problem (exit 1)")
 	}
@@ -238,7 +238,7 @@ func TestCertificateExpiringIn10Days(t *testing.T) {
 	cert := e.zoneLevel(e.leaf(zoneName, e.now.Add(10*24*time.Hour+time.Hour)))
 	e.alert(cfapi.AlertZoneCertExpiry)
 	rep := e.diagnose(doctor.Input{})
-	f := want(t, rep, doctor.CodeCertExpiring, cert.ID, doctor.Warn, "before it expires, issue a new client certificate", doctor.ActionNewClientCert)
+	f := wantFinding(t, rep, doctor.CodeCertExpiring, cert.ID, doctor.Warn, "before it expires, issue a new client certificate", doctor.ActionNewClientCert)
 	if !strings.Contains(f.Message, "in 10 days") {
 		t.Errorf("message %q should say 10 days", f.Message)
 	}
@@ -259,10 +259,10 @@ func TestAssociationToDeletedCertificate(t *testing.T) {
 		t.Fatal("certificate not found in the simulator")
 	}
 	rep := e.diagnose(doctor.Input{})
-	want(t, rep, doctor.CodeAssocCertDeleted, "b.example.test", doctor.Error, "associate the hostname with an active hostname certificate", "")
-	want(t, rep, doctor.CodeCertDeleted, cert.ID, doctor.Info, "", "")
+	wantFinding(t, rep, doctor.CodeAssocCertDeleted, "b.example.test", doctor.Error, "associate the hostname with an active hostname certificate", "")
+	wantFinding(t, rep, doctor.CodeCertDeleted, cert.ID, doctor.Info, "", "")
 	// Nothing else covers the hostname: Cloudflare presents nothing.
-	want(t, rep, doctor.CodeHostnameNoCert, "b.example.test", doctor.Warn, "set up AOP", "")
+	wantFinding(t, rep, doctor.CodeHostnameNoCert, "b.example.test", doctor.Warn, "set up AOP", "")
 	if h := rep.Hostnames[0]; h.Association != "broken" || h.Level != doctor.LevelNone {
 		t.Errorf("hostname state %+v, want a broken association and no level", h)
 	}
@@ -274,7 +274,7 @@ func TestSSLModeFlexible(t *testing.T) {
 	e.zoneLevel(e.lab.ClientA)
 	e.alert(cfapi.AlertZoneCertExpiry)
 	rep := e.diagnose(doctor.Input{})
-	f := want(t, rep, doctor.CodeSSLModeNoAOP, "", doctor.Error, "Full (strict)", "")
+	f := wantFinding(t, rep, doctor.CodeSSLModeNoAOP, "", doctor.Error, "Full (strict)", "")
 	if !strings.Contains(f.Message, "flexible") {
 		t.Errorf("message %q should name the mode", f.Message)
 	}
@@ -287,7 +287,7 @@ func TestSSLModeFlexibleWithoutAOPIsAWarning(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, cfsim.Options{SSLMode: cfapi.SSLFlexible})
 	rep := e.diagnose(doctor.Input{})
-	want(t, rep, doctor.CodeSSLModeNoAOP, "", doctor.Warn, "Full (strict)", "")
+	wantFinding(t, rep, doctor.CodeSSLModeNoAOP, "", doctor.Warn, "Full (strict)", "")
 }
 
 func TestGlobalAOPWithOurCAAtTheOrigin(t *testing.T) {
@@ -295,11 +295,11 @@ func TestGlobalAOPWithOurCAAtTheOrigin(t *testing.T) {
 	e := newEnv(t, cfsim.Options{TLSClientAuth: "on"})
 	addr := startOrigin(t, e.lab, "enforce", "")
 	rep := e.diagnose(doctor.Input{Hostnames: []string{"a.example.test"}, Origins: []string{addr}, ProbeTimeout: 10 * time.Second})
-	f := want(t, rep, doctor.CodeOriginWrongCA, addr+" (a.example.test)", doctor.Error, "Cloudflare's origin-pull CA", doctor.ActionOriginSoft)
+	f := wantFinding(t, rep, doctor.CodeOriginWrongCA, addr+" (a.example.test)", doctor.Error, "Cloudflare's origin-pull CA", doctor.ActionOriginSoft)
 	if !strings.Contains(f.Message, e.lab.CAA.Cert.Subject.String()) || !strings.Contains(f.Message, cfsim.GlobalCACommonName) {
 		t.Errorf("message %q should name the CA the origin trusts and Cloudflare's", f.Message)
 	}
-	want(t, rep, doctor.CodeGlobalCAExpiry, "", doctor.Info, "", "")
+	wantFinding(t, rep, doctor.CodeGlobalCAExpiry, "", doctor.Info, "", "")
 	if !rep.GlobalAOP || rep.Hostnames[0].Level != doctor.LevelGlobal {
 		t.Errorf("want global AOP deciding a.example.test, got %+v", rep.Hostnames)
 	}
@@ -315,7 +315,7 @@ func TestGlobalCAExpiryIsCloudflares(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := want(t, rep, doctor.CodeGlobalCAExpiry, "", doctor.Warn, "replacement CA", "")
+	f := wantFinding(t, rep, doctor.CodeGlobalCAExpiry, "", doctor.Warn, "replacement CA", "")
 	if !strings.Contains(f.Message, "2029-11-01") {
 		t.Errorf("message %q should give the global CA's expiry", f.Message)
 	}
@@ -330,7 +330,7 @@ func TestOriginNotEnforcing(t *testing.T) {
 	right := e.lab.ClientA.TLSCertificate()
 	rep := e.diagnose(doctor.Input{Hostnames: []string{"a.example.test"}, Origins: []string{addr},
 		ClientCert: &right, ProbeTimeout: 10 * time.Second})
-	want(t, rep, doctor.CodeOriginNotEnforcing, addr+" (a.example.test)", doctor.Warn, "enforce phase", doctor.ActionOriginEnforce)
+	wantFinding(t, rep, doctor.CodeOriginNotEnforcing, addr+" (a.example.test)", doctor.Warn, "enforce phase", doctor.ActionOriginEnforce)
 	if o := rep.Origins[0]; o.Enforcing == nil || *o.Enforcing {
 		t.Errorf("origin state %+v, want not enforcing", o)
 	}
@@ -341,7 +341,7 @@ func TestOriginEnforcingWithoutAOP(t *testing.T) {
 	e := newEnv(t, cfsim.Options{})
 	addr := startOrigin(t, e.lab, "enforce", "")
 	rep := e.diagnose(doctor.Input{Hostnames: []string{"a.example.test"}, Origins: []string{addr}, ProbeTimeout: 10 * time.Second})
-	want(t, rep, doctor.CodeOriginNoAOP, addr+" (a.example.test)", doctor.Error, "soft phase", doctor.ActionOriginSoft)
+	wantFinding(t, rep, doctor.CodeOriginNoAOP, addr+" (a.example.test)", doctor.Error, "soft phase", doctor.ActionOriginSoft)
 }
 
 func TestMissingExpiryAlerts(t *testing.T) {
@@ -349,7 +349,7 @@ func TestMissingExpiryAlerts(t *testing.T) {
 	e := newEnv(t, cfsim.Options{})
 	e.zoneLevel(e.lab.ClientA)
 	rep := e.diagnose(doctor.Input{})
-	want(t, rep, doctor.CodeAlertsMissing, cfapi.AlertZoneCertExpiry, doctor.Warn, cfapi.AlertZoneCertExpiry, "")
+	wantFinding(t, rep, doctor.CodeAlertsMissing, cfapi.AlertZoneCertExpiry, doctor.Warn, cfapi.AlertZoneCertExpiry, "")
 }
 
 func TestDeploymentTimedOut(t *testing.T) {
@@ -357,7 +357,7 @@ func TestDeploymentTimedOut(t *testing.T) {
 	e := newEnv(t, cfsim.Options{DeployTimeout: true})
 	cert := e.upload(cfapi.LevelZone, e.lab.ClientA)
 	rep := e.diagnose(doctor.Input{})
-	want(t, rep, doctor.CodeCertTimedOut, cert.ID, doctor.Error, "upload the certificate again", "")
+	wantFinding(t, rep, doctor.CodeCertTimedOut, cert.ID, doctor.Error, "upload the certificate again", "")
 }
 
 func TestEvidenceShareOfCloudflareRequests(t *testing.T) {
@@ -375,7 +375,7 @@ func TestEvidenceShareOfCloudflareRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep := e.diagnose(doctor.Input{EvidenceLogs: []string{log}})
-	f := want(t, rep, doctor.CodeEvidenceFailures, "", doctor.Error, "before enforcing", doctor.ActionEvidence)
+	f := wantFinding(t, rep, doctor.CodeEvidenceFailures, "", doctor.Error, "before enforcing", doctor.ActionEvidence)
 	if !strings.Contains(f.Message, "1 of 2") || !strings.Contains(f.Message, "50.0% verified") {
 		t.Errorf("message %q should give 1 of 2 Cloudflare requests, 50%% verified", f.Message)
 	}
@@ -383,7 +383,7 @@ func TestEvidenceShareOfCloudflareRequests(t *testing.T) {
 	if ev == nil || ev.Cloudflare != 2 || ev.Verified != 1 || ev.Direct != 1 || ev.Impact.Cloudflare != 1 || ev.Impact.Direct != 1 {
 		t.Errorf("evidence = %+v", ev)
 	}
-	want(t, rep, doctor.CodeEvidenceDirect, "", doctor.Info, "", "")
+	wantFinding(t, rep, doctor.CodeEvidenceDirect, "", doctor.Info, "", "")
 }
 
 func TestUnknownZoneFails(t *testing.T) {
@@ -392,5 +392,49 @@ func TestUnknownZoneFails(t *testing.T) {
 	_, err := doctor.Diagnose(context.Background(), doctor.Deps{Cloudflare: e.c}, doctor.Input{Zone: "nope.example"})
 	if err == nil {
 		t.Fatal("an unknown zone must fail")
+	}
+}
+
+func TestPrecedencePerHostname(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, cfsim.Options{TLSClientAuth: "on"})
+	zc := e.zoneLevel(e.leaf(zoneName, e.now.Add(365*24*time.Hour)))
+	hc := e.upload(cfapi.LevelHostname, e.lab.ClientB)
+	ctx := context.Background()
+	if _, err := e.c.EnableHostnames(ctx, e.zoneID, hc.ID, []string{"a.example.test"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.c.DisableHostnames(ctx, e.zoneID, hc.ID, []string{"b.example.test"}); err != nil {
+		t.Fatal(err)
+	}
+	rep := e.diagnose(doctor.Input{Hostnames: []string{"c.example.test"}})
+	want := map[string]doctor.HostState{
+		"a.example.test": {Hostname: "a.example.test", Level: doctor.LevelHostname, CertID: hc.ID, Association: "enabled", Issuer: e.lab.CAB.Cert.Subject.String()},
+		"b.example.test": {Hostname: "b.example.test", Level: doctor.LevelHostnameDisabled, Association: "disabled"},
+		"c.example.test": {Hostname: "c.example.test", Level: doctor.LevelZone, CertID: zc.ID, Issuer: e.lab.CAA.Cert.Subject.String()},
+	}
+	if len(rep.Hostnames) != len(want) {
+		t.Fatalf("hostnames %+v, want %d", rep.Hostnames, len(want))
+	}
+	for _, h := range rep.Hostnames {
+		if h != want[h.Hostname] {
+			t.Errorf("%s: %+v, want %+v", h.Hostname, h, want[h.Hostname])
+		}
+	}
+	// A per-hostname certificate in use without its alert policy.
+	wantFinding(t, rep, doctor.CodeAlertsMissing, cfapi.AlertHostnameCertExpiry, doctor.Warn, cfapi.AlertHostnameCertExpiry, "")
+}
+
+func TestAssociationsReadOneByOneWithoutTheList(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, cfsim.Options{HideAssociationList: true})
+	hc := e.upload(cfapi.LevelHostname, e.lab.ClientB)
+	if _, err := e.c.EnableHostnames(context.Background(), e.zoneID, hc.ID, []string{"b.example.test"}); err != nil {
+		t.Fatal(err)
+	}
+	rep := e.diagnose(doctor.Input{Hostnames: []string{"b.example.test", "unassociated.example.test"}})
+	wantFinding(t, rep, doctor.CodeAssocListFallback, "", doctor.Info, "name every hostname", "")
+	if len(rep.Hostnames) != 2 || rep.Hostnames[0].Level != doctor.LevelHostname || rep.Hostnames[1].Level != doctor.LevelNone {
+		t.Errorf("hostnames %+v: want b on its certificate, unassociated on none", rep.Hostnames)
 	}
 }

@@ -322,3 +322,56 @@ func TestExportMatchesTheZone(t *testing.T) {
 		t.Errorf("certificate text differs from Cloudflare's: %v", diags)
 	}
 }
+
+// Hostnames that differ only in punctuation get distinct resource names.
+func TestRenderNamesAreUnique(t *testing.T) {
+	t.Parallel()
+	s := fixedSnapshot()
+	id := s.HostCerts[0].ID
+	s.Associations = []cfapi.HostnameStatus{
+		{Hostname: "a-b.example.com", CertID: id, Enabled: boolp(true), Status: cfapi.StatusActive},
+		{Hostname: "a.b.example.com", CertID: id, Enabled: boolp(true), Status: cfapi.StatusActive},
+		{Hostname: "9.example.com", CertID: "00000000-0000-4000-8000-000000000000", Enabled: boolp(true), Status: cfapi.StatusActive},
+	}
+	out := tfexport.Render(s)
+	p := check(t, out.HCL)
+	if len(p.resources) != len(out.Resources) {
+		t.Errorf("%d resources parsed, %d rendered:\n%s", len(p.resources), len(out.Resources), out.HCL)
+	}
+	// An association whose certificate is gone keeps its literal ID.
+	if !strings.Contains(string(out.HCL), `cert_id  = "00000000-0000-4000-8000-000000000000"`) {
+		t.Errorf("the association of a deleted certificate should name its ID:\n%s", out.HCL)
+	}
+}
+
+func TestReadWithoutTheAssociationList(t *testing.T) {
+	t.Parallel()
+	const zone = "example.test"
+	sim := cfsim.New(cfsim.Options{Zones: []string{zone}, HideAssociationList: true})
+	srv := httptest.NewServer(sim.Handler())
+	t.Cleanup(srv.Close)
+	c, err := cfapi.New(cfapi.Config{Token: sim.Token(), BaseURL: srv.URL + "/client/v4/", HTTPClient: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	lab := pkitest.New(t)
+	key, err := lab.ClientB.KeyPEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, err := c.UploadCertificate(ctx, sim.ZoneID(zone), cfapi.LevelHostname, lab.ClientB.CertPEM(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.EnableHostnames(ctx, sim.ZoneID(zone), hc.ID, []string{"b.example.test"}); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := tfexport.Read(ctx, c, tfexport.Input{Zone: zone, Hostnames: []string{"b.example.test", "none.example.test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Associations) != 1 || snap.Associations[0].Hostname != "b.example.test" {
+		t.Errorf("associations %+v, want b.example.test alone", snap.Associations)
+	}
+}
