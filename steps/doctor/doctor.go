@@ -411,7 +411,7 @@ func (dc *diag) judgeAssoc(a cfapi.HostnameStatus) {
 		f.Severity, f.Code = Error, CodeAssocCertExpired
 		f.Message = fmt.Sprintf("%s is associated with certificate %s, which expired on %s", a.Hostname, a.CertID, c.ExpiresOn.UTC().Format(time.DateOnly))
 		f.Remedy, f.Action = replaceText(cfapi.LevelHostname), ActionNewClientCert
-	case c.Status != cfapi.StatusActive && c.Status.Gone() || c.Status == cfapi.StatusDeploymentTimedOut:
+	case c.Status == cfapi.StatusDeletionTimedOut || c.Status == cfapi.StatusDeploymentTimedOut:
 		f.Severity, f.Code = Error, CodeAssocCertInactive
 		f.Message = fmt.Sprintf("%s is associated with certificate %s, which is %s and cannot become active", a.Hostname, a.CertID, c.Status)
 		f.Remedy = "upload the certificate again and associate the hostname with the new one"
@@ -435,6 +435,9 @@ func (dc *diag) judgeAssoc(a cfapi.HostnameStatus) {
 // presented is treated as absent, as cfsim's edge does: Cloudflare does not
 // document what it does then, and the association finding already says so.
 func (dc *diag) precedence(context.Context) error {
+	// Cloudflare presents the most recently deployed zone-level
+	// certificate; the API gives no deployment time, so the newest upload
+	// stands for it.
 	var zoneCert *cfapi.Certificate
 	for i, c := range dc.zoneCerts {
 		if dc.usable(c) && (zoneCert == nil || !c.UploadedOn.Before(zoneCert.UploadedOn)) {
@@ -497,6 +500,9 @@ func (dc *diag) precedence(context.Context) error {
 		}
 		if hasAssoc && *a.Enabled && st.Level == LevelNone {
 			st.Association = "broken"
+			if c, ok := dc.hostCerts[a.CertID]; ok && (pending(a.Status) || a.Status == cfapi.StatusActive) && (pending(c.Status) || dc.usable(c)) {
+				st.Association = "pending"
+			}
 		}
 		if st.Level == LevelNone {
 			st.Level, st.CertID, st.Issuer = unnamed.Level, unnamed.CertID, unnamed.Issuer
@@ -506,6 +512,11 @@ func (dc *diag) precedence(context.Context) error {
 		dc.hostFinding(st)
 	}
 	return nil
+}
+
+// pending reports a status on its way to active.
+func pending(s cfapi.Status) bool {
+	return s == cfapi.StatusInitializing || s == cfapi.StatusPendingDeployment
 }
 
 func (dc *diag) hostFinding(st HostState) {
@@ -520,7 +531,11 @@ func (dc *diag) hostFinding(st HostState) {
 	case LevelHostnameDisabled:
 		f.Code = CodeHostnameDisabled
 		f.Message = st.Hostname + ": the association is disabled, so Cloudflare presents no client certificate for it, even with zone-level or global AOP on"
-	default:
+	case LevelNone:
+		if st.Association == "pending" {
+			f.Message = st.Hostname + ": Cloudflare presents its per-hostname certificate once the association and the certificate are active"
+			break
+		}
 		f.Severity, f.Code = Warn, CodeHostnameNoCert
 		f.Message = st.Hostname + ": Cloudflare presents no client certificate for it"
 		f.Remedy = "set up AOP for it (per-hostname or zone-level) before the origin requires a client certificate"
@@ -557,12 +572,14 @@ func (dc *diag) globalCAFinding() {
 }
 
 func (dc *diag) alerts(ctx context.Context) error {
+	// An alert matters for the levels in use: zone-level on with a live
+	// certificate, or any enabled association.
 	needZone, needHost := false, false
 	for _, c := range dc.zoneCerts {
-		needZone = needZone || !c.Status.Gone()
+		needZone = needZone || dc.rep.ZoneAOP && !c.Status.Gone()
 	}
-	for _, c := range dc.hostCerts {
-		needHost = needHost || !c.Status.Gone()
+	for _, a := range dc.assocs {
+		needHost = needHost || *a.Enabled
 	}
 	if !needZone && !needHost {
 		return nil

@@ -438,3 +438,21 @@ func TestAssociationsReadOneByOneWithoutTheList(t *testing.T) {
 		t.Errorf("hostnames %+v: want b on its certificate, unassociated on none", rep.Hostnames)
 	}
 }
+
+func TestAssociationStillDeploying(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, cfsim.Options{DeployAfter: 5})
+	hc := e.upload(cfapi.LevelHostname, e.leaf("b.example.test", e.now.Add(365*24*time.Hour)))
+	if _, err := e.c.EnableHostnames(context.Background(), e.zoneID, hc.ID, []string{"b.example.test"}); err != nil {
+		t.Fatal(err)
+	}
+	rep := e.diagnose(doctor.Input{})
+	wantFinding(t, rep, doctor.CodeAssocPending, "b.example.test", doctor.Info, "", "")
+	wantFinding(t, rep, doctor.CodeCertDeploying, hc.ID, doctor.Info, "", "")
+	if h := rep.Hostnames[0]; h.Association != "pending" || h.Level != doctor.LevelNone {
+		t.Errorf("hostname state %+v, want a pending association", h)
+	}
+	if rep.Problems() {
+		t.Errorf("a deployment in progress is not a problem:\n%s", dump(rep))
+	}
+}
