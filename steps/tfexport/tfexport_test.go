@@ -220,32 +220,43 @@ func TestRenderGolden(t *testing.T) {
 	}
 }
 
-// TestExportMatchesTheZone exports a cfsim zone with every kind of object
-// and checks one resource per object, each imported by its ID.
-func TestExportMatchesTheZone(t *testing.T) {
-	t.Parallel()
-	const zone = "example.test"
-	sim := cfsim.New(cfsim.Options{Zones: []string{zone}, SSLMode: cfapi.SSLStrict, TLSClientAuth: "on"})
+const zone = "example.test"
+
+// simZone is a simulator holding zone, a client on it, and an upload
+// helper.
+func simZone(t *testing.T, opts cfsim.Options) (*cfsim.Sim, *cfapi.SDKClient, func(cfapi.Level, *pki.Pair) cfapi.Certificate) {
+	t.Helper()
+	opts.Zones = []string{zone}
+	sim := cfsim.New(opts)
 	srv := httptest.NewServer(sim.Handler())
 	t.Cleanup(srv.Close)
 	c, err := cfapi.New(cfapi.Config{Token: sim.Token(), BaseURL: srv.URL + "/client/v4/", HTTPClient: srv.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	zoneID := sim.ZoneID(zone)
-	lab := pkitest.New(t)
 	upload := func(level cfapi.Level, p *pki.Pair) cfapi.Certificate {
+		t.Helper()
 		key, err := p.KeyPEM()
 		if err != nil {
 			t.Fatal(err)
 		}
-		cert, err := c.UploadCertificate(ctx, zoneID, level, p.CertPEM(), key)
+		cert, err := c.UploadCertificate(context.Background(), sim.ZoneID(zone), level, p.CertPEM(), key)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return cert
 	}
+	return sim, c, upload
+}
+
+// TestExportMatchesTheZone exports a cfsim zone with every kind of object
+// and checks one resource per object, each imported by its ID.
+func TestExportMatchesTheZone(t *testing.T) {
+	t.Parallel()
+	sim, c, upload := simZone(t, cfsim.Options{SSLMode: cfapi.SSLStrict, TLSClientAuth: "on"})
+	ctx := context.Background()
+	zoneID := sim.ZoneID(zone)
+	lab := pkitest.New(t)
 	zc := upload(cfapi.LevelZone, lab.ClientA)
 	if _, err := c.SetZoneAOPEnabled(ctx, zoneID, true); err != nil {
 		t.Fatal(err)
@@ -346,24 +357,9 @@ func TestRenderNamesAreUnique(t *testing.T) {
 
 func TestReadWithoutTheAssociationList(t *testing.T) {
 	t.Parallel()
-	const zone = "example.test"
-	sim := cfsim.New(cfsim.Options{Zones: []string{zone}, HideAssociationList: true})
-	srv := httptest.NewServer(sim.Handler())
-	t.Cleanup(srv.Close)
-	c, err := cfapi.New(cfapi.Config{Token: sim.Token(), BaseURL: srv.URL + "/client/v4/", HTTPClient: srv.Client()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sim, c, upload := simZone(t, cfsim.Options{HideAssociationList: true})
 	ctx := context.Background()
-	lab := pkitest.New(t)
-	key, err := lab.ClientB.KeyPEM()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc, err := c.UploadCertificate(ctx, sim.ZoneID(zone), cfapi.LevelHostname, lab.ClientB.CertPEM(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hc := upload(cfapi.LevelHostname, pkitest.New(t).ClientB)
 	if _, err := c.EnableHostnames(ctx, sim.ZoneID(zone), hc.ID, []string{"b.example.test"}); err != nil {
 		t.Fatal(err)
 	}
