@@ -28,7 +28,8 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err: err, syntax: true} })
-	root.AddCommand(newPKICmd(), newOriginCmd(), newProbeCmd(), newSimCmd(), newRunCmd(), newStatusCmd(), newResumeCmd(), newRollbackCmd(), newRotateCmd())
+	root.AddCommand(newPKICmd(), newOriginCmd(), newProbeCmd(), newSimCmd(), newRunCmd(), newStatusCmd(), newResumeCmd(),
+		newRollbackCmd(), newRotateCmd(), newDoctorCmd(), newExportCmd())
 	rejectUnknownSubcommands(root)
 	return root
 }

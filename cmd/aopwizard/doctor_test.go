@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aopwizard/aopwizard/cfapi"
+	"github.com/aopwizard/aopwizard/cfapi/cfsim"
+	"github.com/aopwizard/aopwizard/pki"
+	"github.com/aopwizard/aopwizard/pki/pkitest"
+)
+
+// cfsimEnv starts a simulator holding example.test and points the
+// CLOUDFLARE_* environment at it (so its tests cannot run in parallel).
+func cfsimEnv(t *testing.T, opts cfsim.Options) (*cfsim.Sim, *cfapi.SDKClient) {
+	t.Helper()
+	opts.Zones = []string{"example.test"}
+	sim := cfsim.New(opts)
+	srv := httptest.NewServer(sim.Handler())
+	t.Cleanup(srv.Close)
+	t.Setenv(cfapi.EnvAPIToken, sim.Token())
+	t.Setenv(cfapi.EnvBaseURL, srv.URL+"/client/v4/")
+	c, err := cfapi.New(cfapi.Config{Token: sim.Token(), BaseURL: srv.URL + "/client/v4/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sim, c
+}
+
+// uploadZoneCert uploads a zone-level certificate valid until notAfter
+// and turns zone-level AOP on.
+func uploadZoneCert(t *testing.T, sim *cfsim.Sim, c *cfapi.SDKClient, lab *pkitest.Lab, notAfter time.Time) cfapi.Certificate {
+	t.Helper()
+	p, err := pki.IssueClient(lab.CAA, pki.ClientOptions{CommonName: "example.test", KeyType: pki.ECDSAP256,
+		NotBefore: notAfter.Add(-400 * 24 * time.Hour), NotAfter: notAfter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := p.KeyPEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	zoneID := sim.ZoneID("example.test")
+	cert, err := c.UploadCertificate(ctx, zoneID, cfapi.LevelZone, p.CertPEM(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SetZoneAOPEnabled(ctx, zoneID, true); err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+func TestDoctorCommandExpiredCertificateExits1(t *testing.T) {
+	sim, c := cfsimEnv(t, cfsim.Options{SSLMode: cfapi.SSLStrict})
+	lab := pkitest.New(t)
+	cert := uploadZoneCert(t, sim, c, lab, time.Now().Add(-48*time.Hour))
+	code, out, errs := probeRunCLI(t, "doctor", "--zone", "example.test")
+	if code != exitFailure {
+		t.Fatalf("exit %d, want 1; stdout:\n%s\nstderr: %s", code, out, errs)
+	}
+	for _, want := range []string{"ERROR cert-expired", cert.ID, "fix: issue a new client certificate", "run: aopwizard pki generate --dir DIR --domain example.test", "WARN  expiry-alerts-missing"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errs, "problems found in zone example.test") {
+		t.Errorf("stderr %q should say problems were found", errs)
+	}
+}
+
+func TestDoctorCommandWarningsExit0JSON(t *testing.T) {
+	sim, c := cfsimEnv(t, cfsim.Options{SSLMode: cfapi.SSLStrict})
+	lab := pkitest.New(t)
+	cert := uploadZoneCert(t, sim, c, lab, time.Now().Add(10*24*time.Hour+time.Hour))
+	code, out, errs := probeRunCLI(t, "doctor", "--zone", "example.test", "--json")
+	if code != exitOK {
+		t.Fatalf("warnings only: exit %d, want 0; stdout:\n%s\nstderr: %s", code, out, errs)
+	}
+	var rep struct {
+		Findings []struct{ Severity, Code, Subject, Remedy, Action string }
+		Commands map[string]string
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	found := false
+	for _, f := range rep.Findings {
+		if f.Code == "cert-expiring" && f.Subject == cert.ID {
+			found = f.Severity == "warn" && f.Action == "new-client-cert" && f.Remedy != ""
+		}
+	}
+	if !found {
+		t.Errorf("no warn cert-expiring finding with a remedy in:\n%s", out)
+	}
+	if !strings.HasPrefix(rep.Commands["new-client-cert"], "aopwizard pki generate") {
+		t.Errorf("commands = %v", rep.Commands)
+	}
+}
+
+func TestDoctorCommandBadInputExits2(t *testing.T) {
+	_, _ = cfsimEnv(t, cfsim.Options{})
+	log := filepath.Join(t.TempDir(), "missing.log")
+	for _, args := range [][]string{
+		{"doctor"},
+		{"doctor", "--zone", "example.test", "--client-cert", "x.pem"},
+		{"doctor", "--zone", "example.test", "--log", log},
+		{"doctor", "--zone", "example.test", "--origin", "127.0.0.1:99999"},
+		{"doctor", "--zone", "example.test", "--hostname", "a b"},
+	} {
+		if code, out, errs := probeRunCLI(t, args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want 2; stdout:\n%s\nstderr: %s", args, code, out, errs)
+		}
+	}
+	t.Setenv(cfapi.EnvAPIToken, "")
+	if code, _, errs := probeRunCLI(t, "doctor", "--zone", "example.test"); code != exitUsage || !strings.Contains(errs, cfapi.EnvAPIToken) {
+		t.Errorf("without a token: exit %d, stderr %q; want 2 naming %s", code, errs, cfapi.EnvAPIToken)
+	}
+}
+
+func TestExportTerraformCommand(t *testing.T) {
+	sim, c := cfsimEnv(t, cfsim.Options{SSLMode: cfapi.SSLStrict})
+	lab := pkitest.New(t)
+	cert := uploadZoneCert(t, sim, c, lab, time.Now().Add(365*24*time.Hour))
+	out := filepath.Join(t.TempDir(), "aop.tf")
+	code, stdout, errs := probeRunCLI(t, "export", "terraform", "--zone", "example.test", "--out", out)
+	if code != exitOK {
+		t.Fatalf("exit %d; stdout:\n%s\nstderr: %s", code, stdout, errs)
+	}
+	hcl, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zoneID := sim.ZoneID("example.test")
+	for _, want := range []string{`id = "` + zoneID + "/" + cert.ID + `"`, "cloudflare_authenticated_origin_pulls_settings", `file("${var.aop_key_dir}/zone_`} {
+		if !strings.Contains(string(hcl), want) {
+			t.Errorf("export lacks %q:\n%s", want, hcl)
+		}
+	}
+	if !strings.Contains(errs, "exported 4 resources") || !strings.Contains(errs, ".key") {
+		t.Errorf("stderr %q should count the resources and name the key files", errs)
+	}
+	// An existing file is not replaced without --force.
+	if code, _, errs := probeRunCLI(t, "export", "terraform", "--zone", "example.test", "--out", out); code != exitUsage {
+		t.Errorf("existing --out: exit %d, want 2 (%s)", code, errs)
+	}
+	if code, stdout, _ := probeRunCLI(t, "export", "terraform", "--zone", "example.test"); code != exitOK || !strings.Contains(stdout, "required_providers") {
+		t.Errorf("to stdout: exit %d\n%s", code, stdout)
+	}
+	if code, _, _ := probeRunCLI(t, "export", "terraform"); code != exitUsage {
+		t.Errorf("without --zone: exit %d, want 2", code)
+	}
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/google/renameio/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/aopwizard/aopwizard/cfapi"
+	"github.com/aopwizard/aopwizard/steps/tfexport"
+)
+
+func newExportCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "export",
+		Short: "Write what exists in a zone as configuration for other tools (Terraform)",
+	}
+	cmd.AddCommand(newExportTerraformCmd())
+	return cmd
+}
+
+type exportTerraformFlags struct {
+	zone, out string
+	hostnames []string
+	force     bool
+}
+
+func newExportTerraformCmd() *cobra.Command {
+	var f exportTerraformFlags
+	cmd := &cobra.Command{
+		Use:   "terraform",
+		Short: "Write the zone's AOP objects as Terraform (Cloudflare provider v5) with import blocks",
+		Long: "terraform reads the zone's Authenticated Origin Pulls objects and writes them as HCL for the\n" +
+			"Cloudflare provider v5 (5.17.0 or later): the SSL/TLS mode and global AOP (cloudflare_zone_setting),\n" +
+			"zone-level AOP (cloudflare_authenticated_origin_pulls_settings), every live zone-level and hostname\n" +
+			"certificate, every hostname association (cloudflare_authenticated_origin_pulls, one per hostname)\n" +
+			"and the expiry notification policies, each with an import block for its ID so the first\n" +
+			"terraform plan adopts what exists instead of creating it again.\n\n" +
+			"Private keys are never written: each certificate reads its key with file() from the directory\n" +
+			"in the variable aop_key_dir, in a file named after the resource (listed on stderr).\n" +
+			"The API token comes from " + cfapi.EnvAPIToken + ".\n\n" +
+			"Exit status: 0 when written, 1 when Cloudflare could not be read, 2 for bad flags.",
+		Example: "  aopwizard export terraform --zone example.com --out aop.tf\n" +
+			"  aopwizard export terraform --zone example.com > aop.tf",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runExportTerraform(cmd, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.zone, "zone", "", "the zone to export, e.g. example.com (required)")
+	fl.StringVar(&f.out, "out", "", "file to write (default: stdout)")
+	fl.BoolVar(&f.force, "force", false, "replace --out if it exists")
+	fl.StringSliceVar(&f.hostnames, "hostname", nil, "hostname whose association to export where Cloudflare does not list associations; repeat for several")
+	return cmd
+}
+
+func runExportTerraform(cmd *cobra.Command, f exportTerraformFlags) error {
+	if strings.TrimSpace(f.zone) == "" {
+		return usagef("--zone is required: the zone to export, e.g. --zone example.com")
+	}
+	if f.out != "" && !f.force {
+		if _, err := os.Lstat(f.out); err == nil {
+			return usagef("--out %s exists: choose another file, or add --force to replace it", f.out)
+		}
+	}
+	client, err := cfapi.New(cfapi.ConfigFromEnv(os.Getenv))
+	if err != nil {
+		if errors.Is(err, cfapi.ErrNoCredentials) {
+			return asUsage(err)
+		}
+		return err
+	}
+	snap, err := tfexport.Read(cmd.Context(), client, tfexport.Input{Zone: f.zone, Hostnames: f.hostnames})
+	if err != nil {
+		return err
+	}
+	out := tfexport.Render(snap)
+	if f.out == "" {
+		if _, err := cmd.OutOrStdout().Write(out.HCL); err != nil {
+			return fmt.Errorf("write the configuration: %w", err)
+		}
+	} else if err := renameio.WriteFile(f.out, out.HCL, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", f.out, err)
+	}
+	w := cmd.ErrOrStderr()
+	fmt.Fprintf(w, "exported %d resources of zone %s", len(out.Resources), snap.Zone.Name)
+	if f.out != "" {
+		fmt.Fprintf(w, " to %s", f.out)
+	}
+	fmt.Fprintln(w)
+	if keys := out.KeyFiles(); len(keys) > 0 {
+		fmt.Fprintf(w, "put these private keys in the directory you give as var.%s: %s\n", tfexport.KeyDirVariable, strings.Join(keys, ", "))
+	}
+	if snap.PoliciesUnread {
+		fmt.Fprintln(w, "notification policies were left out: the API token cannot read them (add Notifications Read)")
+	}
+	return nil
+}
