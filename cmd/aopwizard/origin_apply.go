@@ -207,7 +207,7 @@ func runOriginApply(cmd *cobra.Command, f *originApplyFlags, hooks originApplyHo
 	if target == "" {
 		choice, err := inplace.ChooseTarget(cmd.Context(), server.NewExecRunner(nil), d, spec.ID, specHostnames(spec), f.spec.cert != "")
 		if err != nil {
-			return noBlockError(err)
+			return noBlockError(err, choice.Hosts)
 		}
 		target = choice.Target
 		fmt.Fprintf(stderr, "Target %s: %s (--target chooses)\n", target, choice.Why)
@@ -326,13 +326,34 @@ func withoutMissingCert(err error) error {
 	return errors.Join(keep...)
 }
 
-// noBlockError words inplace.ErrNoBlock for the command line: bad input,
-// with the flag that writes a new block instead.
-func noBlockError(err error) error {
-	if errors.Is(err, inplace.ErrNoBlock) {
-		return usagef("%v: add TLS to the site first, or use --target managed (with --cert and --key)", err)
+// noBlockError words inplace.ErrNoBlock for the command line: bad input
+// naming each hostname without a TLS block, with the flag that writes a
+// new block instead.
+func noBlockError(err error, hosts []sites.Host) error {
+	if !errors.Is(err, inplace.ErrNoBlock) {
+		return err
 	}
-	return err
+	var missing, why []string
+	for _, h := range hosts {
+		if len(h.Blocks) > 0 {
+			continue
+		}
+		missing = append(missing, h.Hostname)
+		if h.Reason != sites.NotFound {
+			why = append(why, h.Hostname+": "+h.Detail)
+		}
+	}
+	if len(missing) == 0 {
+		return asUsage(err)
+	}
+	msg := fmt.Sprintf("no TLS block serves %s: add TLS to the site first, or use --target managed (with --cert and --key)", strings.Join(missing, ", "))
+	if len(missing) < len(hosts) {
+		msg += " for those hostnames alone (the others have a TLS site: apply them with --target existing)"
+	}
+	if len(why) > 0 {
+		msg += "\n  " + strings.Join(why, "\n  ")
+	}
+	return asUsage(mappedError{msg: msg, err: err})
 }
 
 // existingChanges plans the in-place edit of the operator's blocks. A
@@ -355,7 +376,7 @@ func existingChanges(cmd *cobra.Command, f *originApplyFlags, spec render.Spec, 
 		plan, hosts, err := inplace.PlanFor(cmd.Context(), server.NewExecRunner(nil), d, specHostnames(spec), in)
 		switch {
 		case errors.Is(err, inplace.ErrNoBlock):
-			return nil, hosts, noBlockError(err)
+			return nil, hosts, noBlockError(err, hosts)
 		case errors.Is(err, inplace.ErrLoose) && !in.AllowLoose:
 			for _, h := range hosts {
 				for _, b := range h.Blocks {

@@ -1,0 +1,350 @@
+package main
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aopwizard/aopwizard/origin/evidence"
+	"github.com/aopwizard/aopwizard/origin/render"
+	"github.com/aopwizard/aopwizard/origin/servertest"
+	"github.com/aopwizard/aopwizard/pki"
+	"github.com/aopwizard/aopwizard/pki/pkitest"
+)
+
+// siteLab is an operator's own nginx site (a root, locations, a custom
+// 404, a redirect), started on 127.0.0.1, that `origin apply --target
+// existing` edits in place.
+type siteLab struct {
+	lab       *pkitest.Lab
+	dir, addr string
+	site      string // the site's file (behind a sites-enabled symlink)
+	conf      string
+	cpDir     string
+	run       *servertest.Running
+}
+
+const siteHost = "a.example.test"
+
+// siteRequests are the paths whose answers the site's users rely on.
+var siteRequests = []string{"/", "/style.css", "/missing.html", "/go", "/private/x"}
+
+// newSiteLab starts nginx with the operator's site; extra goes into its
+// server block (e.g. a client-verification directive it already had).
+func newSiteLab(t *testing.T, extra string) *siteLab {
+	t.Helper()
+	servertest.RequireServer(t, render.Nginx)
+	l := &siteLab{lab: pkitest.New(t), dir: servertest.Dir(t), cpDir: filepath.Join(t.TempDir(), "cp")}
+	l.addr = fmt.Sprintf("127.0.0.1:%d", servertest.FreePort(t))
+	d := l.dir
+	files := map[string]string{
+		"nginx.conf": "worker_processes 1;\npid " + d + "/nginx.pid;\nerror_log " + d + "/error.log info;\nevents { worker_connections 64; }\n" +
+			"http {\n    client_body_temp_path " + d + "/t-body;\n    proxy_temp_path " + d + "/t-proxy;\n    fastcgi_temp_path " + d + "/t-fcgi;\n" +
+			"    uwsgi_temp_path " + d + "/t-uwsgi;\n    scgi_temp_path " + d + "/t-scgi;\n" +
+			"    types { text/html html; text/css css; }\n    access_log " + d + "/access.log;\n    include " + d + "/sites-enabled/*;\n}\n",
+		"www/index.html": "<h1>shop</h1>\n",
+		"www/style.css":  "h1 { color: red }\n",
+		"www/404.html":   "<p>custom not found</p>\n",
+		"sites-available/shop": "# The operator's shop.\nserver {\n    listen " + l.addr + " ssl;\n    server_name " + siteHost + " *.shop.test;\n" +
+			"    ssl_certificate " + l.lab.Path(pkitest.ServerCert) + ";\n    ssl_certificate_key " + l.lab.Path(pkitest.ServerKey) + ";\n" + extra +
+			"    root " + d + "/www;\n    error_page 404 /404.html;\n\n    location / {\n        try_files $uri $uri/ =404;\n    }\n" +
+			"    location /private/ {\n        internal;\n    }\n    location = /go {\n        return 302 /index.html;\n    }\n}\n",
+	}
+	for name, content := range files {
+		p := filepath.Join(d, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(d, "sites-enabled"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(d, "sites-available", "shop"), filepath.Join(d, "sites-enabled", "shop")); err != nil {
+		t.Fatal(err)
+	}
+	l.site, l.conf = filepath.Join(d, "sites-available", "shop"), filepath.Join(d, "nginx.conf")
+	l.run = servertest.Start(t, render.Nginx, l.conf)
+	return l
+}
+
+// args are the apply flags for phase, trusting CA A, without a target.
+func (l *siteLab) args(phase string, more ...string) []string {
+	return append([]string{"origin", "apply", "--server", "nginx", "--phase", phase, "--hostname", siteHost, "--id", "example.test",
+		"--ca-file", l.lab.Path(pkitest.CAAFile), "--access-log", filepath.Join(l.dir, "aop.log"), "--config", l.conf,
+		"--error-log", l.run.ErrorLog, "--checkpoint-dir", l.cpDir, "--systemd=false"}, more...)
+}
+
+func (l *siteLab) rollback(more ...string) []string {
+	return append([]string{"origin", "rollback", "--server", "nginx", "--checkpoint-dir", l.cpDir, "--config", l.conf,
+		"--error-log", l.run.ErrorLog, "--systemd=false"}, more...)
+}
+
+// bytesOf reads the operator's files.
+func (l *siteLab) bytesOf(t *testing.T) string {
+	t.Helper()
+	var b strings.Builder
+	for _, p := range []string{l.site, l.conf} {
+		c, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "==> %s\n%s", p, c)
+	}
+	return b.String()
+}
+
+// answers asks every path of the site as a client presenting cert (nil:
+// none), on a new connection each (nginx closes one after a certificate
+// error, and Cloudflare would handshake again).
+func (l *siteLab) answers(cert *pki.Pair) (string, error) {
+	roots := x509.NewCertPool()
+	roots.AddCert(l.lab.ServerCA.Cert)
+	c := &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{
+			RootCAs: roots, ServerName: siteHost, MinVersion: tls.VersionTLS12,
+			// Go sends nothing from Certificates for a CA the server did
+			// not announce; a wrong-CA client must still present it.
+			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+				if cert == nil {
+					return &tls.Certificate{}, nil
+				}
+				tc := cert.TLSCertificate()
+				return &tc, nil
+			},
+		}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	var b strings.Builder
+	for _, p := range siteRequests {
+		resp, err := c.Get("https://" + l.addr + p)
+		if err != nil {
+			return "", err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "%s: %d %s location=%q %q\n", p, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Location"), body)
+	}
+	return b.String(), nil
+}
+
+// expectAnswers polls until a client presenting cert gets want (a reload
+// lands asynchronously: docs/origin-servers.md, "Reloads are asynchronous").
+func (l *siteLab) expectAnswers(t *testing.T, what string, cert *pki.Pair, want func(string) error) {
+	t.Helper()
+	servertest.Eventually(t, what, func() error {
+		got, err := l.answers(cert)
+		if err != nil {
+			return err
+		}
+		return want(got)
+	})
+}
+
+func sameAs(before string) func(string) error {
+	return func(got string) error {
+		if got != before {
+			return fmt.Errorf("answers differ:\nbefore:\n%s\nnow:\n%s", before, got)
+		}
+		return nil
+	}
+}
+
+// TestOriginApplyTargetExisting is issue 10 through the CLI on a real
+// nginx site: the default target is the site itself; --dry-run shows the
+// diff of the operator's file and writes nothing; the soft phase keeps
+// every answer for no, right, wrong-CA and expired certificates and logs
+// each result; enforce keeps them for the right certificate only; a hand
+// edit since the change stops rollback unless --force; rollback restores
+// the files byte for byte and the answers.
+func TestOriginApplyTargetExisting(t *testing.T) {
+	t.Parallel()
+	l := newSiteLab(t, "")
+	clients := map[string]*pki.Pair{"none": nil, "right": l.lab.ClientA, "wrong-ca": l.lab.ClientB, "expired": l.lab.ClientAExpired}
+	before, err := l.answers(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"/missing.html: 404", "custom not found", "/go: 302", "/private/x: 404", "/style.css: 200 text/css"} {
+		if !strings.Contains(before, want) {
+			t.Fatalf("the baseline does not exercise %q:\n%s", want, before)
+		}
+	}
+	original := l.bytesOf(t)
+
+	code, out, errs := runOriginCLI(t, l.args("soft", "--dry-run")...)
+	if code != exitOK || !strings.Contains(errs, "Target existing: the site's own TLS blocks serve "+siteHost) ||
+		!strings.Contains(out, "--- "+l.site) || !strings.Contains(out, "+    # BEGIN aopwizard example.test/1") ||
+		!strings.Contains(out, "+    ssl_verify_client optional_no_ca;") {
+		t.Fatalf("dry run: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	if l.bytesOf(t) != original {
+		t.Fatal("--dry-run changed the operator's files")
+	}
+
+	code, out, errs = runOriginCLI(t, l.args("soft", "--yes")...)
+	if code != exitOK || !strings.Contains(out, "applied nginx soft phase to the existing site") || !strings.Contains(errs, "Listener OK") ||
+		!strings.Contains(errs, "warning: "+filepath.Join(l.dir, "sites-enabled", "shop")+":2 also serves *.shop.test: they get client-certificate verification too") {
+		t.Fatalf("apply soft: exit %d\nstdout:\n%s\nstderr:\n%s\n%s", code, out, errs, l.run.ErrorTail())
+	}
+	if fi, err := os.Lstat(filepath.Join(l.dir, "sites-enabled", "shop")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("sites-enabled/shop is no longer a symlink: %v", err)
+	}
+	for name, cert := range clients {
+		l.expectAnswers(t, "soft phase, "+name+" certificate: the site's answers", cert, sameAs(before))
+	}
+	servertest.Eventually(t, "the evidence log shows every verification result", func() error {
+		log, _ := os.ReadFile(filepath.Join(l.dir, "aop.log"))
+		for _, want := range []string{`verify="NONE"`, `verify="SUCCESS"`, `verify="FAILED:unable to verify the first certificate"`, `verify="FAILED:certificate has expired"`} {
+			if !strings.Contains(string(log), want) {
+				return fmt.Errorf("evidence log lacks %s:\n%s", want, log)
+			}
+		}
+		return nil
+	})
+	code, out, errs = runOriginCLI(t, "origin", "evidence", "--log", filepath.Join(l.dir, "aop.log"), "--json")
+	var rep evidence.Report
+	if code != exitOK || json.Unmarshal([]byte(out), &rep) != nil {
+		t.Fatalf("origin evidence on the in-place log: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	if h := rep.Host(siteHost); h.Success == 0 || h.None == 0 || h.FailedReasons["certificate has expired"] == 0 || h.FailedReasons["unable to verify the first certificate"] == 0 {
+		t.Errorf("origin evidence counts %+v; want SUCCESS, NONE, expired and wrong-CA failures", h)
+	}
+
+	code, out, errs = runOriginCLI(t, l.args("enforce", "--yes")...)
+	if code != exitOK || !strings.Contains(out, "applied nginx enforce phase to the existing site") {
+		t.Fatalf("apply enforce: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	l.expectAnswers(t, "enforce phase, right certificate: the site's answers", l.lab.ClientA, sameAs(before))
+	for _, name := range []string{"none", "wrong-ca", "expired"} {
+		l.expectAnswers(t, "enforce phase, "+name+" certificate refused", clients[name], func(got string) error {
+			if strings.Count(got, ": 400 ") != len(siteRequests) {
+				return fmt.Errorf("not every request refused with 400:\n%s", got)
+			}
+			return nil
+		})
+	}
+
+	// A hand edit since the change: rollback refuses, --force discards it.
+	enforced, _ := os.ReadFile(l.site)
+	if err := os.WriteFile(l.site, append(enforced, "# edited by hand\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs = runOriginCLI(t, l.rollback()...)
+	if code != exitFailure || !strings.Contains(errs, "file changed since aopwizard wrote it: "+l.site) || !strings.Contains(errs, "--force") {
+		t.Fatalf("rollback after a hand edit: exit %d, stderr:\n%s", code, errs)
+	}
+	if got, _ := os.ReadFile(l.site); !strings.HasSuffix(string(got), "# edited by hand\n") {
+		t.Fatal("the refused rollback changed the site file")
+	}
+	for _, more := range [][]string{{"--force"}, nil} {
+		if code, out, errs = runOriginCLI(t, l.rollback(more...)...); code != exitOK || !strings.Contains(out, "restored "+l.site) {
+			t.Fatalf("rollback %v: exit %d\nstdout:\n%s\nstderr:\n%s", more, code, out, errs)
+		}
+	}
+	if got := l.bytesOf(t); got != original {
+		t.Fatalf("rollback did not restore the files byte for byte:\n%s", got)
+	}
+	for name, cert := range clients {
+		l.expectAnswers(t, "after rollback, "+name+" certificate: the site's answers", cert, sameAs(before))
+	}
+}
+
+// TestOriginApplyTargetChoiceAndRefusals: the default target follows
+// discovery, and what needs the operator's word is refused as bad input
+// (exit 2) without its flag, with nothing changed.
+func TestOriginApplyTargetChoiceAndRefusals(t *testing.T) {
+	t.Parallel()
+	// The site already verifies clients, against CA B: a conflict.
+	l := newSiteLab(t, "    ssl_client_certificate "+pkitest.New(t).Path(pkitest.CABFile)+";\n    ssl_verify_client optional;\n")
+	original := l.bytesOf(t)
+	withHost := func(host string, more ...string) []string {
+		args := l.args("soft", more...)
+		for i := range args {
+			if args[i] == siteHost {
+				args[i] = host
+			}
+		}
+		return args
+	}
+	certFlags := []string{"--cert", l.lab.Path(pkitest.ServerCert), "--key", l.lab.Path(pkitest.ServerKey)}
+
+	cases := []struct {
+		name      string
+		args      []string
+		code      int
+		out, errs []string
+	}{
+		{"conflict without --override-conflicts", l.args("soft", "--yes"), exitUsage, nil,
+			[]string{"Target existing", ":7: ssl_client_certificate ", "resolution:", "pass --override-conflicts"}},
+		{"conflict, dry run", l.args("soft", "--dry-run"), exitOK,
+			[]string{"-    ssl_verify_client optional;", "+    # aopwizard example.test replaced: ssl_verify_client optional;"},
+			[]string{"the diff below assumes --override-conflicts"}},
+		{"no block, no certificate for a new one", withHost("b.example.test", "--yes"), exitUsage, nil,
+			[]string{"no TLS block serves", "b.example.test", "add TLS to the site first, or use --target managed"}},
+		{"--target existing, no block", withHost("b.example.test", append([]string{"--target", "existing", "--yes"}, certFlags...)...), exitUsage, nil,
+			[]string{"no TLS block serves", "add TLS to the site first, or use --target managed"}},
+		{"no block: managed", withHost("b.example.test", append([]string{"--dry-run"}, certFlags...)...), exitOK,
+			[]string{"+++ " + filepath.Join(l.dir, "conf.d", "aopwizard-example.test.conf"), "+    server_name b.example.test;"},
+			[]string{"Target managed: no TLS block serves b.example.test"}},
+		{"--target managed needs the certificate", l.args("soft", "--target", "managed", "--dry-run"), exitUsage, nil,
+			[]string{"--cert: "}},
+		{"wildcard match without --allow-loose", withHost("x.shop.test", "--yes"), exitUsage, nil,
+			[]string{`loose match: x.shop.test is served by ` + filepath.Join(l.dir, "sites-enabled", "shop") + `:2 through "*.shop.test"`, "pass --allow-loose"}},
+		{"wildcard match, dry run", withHost("x.shop.test", "--dry-run"), exitOK, []string{"+    # BEGIN aopwizard example.test/1"},
+			[]string{"the diff below assumes --allow-loose", "the diff below assumes --override-conflicts"}},
+		{"unknown target", l.args("soft", "--target", "elsewhere"), exitUsage, nil, []string{"--target: target \"elsewhere\" is unknown"}},
+	}
+	for _, c := range cases {
+		code, out, errs := runOriginCLI(t, c.args...)
+		if code != c.code {
+			t.Errorf("%s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", c.name, code, c.code, out, errs)
+			continue
+		}
+		for _, w := range c.out {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s: stdout lacks %q:\n%s", c.name, w, out)
+			}
+		}
+		for _, w := range c.errs {
+			if !strings.Contains(errs, w) {
+				t.Errorf("%s: stderr lacks %q:\n%s", c.name, w, errs)
+			}
+		}
+		if l.bytesOf(t) != original {
+			t.Fatalf("%s changed the operator's files", c.name)
+		}
+	}
+
+	// With the flag the conflict is resolved, and rollback restores it.
+	code, out, errs := runOriginCLI(t, l.args("soft", "--yes", "--override-conflicts")...)
+	if code != exitOK || !strings.Contains(out, "applied nginx soft phase to the existing site") {
+		t.Fatalf("apply with --override-conflicts: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	l.expectAnswers(t, "soft phase trusts CA A now", l.lab.ClientA, func(got string) error {
+		if !strings.Contains(got, "/: 200") {
+			return fmt.Errorf("%s", got)
+		}
+		return nil
+	})
+	if code, out, errs = runOriginCLI(t, l.rollback()...); code != exitOK {
+		t.Fatalf("rollback: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	if l.bytesOf(t) != original {
+		t.Fatal("rollback did not restore the conflicting directives byte for byte")
+	}
+}
