@@ -1,0 +1,99 @@
+package inplace_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/aopwizard/aopwizard/origin/apply"
+	"github.com/aopwizard/aopwizard/origin/cfca"
+	"github.com/aopwizard/aopwizard/origin/inplace"
+	"github.com/aopwizard/aopwizard/origin/render"
+	"github.com/aopwizard/aopwizard/origin/server"
+	"github.com/aopwizard/aopwizard/origin/sites"
+	"github.com/aopwizard/aopwizard/pki/pkitest"
+)
+
+// HAProxy discovery reads haproxy.cfg and the certificates' names, with no
+// server running: the target choice for each kind of configuration.
+func TestChooseTarget(t *testing.T) {
+	lab := pkitest.New(t)
+	frontend := "frontend fe_tls\n    bind 127.0.0.1:8443 ssl crt " + lab.Path(pkitest.ServerBundle) + "\n    default_backend app\n"
+	backend := "backend app\n    server app 127.0.0.1:8080\n"
+	cases := []struct {
+		name, cfg string
+		hosts     []string
+		managedOK bool
+		want      inplace.Target
+		err       error
+	}{
+		{"the operator's frontend", frontend + backend, []string{"a.example.test"}, true, inplace.Existing, nil},
+		{"aopwizard's own managed block", "# BEGIN aopwizard example.test\n" + frontend + "# END aopwizard example.test\n" + backend,
+			[]string{"a.example.test"}, false, inplace.Managed, nil},
+		{"another id's in-place region is the operator's block", "# BEGIN aopwizard example.test/1\n" + frontend + "# END aopwizard example.test/1\n" + backend,
+			[]string{"a.example.test"}, false, inplace.Existing, nil},
+		{"no block, a certificate for a new one", backend, []string{"a.example.test"}, true, inplace.Managed, nil},
+		{"no block, no certificate", backend, []string{"a.example.test"}, false, "", inplace.ErrNoBlock},
+		{"some hostnames have a block", frontend + backend, []string{"a.example.test", "other.test"}, true, "", inplace.ErrNoBlock},
+		{"no hostname", backend, nil, true, inplace.Managed, nil},
+	}
+	for _, c := range cases {
+		cfg := filepath.Join(t.TempDir(), "haproxy.cfg")
+		if err := os.WriteFile(cfg, []byte(c.cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := server.Debian(render.HAProxy)
+		d.SetConfigPath(cfg)
+		got, err := inplace.ChooseTarget(context.Background(), server.NewExecRunner(nil), d, "example.test", c.hosts, c.managedOK)
+		if got.Target != c.want || !errors.Is(err, c.err) || (c.err == nil && err != nil) {
+			t.Errorf("%s: got %q (%s), %v; want %q, %v", c.name, got.Target, got.Why, err, c.want, c.err)
+		}
+	}
+}
+
+func TestInputFor(t *testing.T) {
+	dir := t.TempDir()
+	in, extra, err := inplace.InputFor(render.Spec{Server: render.Nginx, ID: "example.test", Phase: render.Soft, Mode: render.Global, ConfDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := filepath.Join(dir, render.GlobalCAFileName)
+	if in.CAFile != ca || in.AccessLog != "/var/log/nginx/aopwizard-example.test.log" || len(extra) != 1 ||
+		extra[0].Path != ca || !bytes.Equal(extra[0].Content, cfca.PEM()) || extra[0].Original != apply.Absent {
+		t.Errorf("global mode: %+v, %+v", in, extra)
+	}
+	in, extra, _ = inplace.InputFor(render.Spec{Server: render.Apache, ID: "z", Phase: render.Enforce, Mode: render.Hostname,
+		Hosts: []render.Host{{Name: "A.example.test", CAFile: "/ca/a.pem"}}, AccessLog: "/l/aop.log"})
+	if in.HostCAFiles["a.example.test"] != "/ca/a.pem" || in.AccessLog != "/l/aop.log" || len(extra) != 0 {
+		t.Errorf("hostname mode: %+v, %+v", in, extra)
+	}
+}
+
+func TestPlanChangesAndListenerTargets(t *testing.T) {
+	p := &inplace.Plan{Edits: []inplace.FileEdit{{Path: "/a", Old: []byte("x"), New: []byte("y")}, {Path: "/b", New: []byte("z"), Created: true}}}
+	ch := p.Changes()
+	if len(ch) != 2 || ch[0].Original != apply.OriginalOf([]byte("x")) || ch[1].Original != apply.Absent || ch[1].Mode != 0o644 {
+		t.Errorf("changes: %+v", ch)
+	}
+	block := func(listen ...string) sites.Found { return sites.Found{Block: sites.Block{Listen: listen}} }
+	hosts := []sites.Host{{Hostname: "a.example.test", Blocks: []sites.Found{block("127.0.0.1:8443 ssl"), block("[::1]:8443 ssl", "127.0.0.1:8443 ssl")}}}
+	perHost := []apply.Target{{Addr: "127.0.0.1:443", SNI: "A.example.test", Phase: render.Soft}, {Addr: "127.0.0.1:443", SNI: "b.example.test"}}
+	got := inplace.ListenerTargets(hosts, perHost)
+	if len(got) != 2 || got[0].Addr != "127.0.0.1:8443" || got[1].Addr != "[::1]:8443" || got[0].Phase != render.Soft || got[1].SNI != "A.example.test" {
+		t.Errorf("targets: %+v", got)
+	}
+}
+
+func TestParseTarget(t *testing.T) {
+	for in, want := range map[string]inplace.Target{"": "", "Existing": inplace.Existing, "managed": inplace.Managed} {
+		if got, err := inplace.ParseTarget(in); got != want || err != nil {
+			t.Errorf("%q: %q, %v", in, got, err)
+		}
+	}
+	if _, err := inplace.ParseTarget("new"); err == nil {
+		t.Error("an unknown target was accepted")
+	}
+}
