@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,16 +21,18 @@ import (
 	"github.com/aopwizard/aopwizard/pki/pkitest"
 )
 
-// siteLab is an operator's own nginx site (a root, locations, a custom
-// 404, a redirect), started on 127.0.0.1, that `origin apply --target
+// siteLab is an operator's own site on a real nginx, Apache or HAProxy
+// (static files or an application, a custom 404, a redirect, an
+// internal-only path), started on 127.0.0.1, that `origin apply --target
 // existing` edits in place.
 type siteLab struct {
-	lab       *pkitest.Lab
-	dir, addr string
-	site      string // the site's file (behind a sites-enabled symlink)
-	conf      string
-	cpDir     string
-	run       *servertest.Running
+	lab        *pkitest.Lab
+	kind       render.Server
+	dir, addr  string
+	site, conf string // the site's file (nginx, Apache: behind a sites-enabled symlink) and the main config
+	evidence   string
+	cpDir      string
+	run        *servertest.Running
 }
 
 const siteHost = "a.example.test"
@@ -41,22 +44,59 @@ var siteRequests = []string{"/", "/style.css", "/missing.html", "/go", "/private
 // server block (e.g. a client-verification directive it already had).
 func newSiteLab(t *testing.T, extra string) *siteLab {
 	t.Helper()
-	servertest.RequireServer(t, render.Nginx)
-	l := &siteLab{lab: pkitest.New(t), dir: servertest.Dir(t), cpDir: filepath.Join(t.TempDir(), "cp")}
+	return newServerSite(t, render.Nginx, extra)
+}
+
+func newServerSite(t *testing.T, kind render.Server, extra string) *siteLab {
+	t.Helper()
+	servertest.RequireServer(t, kind)
+	l := &siteLab{lab: pkitest.New(t), kind: kind, dir: servertest.Dir(t), cpDir: filepath.Join(t.TempDir(), "cp")}
 	l.addr = fmt.Sprintf("127.0.0.1:%d", servertest.FreePort(t))
 	d := l.dir
+	l.evidence = filepath.Join(d, "aop.log")
 	files := map[string]string{
-		"nginx.conf": "worker_processes 1;\npid " + d + "/nginx.pid;\nerror_log " + d + "/error.log info;\nevents { worker_connections 64; }\n" +
-			"http {\n    client_body_temp_path " + d + "/t-body;\n    proxy_temp_path " + d + "/t-proxy;\n    fastcgi_temp_path " + d + "/t-fcgi;\n" +
-			"    uwsgi_temp_path " + d + "/t-uwsgi;\n    scgi_temp_path " + d + "/t-scgi;\n" +
-			"    types { text/html html; text/css css; }\n    access_log " + d + "/access.log;\n    include " + d + "/sites-enabled/*;\n}\n",
 		"www/index.html": "<h1>shop</h1>\n",
 		"www/style.css":  "h1 { color: red }\n",
 		"www/404.html":   "<p>custom not found</p>\n",
-		"sites-available/shop": "# The operator's shop.\nserver {\n    listen " + l.addr + " ssl;\n    server_name " + siteHost + " *.shop.test;\n" +
+	}
+	var opts []servertest.Option
+	switch kind {
+	case render.Nginx:
+		l.site, l.conf = filepath.Join(d, "sites-available", "shop"), filepath.Join(d, "nginx.conf")
+		files["nginx.conf"] = "worker_processes 1;\npid " + d + "/nginx.pid;\nerror_log " + d + "/error.log info;\nevents { worker_connections 64; }\n" +
+			"http {\n    client_body_temp_path " + d + "/t-body;\n    proxy_temp_path " + d + "/t-proxy;\n    fastcgi_temp_path " + d + "/t-fcgi;\n" +
+			"    uwsgi_temp_path " + d + "/t-uwsgi;\n    scgi_temp_path " + d + "/t-scgi;\n" +
+			"    types { text/html html; text/css css; }\n    access_log " + d + "/access.log;\n    include " + d + "/sites-enabled/*;\n}\n"
+		files["sites-available/shop"] = "# The operator's shop.\nserver {\n    listen " + l.addr + " ssl;\n    server_name " + siteHost + " *.shop.test;\n" +
 			"    ssl_certificate " + l.lab.Path(pkitest.ServerCert) + ";\n    ssl_certificate_key " + l.lab.Path(pkitest.ServerKey) + ";\n" + extra +
 			"    root " + d + "/www;\n    error_page 404 /404.html;\n\n    location / {\n        try_files $uri $uri/ =404;\n    }\n" +
-			"    location /private/ {\n        internal;\n    }\n    location = /go {\n        return 302 /index.html;\n    }\n}\n",
+			"    location /private/ {\n        internal;\n    }\n    location = /go {\n        return 302 /index.html;\n    }\n}\n"
+	case render.Apache:
+		l.site, l.conf = filepath.Join(d, "sites-available", "shop"), filepath.Join(d, "apache2.conf")
+		var mods strings.Builder
+		for _, m := range []string{"mpm_event", "authz_core", "ssl", "dir", "mime", "alias"} {
+			fmt.Fprintf(&mods, "LoadModule %s_module /usr/lib/apache2/modules/mod_%s.so\n", m, m)
+		}
+		files["apache2.conf"] = "ServerRoot /etc/apache2\n" + mods.String() + "User www-data\nGroup www-data\nServerName localhost\n" +
+			"PidFile " + d + "/apache2.pid\nDefaultRuntimeDir " + d + "\nMutex file:" + d + " default\nErrorLog " + d + "/error.log\n" +
+			"TypesConfig /etc/mime.types\nSSLProtocol -all +TLSv1.2 +TLSv1.3\nListen " + l.addr + "\n" + "IncludeOptional " + d + "/sites-enabled/*\n"
+		files["sites-available/shop"] = "# The operator's shop.\n<VirtualHost " + l.addr + ">\n\tServerName " + siteHost + "\n\tSSLEngine on\n" +
+			"\tSSLCertificateFile " + l.lab.Path(pkitest.ServerCert) + "\n\tSSLCertificateKeyFile " + l.lab.Path(pkitest.ServerKey) + "\n" +
+			"\tDocumentRoot " + d + "/www\n\t<Directory " + d + "/www>\n\t\tRequire all granted\n\t</Directory>\n" +
+			"\t<Location /private/>\n\t\tRequire all denied\n\t</Location>\n\tErrorDocument 404 /404.html\n\tRedirect 302 /go /index.html\n" +
+			"\tCustomLog " + d + "/access.log \"%m %U %>s\"\n</VirtualHost>\n"
+	case render.HAProxy:
+		l.conf = filepath.Join(d, "haproxy.cfg")
+		l.site, l.evidence = l.conf, filepath.Join(d, "stdout.log")
+		opts = append(opts, servertest.Stdout(l.evidence))
+		app := httptest.NewServer(http.FileServer(http.Dir(filepath.Join(d, "www"))))
+		t.Cleanup(app.Close)
+		files["haproxy.cfg"] = "global\n    log stdout format raw local0\n\ndefaults\n    mode http\n    log global\n    timeout connect 5s\n" +
+			"    timeout client 30s\n    timeout server 30s\n\n# The operator's shop.\nfrontend fe_shop\n" +
+			"    bind " + l.addr + " ssl crt " + l.lab.Path(pkitest.ServerBundle) + " alpn http/1.1\n" +
+			"    http-request redirect location /index.html code 302 if { path /go }\n" +
+			"    http-request deny deny_status 403 if { path_beg /private/ }\n    default_backend be_app\n\n" +
+			"backend be_app\n    server app " + strings.TrimPrefix(app.URL, "http://") + "\n"
 	}
 	for name, content := range files {
 		p := filepath.Join(d, name)
@@ -67,27 +107,40 @@ func newSiteLab(t *testing.T, extra string) *siteLab {
 			t.Fatal(err)
 		}
 	}
-	if err := os.MkdirAll(filepath.Join(d, "sites-enabled"), 0o755); err != nil {
-		t.Fatal(err)
+	if kind != render.HAProxy {
+		if err := os.MkdirAll(filepath.Join(d, "sites-enabled"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(l.site, filepath.Join(d, "sites-enabled", "shop")); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := os.Symlink(filepath.Join(d, "sites-available", "shop"), filepath.Join(d, "sites-enabled", "shop")); err != nil {
-		t.Fatal(err)
-	}
-	l.site, l.conf = filepath.Join(d, "sites-available", "shop"), filepath.Join(d, "nginx.conf")
-	l.run = servertest.Start(t, render.Nginx, l.conf)
+	l.run = servertest.Start(t, kind, l.conf, opts...)
 	return l
+}
+
+// serverFlags say where the lab's server is, as an operator of another
+// layout would.
+func (l *siteLab) serverFlags() []string {
+	f := []string{"--server", string(l.kind), "--config", l.conf, "--checkpoint-dir", l.cpDir, "--systemd=false"}
+	switch l.kind {
+	case render.Nginx:
+		f = append(f, "--error-log", l.run.ErrorLog)
+	case render.HAProxy:
+		f = append(f, "--pid-file", l.run.PIDFile)
+	}
+	return f
 }
 
 // args are the apply flags for phase, trusting CA A, without a target.
 func (l *siteLab) args(phase string, more ...string) []string {
-	return append([]string{"origin", "apply", "--server", "nginx", "--phase", phase, "--hostname", siteHost, "--id", "example.test",
-		"--ca-file", l.lab.Path(pkitest.CAAFile), "--access-log", filepath.Join(l.dir, "aop.log"), "--config", l.conf,
-		"--error-log", l.run.ErrorLog, "--checkpoint-dir", l.cpDir, "--systemd=false"}, more...)
+	args := append([]string{"origin", "apply", "--phase", phase, "--hostname", siteHost, "--id", "example.test",
+		"--ca-file", l.lab.Path(pkitest.CAAFile), "--access-log", l.evidence}, l.serverFlags()...)
+	return append(args, more...)
 }
 
 func (l *siteLab) rollback(more ...string) []string {
-	return append([]string{"origin", "rollback", "--server", "nginx", "--checkpoint-dir", l.cpDir, "--config", l.conf,
-		"--error-log", l.run.ErrorLog, "--systemd=false"}, more...)
+	return append(append([]string{"origin", "rollback"}, l.serverFlags()...), more...)
 }
 
 // bytesOf reads the operator's files.
@@ -155,6 +208,43 @@ func (l *siteLab) expectAnswers(t *testing.T, what string, cert *pki.Pair, want 
 	})
 }
 
+// expectRefused polls until a client presenting cert is refused: by a TLS
+// alert (Apache, HAProxy) or with HTTP 400 for every request (nginx).
+func (l *siteLab) expectRefused(t *testing.T, what string, cert *pki.Pair) {
+	t.Helper()
+	servertest.Eventually(t, what, func() error {
+		got, err := l.answers(cert)
+		if err != nil || strings.Count(got, ": 400 ") == len(siteRequests) {
+			return nil
+		}
+		return fmt.Errorf("not refused:\n%s", got)
+	})
+}
+
+// expectEvidence runs `origin evidence` on the lab's evidence log until it
+// counts the host's requests with a valid and with no certificate, and a
+// failure for each of reasons.
+func (l *siteLab) expectEvidence(t *testing.T, reasons ...string) {
+	t.Helper()
+	servertest.Eventually(t, "origin evidence counts every result", func() error {
+		code, out, errs := runOriginCLI(t, "origin", "evidence", "--log", l.evidence, "--json")
+		var rep evidence.Report
+		if code != exitOK || json.Unmarshal([]byte(out), &rep) != nil {
+			return fmt.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+		}
+		h := rep.Host(siteHost)
+		if h.Success == 0 || h.None == 0 {
+			return fmt.Errorf("counts %+v", h)
+		}
+		for _, r := range reasons {
+			if h.FailedReasons[r] == 0 {
+				return fmt.Errorf("no failure %q in %+v", r, h)
+			}
+		}
+		return nil
+	})
+}
+
 func sameAs(before string) func(string) error {
 	return func(got string) error {
 		if got != before {
@@ -216,14 +306,7 @@ func TestOriginApplyTargetExisting(t *testing.T) {
 		}
 		return nil
 	})
-	code, out, errs = runOriginCLI(t, "origin", "evidence", "--log", filepath.Join(l.dir, "aop.log"), "--json")
-	var rep evidence.Report
-	if code != exitOK || json.Unmarshal([]byte(out), &rep) != nil {
-		t.Fatalf("origin evidence on the in-place log: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
-	}
-	if h := rep.Host(siteHost); h.Success == 0 || h.None == 0 || h.FailedReasons["certificate has expired"] == 0 || h.FailedReasons["unable to verify the first certificate"] == 0 {
-		t.Errorf("origin evidence counts %+v; want SUCCESS, NONE, expired and wrong-CA failures", h)
-	}
+	l.expectEvidence(t, "certificate has expired", "unable to verify the first certificate")
 
 	code, out, errs = runOriginCLI(t, l.args("enforce", "--yes")...)
 	if code != exitOK || !strings.Contains(out, "applied nginx enforce phase to the existing site") {
@@ -231,12 +314,7 @@ func TestOriginApplyTargetExisting(t *testing.T) {
 	}
 	l.expectAnswers(t, "enforce phase, right certificate: the site's answers", l.lab.ClientA, sameAs(before))
 	for _, name := range []string{"none", "wrong-ca", "expired"} {
-		l.expectAnswers(t, "enforce phase, "+name+" certificate refused", clients[name], func(got string) error {
-			if strings.Count(got, ": 400 ") != len(siteRequests) {
-				return fmt.Errorf("not every request refused with 400:\n%s", got)
-			}
-			return nil
-		})
+		l.expectRefused(t, "enforce phase, "+name+" certificate refused", clients[name])
 	}
 
 	// A hand edit since the change: rollback refuses, --force discards it.
@@ -346,5 +424,61 @@ func TestOriginApplyTargetChoiceAndRefusals(t *testing.T) {
 	}
 	if l.bytesOf(t) != original {
 		t.Fatal("rollback did not restore the conflicting directives byte for byte")
+	}
+}
+
+// TestOriginApplyTargetExistingApacheHAProxy: the same through the CLI on
+// an Apache virtual host and an HAProxy frontend. Apache's soft phase
+// still refuses an expired certificate (docs/origin-servers.md, "Soft
+// phase on Apache"); HAProxy's serves it.
+func TestOriginApplyTargetExistingApacheHAProxy(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []render.Server{render.Apache, render.HAProxy} {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			l := newServerSite(t, kind, "")
+			before, err := l.answers(nil)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, l.run.ErrorTail())
+			}
+			for _, want := range []string{"/missing.html: 404", "/go: 302", "/private/x: 403", "/style.css: 200 text/css"} {
+				if !strings.Contains(before, want) {
+					t.Fatalf("the baseline does not exercise %q:\n%s", want, before)
+				}
+			}
+			original := l.bytesOf(t)
+			code, out, errs := runOriginCLI(t, l.args("soft", "--yes")...)
+			if code != exitOK || !strings.Contains(errs, "Target existing") || !strings.Contains(out, "applied "+string(kind)+" soft phase to the existing site") {
+				t.Fatalf("apply soft: exit %d\nstdout:\n%s\nstderr:\n%s\n%s", code, out, errs, l.run.ErrorTail())
+			}
+			soft := map[string]*pki.Pair{"none": nil, "right": l.lab.ClientA, "wrong-ca": l.lab.ClientB, "expired": l.lab.ClientAExpired}
+			reasons := []string{"unable to verify the first certificate", "certificate has expired"}
+			if kind == render.Apache {
+				delete(soft, "expired")
+				reasons = reasons[:1]
+				l.expectRefused(t, "apache soft phase, expired certificate refused", l.lab.ClientAExpired)
+			}
+			for name, cert := range soft {
+				l.expectAnswers(t, string(kind)+" soft phase, "+name+" certificate: the site's answers", cert, sameAs(before))
+			}
+			l.expectEvidence(t, reasons...)
+
+			if code, out, errs = runOriginCLI(t, l.args("enforce", "--yes")...); code != exitOK {
+				t.Fatalf("apply enforce: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+			}
+			l.expectAnswers(t, "enforce phase, right certificate: the site's answers", l.lab.ClientA, sameAs(before))
+			for name, cert := range map[string]*pki.Pair{"none": nil, "wrong-ca": l.lab.ClientB, "expired": l.lab.ClientAExpired} {
+				l.expectRefused(t, "enforce phase, "+name+" certificate refused", cert)
+			}
+			for range 2 {
+				if code, out, errs = runOriginCLI(t, l.rollback()...); code != exitOK {
+					t.Fatalf("rollback: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+				}
+			}
+			if l.bytesOf(t) != original {
+				t.Fatalf("rollback did not restore the files byte for byte:\n%s", l.bytesOf(t))
+			}
+			l.expectAnswers(t, "after rollback: the site's answers", nil, sameAs(before))
+		})
 	}
 }
