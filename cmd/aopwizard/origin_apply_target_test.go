@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aopwizard/aopwizard/origin/evidence"
 	"github.com/aopwizard/aopwizard/origin/render"
@@ -98,15 +95,7 @@ func newServerSite(t *testing.T, kind render.Server, extra string) *siteLab {
 			"    http-request deny deny_status 403 if { path_beg /private/ }\n    default_backend be_app\n\n" +
 			"backend be_app\n    server app " + strings.TrimPrefix(app.URL, "http://") + "\n"
 	}
-	for name, content := range files {
-		p := filepath.Join(d, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	servertest.WriteFiles(t, d, files)
 	if kind != render.HAProxy {
 		if err := os.MkdirAll(filepath.Join(d, "sites-enabled"), 0o755); err != nil {
 			t.Fatal(err)
@@ -161,24 +150,7 @@ func (l *siteLab) bytesOf(t *testing.T) string {
 // none), on a new connection each (nginx closes one after a certificate
 // error, and Cloudflare would handshake again).
 func (l *siteLab) answers(cert *pki.Pair) (string, error) {
-	roots := x509.NewCertPool()
-	roots.AddCert(l.lab.ServerCA.Cert)
-	c := &http.Client{
-		Timeout: 10 * time.Second,
-		Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{
-			RootCAs: roots, ServerName: siteHost, MinVersion: tls.VersionTLS12,
-			// Go sends nothing from Certificates for a CA the server did
-			// not announce; a wrong-CA client must still present it.
-			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-				if cert == nil {
-					return &tls.Certificate{}, nil
-				}
-				tc := cert.TLSCertificate()
-				return &tc, nil
-			},
-		}},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	c := servertest.Client(l.lab, siteHost, cert)
 	var b strings.Builder
 	for _, p := range siteRequests {
 		resp, err := c.Get("https://" + l.addr + p)
