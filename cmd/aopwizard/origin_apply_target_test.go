@@ -76,12 +76,13 @@ func newServerSite(t *testing.T, kind render.Server, extra string) *siteLab {
 		}
 		files["apache2.conf"] = "ServerRoot /etc/apache2\n" + mods.String() + "User www-data\nGroup www-data\nServerName localhost\n" +
 			"PidFile " + d + "/apache2.pid\nDefaultRuntimeDir " + d + "\nMutex file:" + d + " default\nErrorLog " + d + "/error.log\n" +
-			"TypesConfig /etc/mime.types\nSSLProtocol -all +TLSv1.2 +TLSv1.3\nListen " + l.addr + "\n" + "IncludeOptional " + d + "/sites-enabled/*\n"
+			"TypesConfig /etc/mime.types\nSSLProtocol -all +TLSv1.2 +TLSv1.3\nListen " + l.addr + "\n" +
+			"CustomLog " + d + "/access.log \"%m %U %>s\"\nIncludeOptional " + d + "/sites-enabled/*\n"
 		files["sites-available/shop"] = "# The operator's shop.\n<VirtualHost " + l.addr + ">\n\tServerName " + siteHost + "\n\tSSLEngine on\n" +
 			"\tSSLCertificateFile " + l.lab.Path(pkitest.ServerCert) + "\n\tSSLCertificateKeyFile " + l.lab.Path(pkitest.ServerKey) + "\n" +
 			"\tDocumentRoot " + d + "/www\n\t<Directory " + d + "/www>\n\t\tRequire all granted\n\t</Directory>\n" +
 			"\t<Location /private/>\n\t\tRequire all denied\n\t</Location>\n\tErrorDocument 404 /404.html\n\tRedirect 302 /go /index.html\n" +
-			"\tCustomLog " + d + "/access.log \"%m %U %>s\"\n</VirtualHost>\n"
+			"</VirtualHost>\n"
 	case render.HAProxy:
 		l.conf = filepath.Join(d, "haproxy.cfg")
 		l.site, l.evidence = l.conf, filepath.Join(d, "stdout.log")
@@ -434,6 +435,18 @@ func TestOriginApplyTargetExistingApacheHAProxy(t *testing.T) {
 				l.expectAnswers(t, string(kind)+" soft phase, "+name+" certificate: the site's answers", cert, sameAs(before))
 			}
 			l.expectEvidence(t, reasons...)
+			if kind == render.Apache {
+				// The vhost had no CustomLog of its own: the server-level
+				// one is repeated next to the evidence log, so it keeps
+				// getting the site's requests.
+				servertest.Eventually(t, "the server-level access log still gets the requests", func() error {
+					log, _ := os.ReadFile(filepath.Join(l.dir, "access.log"))
+					if n := strings.Count(string(log), "GET /style.css 200"); n < 1+len(soft) {
+						return fmt.Errorf("%d lines for /style.css, want the baseline's and every soft-phase client's:\n%s", n, log)
+					}
+					return nil
+				})
+			}
 
 			if code, out, errs = runOriginCLI(t, l.args("enforce", "--yes")...); code != exitOK {
 				t.Fatalf("apply enforce: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
