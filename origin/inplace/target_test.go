@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aopwizard/aopwizard/origin/apply"
@@ -95,5 +96,41 @@ func TestParseTarget(t *testing.T) {
 	}
 	if _, err := inplace.ParseTarget("new"); err == nil {
 		t.Error("an unknown target was accepted")
+	}
+}
+
+// Per-hostname CAs on a bind line that loads a certificate directory
+// cannot be written as aopwizard's crt-list: the refusal says what works.
+// A file relative to crt-base is found.
+func TestHAProxyHostnameModeCrtForms(t *testing.T) {
+	lab := pkitest.New(t)
+	for _, c := range []struct{ name, global, crt, want string }{
+		{"directory", "", lab.Dir, "the bind line loads every certificate in the directory " + lab.Dir + " (crt DIR)"},
+		{"missing file", "", "/no/such.pem", "read the bind line's certificate /no/such.pem"},
+		{"relative to crt-base", "global\n    crt-base " + lab.Dir + "\n", pkitest.ServerBundle, ""},
+	} {
+		cfg := filepath.Join(t.TempDir(), "haproxy.cfg")
+		src := c.global + "frontend fe\n    bind 127.0.0.1:8443 ssl crt " + c.crt + "\n    default_backend app\nbackend app\n    server app 127.0.0.1:8080\n"
+		if err := os.WriteFile(cfg, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		hc, err := sites.LoadHAProxy(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var blocks []sites.Found
+		for _, b := range hc.Config().Blocks {
+			blocks = append(blocks, sites.Found{Block: b.Block, Hostname: "a.example.test", Match: sites.Exact})
+		}
+		_, err = inplace.PlanHAProxy(hc, inplace.Input{ID: "example.test", Phase: render.Soft, Mode: render.Hostname, AccessLog: "/var/log/haproxy.log",
+			HostCAFiles: map[string]string{"a.example.test": lab.Path(pkitest.CAAFile)}, Blocks: blocks})
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: %v; want %q", c.name, err, c.want)
+		case c.name == "directory" && !strings.Contains(err.Error(), "use zone mode instead"):
+			t.Errorf("the refusal does not say what works: %v", err)
+		}
 	}
 }
