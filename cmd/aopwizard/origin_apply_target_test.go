@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,7 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"unsafe"
+
+	"charm.land/fang/v2"
 
 	"github.com/aopwizard/aopwizard/origin/evidence"
 	"github.com/aopwizard/aopwizard/origin/render"
@@ -465,5 +471,89 @@ func TestOriginApplyTargetExistingApacheHAProxy(t *testing.T) {
 			}
 			l.expectAnswers(t, "after rollback: the site's answers", nil, sameAs(before))
 		})
+	}
+}
+
+// openPTY returns the two ends of a new pseudo-terminal (Linux).
+func openPTY(t *testing.T) (master, tty *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminal here: %v", err)
+	}
+	var n, unlock uint32
+	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, m.Fd(), syscall.TIOCGPTN, uintptr(unsafe.Pointer(&n))); e != 0 {
+		t.Fatal(e)
+	}
+	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, m.Fd(), syscall.TIOCSPTLCK, uintptr(unsafe.Pointer(&unlock))); e != 0 {
+		t.Fatal(e)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(); m.Close() })
+	return m, s
+}
+
+// runOnTerminal runs `origin apply args` with stdin and stdout on a
+// pseudo-terminal, answering each "[y/N] " question with the next of
+// answers, and returns the exit code, what the terminal showed and stderr.
+func runOnTerminal(t *testing.T, args []string, answers ...string) (int, string, string) {
+	t.Helper()
+	master, tty := openPTY(t)
+	shown := make(chan string, 1)
+	go func() {
+		var seen strings.Builder
+		buf := make([]byte, 4096)
+		asked := 0
+		for {
+			n, err := master.Read(buf)
+			seen.Write(buf[:n])
+			for asked < len(answers) && strings.Count(seen.String(), "[y/N] ") > asked {
+				_, _ = master.Write([]byte(answers[asked] + "\n"))
+				asked++
+			}
+			if err != nil {
+				shown <- seen.String()
+				return
+			}
+		}
+	}()
+	c := newOriginApplyCmdWith(originApplyHooks{})
+	var errb bytes.Buffer
+	c.SetArgs(args[2:]) // without "origin apply"
+	c.SetIn(tty)
+	c.SetOut(tty)
+	c.SetErr(&errb)
+	c.SilenceUsage, c.SilenceErrors = true, true
+	err := c.ExecuteContext(context.Background())
+	if err != nil {
+		errorHandler(&errb, fang.Styles{}, err)
+	}
+	tty.Close() // the reader sees EIO once the terminal has no other end
+	return exitCode(context.Background(), err), <-shown, errb.String()
+}
+
+// On a terminal without --yes, a conflict is asked about instead of
+// needing --override-conflicts: "no" changes nothing (exit 1), "yes" to it
+// and to the diff applies.
+func TestOriginApplyTargetAsksOnATerminal(t *testing.T) {
+	t.Parallel()
+	l := newSiteLab(t, "    ssl_verify_client optional_no_ca;\n")
+	original := l.bytesOf(t)
+	code, shown, errs := runOnTerminal(t, l.args("soft"), "n")
+	if code != exitFailure || !strings.Contains(shown, "Replace these directives (the originals stay as comments)? [y/N] ") ||
+		!strings.Contains(errs, "conflict: ") || !strings.Contains(errs, "not applied: the answer was not yes") {
+		t.Fatalf("answered no: exit %d\nterminal:\n%s\nstderr:\n%s", code, shown, errs)
+	}
+	if l.bytesOf(t) != original {
+		t.Fatal("answering no changed the operator's files")
+	}
+	code, shown, errs = runOnTerminal(t, l.args("soft"), "y", "yes")
+	if code != exitOK || !strings.Contains(shown, "Apply these changes and reload the server? [y/N] ") ||
+		!strings.Contains(shown, "+    # aopwizard example.test replaced: ssl_verify_client optional_no_ca;") ||
+		!strings.Contains(shown, "applied nginx soft phase to the existing site") {
+		t.Fatalf("answered yes twice: exit %d\nterminal:\n%s\nstderr:\n%s", code, shown, errs)
 	}
 }
