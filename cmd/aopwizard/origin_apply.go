@@ -367,6 +367,9 @@ func existingChanges(cmd *cobra.Command, f *originApplyFlags, spec render.Spec, 
 			fmt.Fprintf(stderr, "note: --%s is for --target managed: the existing site keeps its own\n", name)
 		}
 	}
+	if len(spec.Hosts) == 0 {
+		return nil, nil, usagef("--target existing needs --hostname: the hostnames whose site gets client-certificate verification")
+	}
 	in, extra, err := inplace.InputFor(spec)
 	if err != nil {
 		return nil, nil, err

@@ -364,6 +364,12 @@ func TestOriginApplyTargetChoiceAndRefusals(t *testing.T) {
 			[]string{`loose match: x.shop.test is served by ` + filepath.Join(l.dir, "sites-enabled", "shop") + `:2 through "*.shop.test"`, "pass --allow-loose"}},
 		{"wildcard match, dry run", withHost("x.shop.test", "--dry-run"), exitOK, []string{"+    # BEGIN aopwizard example.test/1"},
 			[]string{"the diff below assumes --allow-loose", "the diff below assumes --override-conflicts"}},
+		{"--target existing without a hostname", []string{"origin", "apply", "--server", "nginx", "--phase", "soft", "--target", "existing",
+			"--ca-file", l.lab.Path(pkitest.CAAFile), "--id", "x", "--config", l.conf, "--error-log", l.run.ErrorLog, "--systemd=false"}, exitUsage, nil,
+			[]string{"--target existing needs --hostname"}},
+		{"no hostname: managed, which needs the certificate", []string{"origin", "apply", "--server", "nginx", "--phase", "soft",
+			"--ca-file", l.lab.Path(pkitest.CAAFile), "--id", "x", "--config", l.conf, "--error-log", l.run.ErrorLog, "--systemd=false", "--dry-run"}, exitUsage, nil,
+			[]string{"Target managed: no hostname given", "--cert: "}},
 		{"unknown target", l.args("soft", "--target", "elsewhere"), exitUsage, nil, []string{"--target: target \"elsewhere\" is unknown"}},
 	}
 	for _, c := range cases {

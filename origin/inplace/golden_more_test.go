@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/aopwizard/aopwizard/origin/render"
+	"github.com/aopwizard/aopwizard/origin/servertest"
 	"github.com/aopwizard/aopwizard/origin/sites"
 	"github.com/aopwizard/aopwizard/pki/pkitest"
 )
@@ -98,15 +99,7 @@ func TestApacheRepeatsServerLogs(t *testing.T) {
 		"apache2.conf":          "ServerRoot " + dir + "\nIncludeOptional conf-enabled/*.conf\n<VirtualHost *:80>\n    CustomLog /var/log/apache2/plain.log combined\n</VirtualHost>\n",
 		"conf-enabled/log.conf": "<IfModule log_config_module>\nCustomLog ${APACHE_LOG_DIR}/other_vhosts_access.log vhost_combined\n</IfModule>\n",
 	}
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	servertest.WriteFiles(t, dir, files)
 	logs, ok := sites.ApacheServerLogs(filepath.Join(dir, "apache2.conf"), dir, os.ReadFile)
 	want := "CustomLog ${APACHE_LOG_DIR}/other_vhosts_access.log vhost_combined"
 	if !ok || len(logs) != 1 || logs[0].Text != want || logs[0].Line != 2 {

@@ -52,15 +52,13 @@ type Choice struct {
 // ChooseTarget picks the default target for hostnames on d's server:
 // Existing when every hostname has a TLS block the operator wrote, Managed
 // when none has one and managedOK (the new block has a certificate to
-// serve), or when the only blocks are aopwizard's own managed block for id
-// (re-applying replaces it). Otherwise the error wraps ErrNoBlock and names
+// serve), when the only blocks are aopwizard's own managed block for id
+// (re-applying replaces it), or when no hostname is given. Otherwise the error wraps ErrNoBlock and names
 // each hostname without a block and why it has none.
 func ChooseTarget(ctx context.Context, r server.Runner, d *server.Driver, id string, hostnames []string, managedOK bool) (Choice, error) {
 	if len(hostnames) == 0 {
-		if managedOK {
-			return Choice{Target: Managed, Why: "no hostname given, so there is no existing site to look up"}, nil
-		}
-		return Choice{}, errors.New("no hostname given: name the hostnames whose site gets client-certificate verification")
+		// What a managed block still needs is reported by its own checks.
+		return Choice{Target: Managed, Why: "no hostname given, so there is no existing site to look up"}, nil
 	}
 	cfg, err := sites.Discover(ctx, r, d)
 	if err != nil {

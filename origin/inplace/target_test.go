@@ -38,6 +38,7 @@ func TestChooseTarget(t *testing.T) {
 			[]string{"a.example.test"}, false, inplace.Existing, nil},
 		{"no block, a certificate for a new one", backend, []string{"a.example.test"}, true, inplace.Managed, nil},
 		{"no block, no certificate", backend, []string{"a.example.test"}, false, "", inplace.ErrNoBlock},
+		{"no hostname, no certificate: managed says what it needs", backend, nil, false, inplace.Managed, nil},
 		{"some hostnames have a block", frontend + backend, []string{"a.example.test", "other.test"}, true, "", inplace.ErrNoBlock},
 		{"no hostname", backend, nil, true, inplace.Managed, nil},
 	}
