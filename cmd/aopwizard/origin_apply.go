@@ -204,37 +204,9 @@ func runOriginApply(cmd *cobra.Command, f *originApplyFlags, hooks originApplyHo
 	if err != nil {
 		return err
 	}
-	if target == "" {
-		choice, err := inplace.ChooseTarget(cmd.Context(), server.NewExecRunner(nil), d, spec.ID, specHostnames(spec), f.spec.cert != "")
-		if err != nil {
-			return noBlockError(err, choice.Hosts)
-		}
-		target = choice.Target
-		fmt.Fprintf(stderr, "Target %s: %s (--target chooses)\n", target, choice.Why)
-	}
-	var (
-		changes []apply.Change
-		targets func() ([]apply.Target, error)
-		what    string
-	)
-	if target == inplace.Managed {
-		if err := spec.Validate(); err != nil {
-			return specError(err)
-		}
-		if changes, err = managedChanges(stderr, spec, d); err != nil {
-			return err
-		}
-		targets = func() ([]apply.Target, error) { return apply.Targets(spec) }
-	} else {
-		var hosts []sites.Host
-		if changes, hosts, err = existingChanges(cmd, f, spec, d); err != nil {
-			return err
-		}
-		targets = func() ([]apply.Target, error) {
-			perHost, err := apply.Targets(spec)
-			return inplace.ListenerTargets(hosts, perHost), err
-		}
-		what = " to the existing site"
+	changes, targets, what, err := planApply(cmd, f, spec, d, target)
+	if err != nil {
+		return err
 	}
 	if f.dryRun {
 		diff, err := apply.DryRun(changes)
@@ -287,6 +259,35 @@ func runOriginApply(cmd *cobra.Command, f *originApplyFlags, hooks originApplyHo
 		fmt.Fprintf(w, "  wrote %s\n", p)
 	}
 	return nil
+}
+
+// planApply chooses the target when --target was not given and plans the
+// change there: the files to write, the listener checks (built only when
+// used: a dry run needs none) and how the result line names the target.
+func planApply(cmd *cobra.Command, f *originApplyFlags, spec render.Spec, d *server.Driver, target inplace.Target) (
+	changes []apply.Change, targets func() ([]apply.Target, error), what string, err error,
+) {
+	if target == "" {
+		choice, err := inplace.ChooseTarget(cmd.Context(), server.NewExecRunner(nil), d, spec.ID, specHostnames(spec), f.spec.cert != "")
+		if err != nil {
+			return nil, nil, "", noBlockError(err, choice.Hosts)
+		}
+		target = choice.Target
+		fmt.Fprintf(cmd.ErrOrStderr(), "Target %s: %s (--target chooses)\n", target, choice.Why)
+	}
+	if target == inplace.Managed {
+		if err := spec.Validate(); err != nil {
+			return nil, nil, "", specError(err)
+		}
+		changes, err = managedChanges(cmd.ErrOrStderr(), spec, d)
+		return changes, func() ([]apply.Target, error) { return apply.Targets(spec) }, "", err
+	}
+	changes, hosts, err := existingChanges(cmd, f, spec, d)
+	targets = func() ([]apply.Target, error) {
+		perHost, err := apply.Targets(spec)
+		return inplace.ListenerTargets(hosts, perHost), err
+	}
+	return changes, targets, " to the existing site", err
 }
 
 // managedChanges renders aopwizard's own server block and plans its files.
