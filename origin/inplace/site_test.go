@@ -237,17 +237,7 @@ func planFor(t *testing.T, d *server.Driver, in inplace.Input) *inplace.Plan {
 	return p
 }
 
-func changes(p *inplace.Plan) []apply.Change {
-	var out []apply.Change
-	for _, e := range p.Edits {
-		c := apply.Change{Path: e.Path, Content: e.New}
-		if e.Created {
-			c.Mode = 0o644
-		}
-		out = append(out, c)
-	}
-	return out
-}
+func changes(p *inplace.Plan) []apply.Change { return p.Changes() }
 
 // expectEvidence polls until origin/evidence, reading the evidence log
 // (HAProxy's also holds its own startup lines, which it skips),
