@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -32,6 +33,7 @@ type siteLab struct {
 	lab        *pkitest.Lab
 	kind       render.Server
 	dir, addr  string
+	addr6      string // nginx's IPv6 listener, when ::1 is usable here
 	site, conf string // the site's file (nginx, Apache: behind a sites-enabled symlink) and the main config
 	evidence   string
 	cpDir      string
@@ -70,7 +72,15 @@ func newServerSite(t *testing.T, kind render.Server, extra string) *siteLab {
 			"http {\n    client_body_temp_path " + d + "/t-body;\n    proxy_temp_path " + d + "/t-proxy;\n    fastcgi_temp_path " + d + "/t-fcgi;\n" +
 			"    uwsgi_temp_path " + d + "/t-uwsgi;\n    scgi_temp_path " + d + "/t-scgi;\n" +
 			"    types { text/html html; text/css css; }\n    access_log " + d + "/access.log;\n    include " + d + "/sites-enabled/*;\n}\n"
-		files["sites-available/shop"] = "# The operator's shop.\nserver {\n    listen " + l.addr + " ssl;\n    server_name " + siteHost + " *.shop.test;\n" +
+		listen6 := ""
+		if ln, err := net.Listen("tcp6", "[::1]:0"); err == nil {
+			// A second listener: the listener check dials every address
+			// of the block.
+			ln.Close()
+			l.addr6 = "[::1]:" + strings.TrimPrefix(l.addr, "127.0.0.1:")
+			listen6 = "    listen " + l.addr6 + " ssl;\n"
+		}
+		files["sites-available/shop"] = "# The operator's shop.\nserver {\n    listen " + l.addr + " ssl;\n" + listen6 + "    server_name " + siteHost + " *.shop.test;\n" +
 			"    ssl_certificate " + l.lab.Path(pkitest.ServerCert) + ";\n    ssl_certificate_key " + l.lab.Path(pkitest.ServerKey) + ";\n" + extra +
 			"    root " + d + "/www;\n    error_page 404 /404.html;\n\n    location / {\n        try_files $uri $uri/ =404;\n    }\n" +
 			"    location /private/ {\n        internal;\n    }\n    location = /go {\n        return 302 /index.html;\n    }\n}\n"
@@ -159,19 +169,29 @@ func (l *siteLab) bytesOf(t *testing.T) string {
 func (l *siteLab) answers(cert *pki.Pair) (string, error) {
 	c := servertest.Client(l.lab, siteHost, cert)
 	var b strings.Builder
-	for _, p := range siteRequests {
-		resp, err := c.Get("https://" + l.addr + p)
-		if err != nil {
-			return "", err
+	for _, a := range l.addrs() {
+		for _, p := range siteRequests {
+			resp, err := c.Get("https://" + a + p)
+			if err != nil {
+				return "", err
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				return "", err
+			}
+			fmt.Fprintf(&b, "%s %s: %d %s location=%q %q\n", a, p, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Location"), body)
 		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return "", err
-		}
-		fmt.Fprintf(&b, "%s: %d %s location=%q %q\n", p, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Location"), body)
 	}
 	return b.String(), nil
+}
+
+// addrs are the site's listen addresses.
+func (l *siteLab) addrs() []string {
+	if l.addr6 != "" {
+		return []string{l.addr, l.addr6}
+	}
+	return []string{l.addr}
 }
 
 // expectAnswers polls until a client presenting cert gets want (a reload
@@ -193,7 +213,7 @@ func (l *siteLab) expectRefused(t *testing.T, what string, cert *pki.Pair) {
 	t.Helper()
 	servertest.Eventually(t, what, func() error {
 		got, err := l.answers(cert)
-		if err != nil || strings.Count(got, ": 400 ") == len(siteRequests) {
+		if err != nil || strings.Count(got, ": 400 ") == len(siteRequests)*len(l.addrs()) {
 			return nil
 		}
 		return fmt.Errorf("not refused:\n%s", got)
@@ -347,7 +367,7 @@ func TestOriginApplyTargetChoiceAndRefusals(t *testing.T) {
 		out, errs []string
 	}{
 		{"conflict without --override-conflicts", l.args("soft", "--yes"), exitUsage, nil,
-			[]string{"Target existing", ":7: ssl_client_certificate ", "resolution:", "pass --override-conflicts"}},
+			[]string{"Target existing", ":" + fmt.Sprint(7+boolInt(l.addr6 != "")) + ": ssl_client_certificate ", "resolution:", "pass --override-conflicts"}},
 		{"conflict, dry run", l.args("soft", "--dry-run"), exitOK,
 			[]string{"-    ssl_verify_client optional;", "+    # aopwizard example.test replaced: ssl_verify_client optional;"},
 			[]string{"the diff below assumes --override-conflicts"}},
@@ -562,4 +582,11 @@ func TestOriginApplyTargetAsksOnATerminal(t *testing.T) {
 		!strings.Contains(shown, "applied nginx soft phase to the existing site") {
 		t.Fatalf("answered yes twice: exit %d\nterminal:\n%s\nstderr:\n%s", code, shown, errs)
 	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
