@@ -32,6 +32,9 @@ type originRenderFlags struct {
 	hostnames, hostCAs                                                                  []string
 	standalone, caddyLegacy                                                             bool
 	out, runtimeDir, confDir, namespace, ingressBackend, tlsSecret                      string
+	// siteCert: the existing site serves its own certificate, so --cert
+	// and --key may be left out (origin apply --target existing).
+	siteCert bool
 }
 
 func newOriginRenderCmd() *cobra.Command {
@@ -168,7 +171,12 @@ func (f originRenderFlags) spec() (render.Spec, error) {
 		validate = func() error { _, err := render.Standalone(s); return err }
 	}
 	if err := validate(); err != nil {
-		return s, specError(err)
+		if f.siteCert {
+			err = withoutMissingCert(err)
+		}
+		if err != nil {
+			return s, specError(err)
+		}
 	}
 	return s, nil
 }

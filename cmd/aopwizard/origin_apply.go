@@ -16,8 +16,10 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/aopwizard/aopwizard/origin/apply"
+	"github.com/aopwizard/aopwizard/origin/inplace"
 	"github.com/aopwizard/aopwizard/origin/render"
 	"github.com/aopwizard/aopwizard/origin/server"
+	"github.com/aopwizard/aopwizard/origin/sites"
 )
 
 // serverFlags override the Debian driver: for containers, other layouts
@@ -97,6 +99,11 @@ type originApplyFlags struct {
 	dryRun   bool
 	yes      bool
 	noListen bool
+	// target is existing, managed or "" (existing when the server has a
+	// TLS block for the hostnames, else managed).
+	target            string
+	allowLoose        bool
+	overrideConflicts bool
 }
 
 // originApplyHooks let tests inject a failure or an interrupt right after
@@ -111,26 +118,41 @@ func newOriginApplyCmdWith(hooks originApplyHooks) *cobra.Command {
 	var f originApplyFlags
 	cmd := &cobra.Command{
 		Use:   "apply",
-		Short: "Write the rendered config into the running server safely, with checkpoint and automatic restore",
-		Long: "apply renders the config (the same flags as `origin render`) and changes the running server\n" +
-			"the way certbot does: it tests the current config and refuses if that already fails, takes\n" +
-			"a lock, saves every file it touches in a checkpoint, writes atomically, tests again, reloads,\n" +
-			"and checks the listener with real TLS handshakes until the new CA names are announced\n" +
-			"and a request without a certificate is refused (enforce) or served (soft).\n" +
-			"On any failure or Ctrl-C it restores the checkpoint byte for byte, reloads and says so.\n" +
-			"A checkpoint a killed run left behind is restored first. Every command is shown as `$ …`.\n\n" +
-			"Exit status: 0 applied (or nothing to change), 1 failed (what was restored is printed),\n" +
-			"2 bad flags or input, 130 interrupted (after restoring).",
+		Short: "Add client-certificate verification to the running server safely, with checkpoint and automatic restore",
+		Long: "apply changes the running server the way certbot does: it tests the current config and\n" +
+			"refuses if that already fails, takes a lock, saves every file it touches in a checkpoint,\n" +
+			"writes atomically, tests again, reloads, and checks the listener with real TLS handshakes\n" +
+			"until the new CA names are announced and a request without a certificate is refused\n" +
+			"(enforce) or served (soft). On any failure or Ctrl-C it restores the checkpoint byte for\n" +
+			"byte, reloads and says so. A checkpoint a killed run left behind is restored first.\n" +
+			"Every command is shown as `$ …`.\n\n" +
+			"Targets (--target; `aopwizard origin sites` shows what the server has):\n" +
+			"  existing  add the directives inside the TLS blocks that serve the hostnames today,\n" +
+			"            between # BEGIN/END aopwizard markers, every other byte kept; the site keeps\n" +
+			"            its certificate, locations and listeners. A block matched only by a wildcard\n" +
+			"            or regex name needs --allow-loose; client-verification directives the site\n" +
+			"            already has need --override-conflicts (a terminal asks instead).\n" +
+			"  managed   write aopwizard's own complete server block (the origin render flags, --cert\n" +
+			"            and --key): for hostnames no TLS site serves yet, tests and demos.\n" +
+			"Default: existing when the server has a TLS block for every hostname, else managed.\n\n" +
+			"Exit status: 0 applied (or nothing to change), 1 failed (what was restored is printed)\n" +
+			"or not confirmed, 2 bad flags or input (including a change that needs --allow-loose or\n" +
+			"--override-conflicts, or --yes, without a terminal to ask on), 130 interrupted (after restoring).",
 		Example: "  aopwizard origin apply --server nginx --phase soft --ca-file /etc/ssl/aop/zone-ca.pem \\\n" +
-			"      --hostname example.com --hostname www.example.com --cert /etc/ssl/origin.pem --key /etc/ssl/origin.key --dry-run\n" +
+			"      --hostname example.com --hostname www.example.com --dry-run\n" +
+			"  aopwizard origin apply --server nginx --target managed --phase soft --ca-file /etc/ssl/aop/zone-ca.pem \\\n" +
+			"      --hostname new.example.com --cert /etc/ssl/origin.pem --key /etc/ssl/origin.key --yes\n" +
 			"  aopwizard origin apply --server haproxy --phase enforce --ca-file ca.pem --hostname example.com \\\n" +
-			"      --cert /etc/haproxy/origin.pem --config /srv/haproxy/haproxy.cfg --reload-cmd 'kill -USR2 $(cat /srv/haproxy/pid)' --yes",
+			"      --config /srv/haproxy/haproxy.cfg --reload-cmd 'kill -USR2 $(cat /srv/haproxy/pid)' --yes",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cliError(runOriginApply(cmd, &f, hooks)) },
 	}
 	bindOriginSpecFlags(cmd.Flags(), &f.spec, "nginx, apache or haproxy (default: the only one of them installed)")
 	bindClientCertFlag(cmd.Flags(), &f.spec)
 	f.srv.bind(cmd.Flags())
+	cmd.Flags().StringVar(&f.target, "target", "", "existing (edit the TLS site that serves the hostnames, as certbot does) or managed (write aopwizard's own server block); default existing when the server has a TLS block for the hostnames, else managed")
+	cmd.Flags().BoolVar(&f.allowLoose, "allow-loose", false, "existing target: also edit a block that matches a hostname only by a wildcard or regex name (it serves other hostnames, which get verification too)")
+	cmd.Flags().BoolVar(&f.overrideConflicts, "override-conflicts", false, "existing target: replace client-verification directives the site already has (kept as comments, restored by rollback)")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "print the unified diff of what would change and write nothing")
 	cmd.Flags().BoolVar(&f.yes, "yes", false, "apply without asking (required without a terminal)")
 	cmd.Flags().BoolVar(&f.noListen, "no-listener-check", false, "skip the TLS listener check after the reload (when this host cannot connect to the listen address)")
@@ -146,6 +168,10 @@ func runOriginApply(cmd *cobra.Command, f *originApplyFlags, hooks originApplyHo
 		}
 		f.spec.server = string(kind)
 		fmt.Fprintf(stderr, "Detected %s (the only supported server installed here); pass --server to choose\n", kind)
+	}
+	target, err := inplace.ParseTarget(f.target)
+	if err != nil {
+		return usagef("--target: %v", err)
 	}
 	kind, err := server.ParseKind(f.spec.server)
 	if f.spec.server != "" && err != nil {
@@ -166,21 +192,14 @@ func runOriginApply(cmd *cobra.Command, f *originApplyFlags, hooks originApplyHo
 			f.spec.confDir = filepath.Dir(d.ConfigPath)
 		}
 	}
+	// Until the target is known, the site's own certificate may stand in
+	// for --cert and --key.
+	f.spec.siteCert = target != inplace.Managed
 	spec, err := f.spec.spec()
 	if err != nil {
 		return err
 	}
-	if err := spec.Validate(); err != nil {
-		return asUsage(err)
-	}
-	out, err := render.Render(spec)
-	if err != nil {
-		return asUsage(err)
-	}
-	for _, n := range out.Notes {
-		fmt.Fprintf(stderr, "note: %s\n", n)
-	}
-	changes, err := apply.Changes(out, spec.ID, d)
+	changes, targets, what, err := planApply(cmd, f, spec, d, target)
 	if err != nil {
 		return err
 	}
@@ -197,9 +216,9 @@ func runOriginApply(cmd *cobra.Command, f *originApplyFlags, hooks originApplyHo
 		fmt.Fprintln(stderr, "dry run: nothing was written; run again without --dry-run (and with --yes in scripts) to apply")
 		return nil
 	}
-	var targets []apply.Target
+	var checks []apply.Target
 	if !f.noListen {
-		if targets, err = apply.Targets(spec); err != nil {
+		if checks, err = targets(); err != nil {
 			return asUsage(err)
 		}
 	}
@@ -219,7 +238,7 @@ func runOriginApply(cmd *cobra.Command, f *originApplyFlags, hooks originApplyHo
 	defer closeLog()
 	o := apply.Options{
 		Driver: d, CheckpointDir: cpDir, Events: apply.TextEvents(progress), ID: spec.ID,
-		Targets: targets, Overrides: f.srv.overrides(), AfterWrite: hooks.afterWrite,
+		Targets: checks, Overrides: f.srv.overrides(), AfterWrite: hooks.afterWrite,
 	}
 	res, err := apply.Apply(cmd.Context(), o, changes)
 	if err != nil {
@@ -230,9 +249,204 @@ func runOriginApply(cmd *cobra.Command, f *originApplyFlags, hooks originApplyHo
 		fmt.Fprintln(w, "no changes: the files already hold this config")
 		return nil
 	}
-	fmt.Fprintf(w, "applied %s %s phase (checkpoint %s in %s)\n", kind, spec.Phase, res.Checkpoint, cpDir)
+	fmt.Fprintf(w, "applied %s %s phase%s (checkpoint %s in %s)\n", kind, spec.Phase, what, res.Checkpoint, cpDir)
 	for _, p := range res.Changed {
 		fmt.Fprintf(w, "  wrote %s\n", p)
+	}
+	return nil
+}
+
+// planApply chooses the target when --target was not given and plans the
+// change there: the files to write, the listener checks (built only when
+// used: a dry run needs none) and how the result line names the target.
+func planApply(cmd *cobra.Command, f *originApplyFlags, spec render.Spec, d *server.Driver, target inplace.Target) (
+	changes []apply.Change, targets func() ([]apply.Target, error), what string, err error,
+) {
+	if target == "" {
+		choice, err := inplace.ChooseTarget(cmd.Context(), server.NewExecRunner(nil), d, spec.ID, specHostnames(spec), f.spec.cert != "")
+		if err != nil {
+			return nil, nil, "", noBlockError(err, choice.Hosts)
+		}
+		target = choice.Target
+		fmt.Fprintf(cmd.ErrOrStderr(), "Target %s: %s (--target chooses)\n", target, choice.Why)
+	}
+	if target == inplace.Managed {
+		if err := spec.Validate(); err != nil {
+			return nil, nil, "", specError(err)
+		}
+		changes, err = managedChanges(cmd.ErrOrStderr(), spec, d)
+		return changes, func() ([]apply.Target, error) { return apply.Targets(spec) }, "", err
+	}
+	changes, hosts, err := existingChanges(cmd, f, spec, d)
+	targets = func() ([]apply.Target, error) {
+		perHost, err := apply.Targets(spec)
+		return inplace.ListenerTargets(hosts, perHost), err
+	}
+	return changes, targets, " to the existing site", err
+}
+
+// managedChanges renders aopwizard's own server block and plans its files.
+func managedChanges(stderr io.Writer, spec render.Spec, d *server.Driver) ([]apply.Change, error) {
+	out, err := render.Render(spec)
+	if err != nil {
+		return nil, asUsage(err)
+	}
+	for _, n := range out.Notes {
+		fmt.Fprintf(stderr, "note: %s\n", n)
+	}
+	return apply.Changes(out, spec.ID, d)
+}
+
+func specHostnames(spec render.Spec) []string {
+	names := make([]string, len(spec.Hosts))
+	for i, h := range spec.Hosts {
+		names[i] = h.Name
+	}
+	return names
+}
+
+// withoutMissingCert drops the "missing --cert/--key" errors from a spec
+// validation: an existing site serves its own certificate.
+func withoutMissingCert(err error) error {
+	fes := render.FieldErrors(err)
+	if len(fes) == 0 {
+		return err
+	}
+	var keep []error
+	for _, fe := range fes {
+		if fe.Value == "" && (fe.Field == render.FieldServerCert || fe.Field == render.FieldServerKey) {
+			continue
+		}
+		keep = append(keep, fe)
+	}
+	return errors.Join(keep...)
+}
+
+// noBlockError words inplace.ErrNoBlock for the command line: bad input
+// naming each hostname without a TLS block, with the flag that writes a
+// new block instead.
+func noBlockError(err error, hosts []sites.Host) error {
+	if !errors.Is(err, inplace.ErrNoBlock) {
+		return err
+	}
+	var missing, why []string
+	for _, h := range hosts {
+		if len(h.Blocks) > 0 {
+			continue
+		}
+		missing = append(missing, h.Hostname)
+		if h.Reason != sites.NotFound {
+			why = append(why, h.Hostname+": "+h.Detail)
+		}
+	}
+	if len(missing) == 0 {
+		return asUsage(err)
+	}
+	msg := fmt.Sprintf("no TLS block serves %s: add TLS to the site first, or use --target managed (with --cert and --key)", strings.Join(missing, ", "))
+	if len(missing) < len(hosts) {
+		msg += " for those hostnames alone (the others have a TLS site: apply them with --target existing)"
+	}
+	if len(why) > 0 {
+		msg += "\n  " + strings.Join(why, "\n  ")
+	}
+	return asUsage(mappedError{msg: msg, err: err})
+}
+
+// existingChanges plans the in-place edit of the operator's blocks. A
+// block matched only by a wildcard or regex, or directives the site
+// already has that the change replaces, are shown and need their flag or
+// a yes on a terminal; a dry run shows the diff as if confirmed.
+func existingChanges(cmd *cobra.Command, f *originApplyFlags, spec render.Spec, d *server.Driver) ([]apply.Change, []sites.Host, error) {
+	stderr := cmd.ErrOrStderr()
+	for _, name := range []string{"listen", "upstream", "cert", "key"} {
+		if cmd.Flags().Changed(name) {
+			fmt.Fprintf(stderr, "note: --%s is for --target managed: the existing site keeps its own\n", name)
+		}
+	}
+	if len(spec.Hosts) == 0 {
+		return nil, nil, usagef("--target existing needs --hostname: the hostnames whose site gets client-certificate verification")
+	}
+	in, extra, err := inplace.InputFor(spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	in.AllowLoose, in.Override = f.allowLoose, f.overrideConflicts
+	for {
+		plan, hosts, err := inplace.PlanFor(cmd.Context(), server.NewExecRunner(nil), d, specHostnames(spec), in)
+		switch {
+		case errors.Is(err, inplace.ErrNoBlock):
+			return nil, hosts, noBlockError(err, hosts)
+		case errors.Is(err, inplace.ErrLoose) && !in.AllowLoose:
+			for _, h := range hosts {
+				for _, b := range h.Blocks {
+					if b.Match != sites.Exact {
+						fmt.Fprintf(stderr, "loose match: %s is served by %s through %q (%s)\n", h.Hostname, b.Where(), b.Pattern, h.Detail)
+					}
+				}
+			}
+			if err := confirmRisk(cmd, f, err, "--allow-loose", "Edit these blocks, which serve other hostnames too? [y/N] "); err != nil {
+				return nil, hosts, err
+			}
+			in.AllowLoose = true
+			continue
+		case errors.Is(err, inplace.ErrConflict) && !in.Override && plan != nil:
+			for _, c := range plan.Conflicts {
+				fmt.Fprintf(stderr, "conflict: %s\n  resolution: %s\n", c, c.Resolution)
+			}
+			if err := confirmRisk(cmd, f, err, "--override-conflicts", "Replace these directives (the originals stay as comments)? [y/N] "); err != nil {
+				return nil, hosts, err
+			}
+			in.Override = true
+			continue
+		case err != nil:
+			return nil, hosts, err
+		}
+		for _, w := range plan.Warnings {
+			fmt.Fprintf(stderr, "warning: %s\n", w)
+		}
+		if in.Override == f.overrideConflicts { // else they were shown before the question
+			for _, c := range plan.Conflicts {
+				fmt.Fprintf(stderr, "conflict: %s\n  resolution: %s\n", c, c.Resolution)
+			}
+		}
+		return append(extra, plan.Changes()...), hosts, nil
+	}
+}
+
+// confirmRisk lets an in-place change go ahead that its flag (flag) did
+// not allow: a dry run only notes it, a terminal asks, anything else is
+// refused as bad input naming the flag.
+func confirmRisk(cmd *cobra.Command, f *originApplyFlags, why error, flag, question string) error {
+	if f.dryRun {
+		fmt.Fprintf(cmd.ErrOrStderr(), "note: the diff below assumes %s; applying needs it (or a yes on a terminal)\n", flag)
+		return nil
+	}
+	in, out, ok := terminal(cmd)
+	if f.yes || !ok {
+		return usagef("%v; pass %s to go ahead (nothing was changed)", why, flag)
+	}
+	return askYes(in, out, question)
+}
+
+// terminal returns stdin and stdout when both are a terminal.
+func terminal(cmd *cobra.Command) (*os.File, *os.File, bool) {
+	in, inOK := cmd.InOrStdin().(*os.File)
+	out, outOK := cmd.OutOrStdout().(*os.File)
+	if !inOK || !outOK || !term.IsTerminal(in.Fd()) || !term.IsTerminal(out.Fd()) {
+		return nil, nil, false
+	}
+	return in, out, true
+}
+
+// askYes asks question and refuses unless the answer is yes.
+func askYes(in io.Reader, out io.Writer, question string) error {
+	fmt.Fprint(out, question)
+	answer, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+		return errors.New("not applied: the answer was not yes")
 	}
 	return nil
 }
@@ -269,9 +483,8 @@ func pickServer(found []render.Server) (render.Server, error) {
 // confirmApply shows the diff and asks, on a terminal only: a script must
 // say --yes.
 func confirmApply(cmd *cobra.Command, changes []apply.Change) error {
-	in, inOK := cmd.InOrStdin().(*os.File)
-	out, outOK := cmd.OutOrStdout().(*os.File)
-	if !inOK || !outOK || !term.IsTerminal(in.Fd()) || !term.IsTerminal(out.Fd()) {
+	in, out, ok := terminal(cmd)
+	if !ok {
 		return usagef("no terminal to confirm on; pass --yes to apply (or --dry-run to see the diff)")
 	}
 	diff, err := apply.DryRun(changes)
@@ -279,15 +492,7 @@ func confirmApply(cmd *cobra.Command, changes []apply.Change) error {
 		return err
 	}
 	fmt.Fprint(out, diff)
-	fmt.Fprint(out, "Apply these changes and reload the server? [y/N] ")
-	answer, err := bufio.NewReader(in).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
-		return errors.New("not applied: the answer was not yes")
-	}
-	return nil
+	return askYes(in, out, "Apply these changes and reload the server? [y/N] ")
 }
 
 func newOriginRollbackCmd() *cobra.Command {

@@ -106,3 +106,8 @@ func DryRun(changes []Change) (string, error) {
 	}
 	return b.String(), nil
 }
+
+// OriginalOf is Change.Original for a file that held content when the
+// change was planned (a planner that read the file itself, such as
+// origin/inplace, fills it so Apply refuses an edit made since).
+func OriginalOf(content []byte) string { return sum(content) }

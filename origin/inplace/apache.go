@@ -72,7 +72,23 @@ func PlanApache(cfg *sites.ApacheConfig, in Input) (*Plan, error) {
 				}
 			}
 		}
-		if logs == 0 {
+		for _, inc := range v.Included {
+			for _, l := range inc.Lines {
+				if l.Depth == 0 && (strings.EqualFold(l.Name, "CustomLog") || strings.EqualFold(l.Name, "TransferLog")) {
+					logs++
+				}
+			}
+		}
+		lines := apacheLines(in, in.caFile(b))
+		switch {
+		case logs > 0:
+		case len(cfg.ServerLogs) > 0:
+			// A vhost with a CustomLog of its own no longer writes the
+			// server-level logs: repeat them, as nginx's access_log is.
+			for _, l := range cfg.ServerLogs {
+				lines = append(lines, "# repeated from the server level ("+l.Where()+"): a CustomLog here replaces the inherited ones", l.Text)
+			}
+		case !cfg.ServerLogsRead:
 			p.Warnings = append(p.Warnings, fmt.Sprintf("%s has no CustomLog of its own: the evidence CustomLog inside it stops the server-wide access log for this virtual host; copy that CustomLog line into the virtual host if you need it", where))
 		}
 		ordinal[fo.path]++
@@ -83,7 +99,7 @@ func PlanApache(cfg *sites.ApacheConfig, in Input) (*Plan, error) {
 				break
 			}
 		}
-		insertBlock(fo, sp, v.Start, v.CloseAt, markerID(in.ID, ordinal[fo.path]), indent, apacheLines(in, in.caFile(b)))
+		insertBlock(fo, sp, v.Start, v.CloseAt, markerID(in.ID, ordinal[fo.path]), indent, lines)
 	}
 	if len(p.Conflicts) > 0 {
 		if !in.Override {

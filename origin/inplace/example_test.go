@@ -15,7 +15,9 @@ import (
 // ExamplePlanFor is what `origin apply --target existing` does: plan the
 // in-place edit, show conflicts and ask before overriding them, then
 // write with origin/apply's checkpoint, config test, reload, listener
-// check and restore. (Compiled, not run: it needs a live server.)
+// check and restore. When the operator names no target, ChooseTarget
+// decides between this and a managed block. (Compiled, not run: it needs
+// a live server.)
 func ExamplePlanFor() {
 	ctx := context.Background()
 	d, _ := server.Debian(render.Nginx)
@@ -47,22 +49,11 @@ func ExamplePlanFor() {
 	for _, w := range plan.Warnings {
 		fmt.Println("warning:", w)
 	}
-	var changes []apply.Change
-	for _, e := range plan.Edits {
-		c := apply.Change{Path: e.Path, Content: e.New}
-		if e.Created {
-			c.Mode = 0o644
-		}
-		changes = append(changes, c)
-	}
-	var targets []apply.Target
-	for _, h := range hosts {
-		for _, b := range h.Blocks {
-			for _, addr := range b.DialAddrs() {
-				targets = append(targets, apply.Target{Addr: addr, SNI: h.Hostname, Phase: in.Phase})
-			}
-		}
-	}
+	changes := plan.Changes()
+	// Each hostname's check (its CA names and phase) on every address its blocks listen on.
+	perHost, _ := apply.Targets(render.Spec{Server: render.Nginx, Phase: in.Phase, Mode: in.Mode, CAFile: in.CAFile,
+		Hosts: []render.Host{{Name: "example.com"}, {Name: "www.example.com"}}})
+	targets := inplace.ListenerTargets(hosts, perHost)
 	if diff, err := apply.DryRun(changes); err == nil {
 		fmt.Print(diff)
 	}

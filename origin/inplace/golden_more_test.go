@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/aopwizard/aopwizard/origin/render"
+	"github.com/aopwizard/aopwizard/origin/servertest"
 	"github.com/aopwizard/aopwizard/origin/sites"
 	"github.com/aopwizard/aopwizard/pki/pkitest"
 )
@@ -84,5 +85,44 @@ func TestHAProxyGoldenAndConflicts(t *testing.T) {
 		}
 		out := strings.ReplaceAll(string(p.Edits[0].New), lab.Path(pkitest.ServerBundle), "/etc/haproxy/site.pem")
 		golden(t, "haproxy-"+string(phase), dir, []byte(out))
+	}
+}
+
+// A virtual host without a CustomLog of its own writes the server-level
+// logs; the evidence CustomLog would stop that, so those lines are
+// repeated inside the block (and no warning is needed).
+func TestApacheRepeatsServerLogs(t *testing.T) {
+	dir := t.TempDir()
+	src, _ := os.ReadFile("testdata/apache/shop.conf")
+	files := map[string]string{
+		"shop.conf":             string(src),
+		"apache2.conf":          "ServerRoot " + dir + "\nIncludeOptional conf-enabled/*.conf\n<VirtualHost *:80>\n    CustomLog /var/log/apache2/plain.log combined\n</VirtualHost>\n",
+		"conf-enabled/log.conf": "<IfModule log_config_module>\nCustomLog ${APACHE_LOG_DIR}/other_vhosts_access.log vhost_combined\n</IfModule>\n",
+	}
+	servertest.WriteFiles(t, dir, files)
+	logs, ok := sites.ApacheServerLogs(filepath.Join(dir, "apache2.conf"), dir, os.ReadFile)
+	want := "CustomLog ${APACHE_LOG_DIR}/other_vhosts_access.log vhost_combined"
+	if !ok || len(logs) != 1 || logs[0].Text != want || logs[0].Line != 2 {
+		t.Fatalf("server logs: %+v %v; want only the conf-enabled line, not the vhost's", logs, ok)
+	}
+	file := filepath.Join(dir, "shop.conf")
+	c, err := sites.ParseApacheDump([]byte("*:443 is a NameVirtualHost\n  default server example.test ("+file+":2)\n"), dir, os.ReadFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ServerLogs, c.ServerLogsRead = logs, ok
+	hosts := c.Config().Lookup([]string{"www.example.test"})
+	p, err := PlanApache(c, Input{ID: "example.test", Phase: render.Soft, CAFile: "/etc/ssl/aop/ca.pem", AccessLog: "/var/log/apache2/aop.log", Blocks: hosts[0].Blocks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(p.Edits[0].New)
+	if !strings.Contains(got, "\t\t# repeated from the server level ("+filepath.Join(dir, "conf-enabled/log.conf")+":2): a CustomLog here replaces the inherited ones\n\t\t"+want+"\n\t\t# END aopwizard example.test/1") {
+		t.Errorf("the server-level CustomLog is not repeated at the end of the block:\n%s", got)
+	}
+	for _, w := range p.Warnings {
+		if strings.Contains(w, "no CustomLog") {
+			t.Errorf("warned although the logs were repeated: %q", w)
+		}
 	}
 }

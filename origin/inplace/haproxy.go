@@ -141,7 +141,7 @@ func PlanHAProxy(cfg *sites.HAProxyConfig, in Input) (*Plan, error) {
 			n++
 			var opts string
 			if hostMode {
-				list, err := haproxyCrtList(ed, in, fo.path, kept, hostnames)
+				list, err := haproxyCrtList(ed, in, fo.path, cfg.CrtBase, kept, hostnames)
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", where, err)
 				}
@@ -257,7 +257,7 @@ func CrtListPath(configPath, id string) string {
 // the certificate for every other name it serves (the default for clients
 // without SNI, unverified as before), then one line per hostname with its
 // CA. The bind line must load one certificate file.
-func haproxyCrtList(ed *editor, in Input, cfgPath string, words, hostnames []string) (string, error) {
+func haproxyCrtList(ed *editor, in Input, cfgPath, crtBase string, words, hostnames []string) (string, error) {
 	crt := ""
 	for i, w := range words {
 		if w == "crt" && i+1 < len(words) {
@@ -267,8 +267,8 @@ func haproxyCrtList(ed *editor, in Input, cfgPath string, words, hostnames []str
 			return "", fmt.Errorf("the bind line already uses a crt-list: add the ca-file and verify options to its lines by hand")
 		}
 	}
-	if st, err := os.Stat(crt); err != nil || st.IsDir() {
-		return "", fmt.Errorf("per-hostname CAs need the bind line to load one certificate file (crt FILE), not %q", crt)
+	if err := crtFile(crt, crtBase); err != nil {
+		return "", err
 	}
 	path := CrtListPath(cfgPath, in.ID)
 	var b strings.Builder
@@ -304,6 +304,28 @@ func haproxyCrtList(ed *editor, in Input, cfgPath string, words, hostnames []str
 	}
 	ed.created = append(ed.created, FileEdit{Path: path, Old: old, New: []byte(b.String()), Created: old == nil})
 	return path, nil
+}
+
+// crtFile checks that a bind line's crt (relative to crt-base) is one
+// certificate file, the only form whose crt-list aopwizard writes: the
+// error says what else works.
+func crtFile(crt, crtBase string) error {
+	const zone = "use zone mode instead (one CA on the bind line, for every certificate it loads)"
+	if crt == "" {
+		return fmt.Errorf("the bind line loads no certificate with crt: per-hostname CAs need its certificate file to list once per hostname; %s", zone)
+	}
+	path := crt
+	if !filepath.IsAbs(path) && crtBase != "" {
+		path = filepath.Join(crtBase, path)
+	}
+	st, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return fmt.Errorf("read the bind line's certificate %s: %w; per-hostname CAs list that file once per hostname, so it must exist", path, err)
+	case st.IsDir():
+		return fmt.Errorf("the bind line loads every certificate in the directory %s (crt DIR), but per-hostname CAs need one crt-list line per hostname's certificate, which aopwizard writes only for a single certificate file: %s, or load the hostnames' certificate with crt FILE on its own bind line, or replace the directory by a crt-list yourself with \"[ca-file CA verify optional]\" on each hostname's line (docs/origin-servers.md, \"Per-hostname CAs and the 421 check\")", path, zone)
+	}
+	return nil
 }
 
 // replaceCrt swaps "crt FILE" for "crt-list LIST" in bind words.

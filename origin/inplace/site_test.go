@@ -2,8 +2,6 @@ package inplace_test
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -14,7 +12,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aopwizard/aopwizard/origin/apply"
 	"github.com/aopwizard/aopwizard/origin/evidence"
@@ -79,30 +76,10 @@ func backend(t *testing.T) string {
 	return strings.TrimPrefix(srv.URL, "http://")
 }
 
-// client presents cert (nil: none) and trusts the lab's server CA. Each
-// request gets a new connection: nginx closes the connection after a
-// certificate error, and a new handshake is what Cloudflare would do.
+// client presents cert (nil: none) and trusts the lab's server CA, a new
+// connection per request.
 func client(lab *pkitest.Lab, host string, cert *pki.Pair) *http.Client {
-	roots := x509.NewCertPool()
-	roots.AddCert(lab.ServerCA.Cert)
-	tc := &tls.Config{
-		RootCAs: roots, ServerName: host, MinVersion: tls.VersionTLS12,
-		// From GetClientCertificate, not Certificates: Go sends nothing
-		// from Certificates when the cert does not chain to an announced CA
-		// (docs/origin-servers.md, "Probing technique").
-		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			if cert == nil {
-				return &tls.Certificate{}, nil
-			}
-			c := cert.TLSCertificate()
-			return &c, nil
-		},
-	}
-	return &http.Client{
-		Timeout:       10 * time.Second,
-		Transport:     &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true, ForceAttemptHTTP2: false},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	return servertest.Client(lab, host, cert)
 }
 
 func ask(c *http.Client, addr, host string, r request) (answer, error) {
@@ -158,16 +135,7 @@ func same(want, got map[string]answer) error {
 
 // writeFiles writes name -> content under dir.
 func writeFiles(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	servertest.WriteFiles(t, dir, files)
 }
 
 // loopback6 reports whether ::1 can be listened on here.
@@ -269,17 +237,7 @@ func planFor(t *testing.T, d *server.Driver, in inplace.Input) *inplace.Plan {
 	return p
 }
 
-func changes(p *inplace.Plan) []apply.Change {
-	var out []apply.Change
-	for _, e := range p.Edits {
-		c := apply.Change{Path: e.Path, Content: e.New}
-		if e.Created {
-			c.Mode = 0o644
-		}
-		out = append(out, c)
-	}
-	return out
-}
+func changes(p *inplace.Plan) []apply.Change { return p.Changes() }
 
 // expectEvidence polls until origin/evidence, reading the evidence log
 // (HAProxy's also holds its own startup lines, which it skips),

@@ -219,6 +219,10 @@ func DefaultConfDir(s Server) string {
 	return "/etc/" + string(s)
 }
 
+// DefaultAccessLog is where the evidence log goes when Spec.AccessLog is
+// empty (also for an in-place edit of the operator's site).
+func DefaultAccessLog(s Server, id string) string { return defaultAccessLog(s, id) }
+
 // defaultAccessLog is where the evidence log goes when Spec.AccessLog is empty.
 func defaultAccessLog(s Server, id string) string {
 	switch s {

@@ -210,6 +210,12 @@ func ParseApacheVhosts(file string, src []byte) ([]*ApacheVhost, error) {
 type ApacheConfig struct {
 	Vhosts []*ApacheVhost
 	Notes  []string
+	// ServerLogs are the server-level CustomLog and TransferLog lines (the
+	// main config and the files it includes, outside <VirtualHost>): a
+	// vhost without its own logs writes to them, and stops when it gets
+	// one. ServerLogsRead says whether the main config was read for them.
+	ServerLogs     []Setting
+	ServerLogsRead bool
 }
 
 var dumpVhostRe = regexp.MustCompile(`(\S+) \((/[^()]+):([0-9]+)\)\s*$`)
@@ -232,7 +238,70 @@ func LoadApache(ctx context.Context, r server.Runner, d *server.Driver) (*Apache
 	if err != nil {
 		return nil, fmt.Errorf("list Apache's virtual hosts: %w; fix the configuration until Apache's config test passes, then try again", err)
 	}
-	return ParseApacheDump(out, apacheServerRoot(d.ConfigPath), os.ReadFile)
+	root := apacheServerRoot(d.ConfigPath)
+	c, err := ParseApacheDump(out, root, os.ReadFile)
+	if err != nil {
+		return nil, err
+	}
+	c.ServerLogs, c.ServerLogsRead = ApacheServerLogs(d.ConfigPath, root, os.ReadFile)
+	return c, nil
+}
+
+// ApacheServerLogs returns the server-level CustomLog and TransferLog
+// lines of the main config conf and the files its Include and
+// IncludeOptional lines name (relative to serverRoot), outside
+// <VirtualHost> sections, as written (${VARS} kept: the vhost that repeats
+// them has the same variables). ok is false when conf cannot be read.
+func ApacheServerLogs(conf, serverRoot string, read func(string) ([]byte, error)) (logs []Setting, ok bool) {
+	seen := map[string]bool{}
+	var walk func(file string, depth int) bool
+	walk = func(file string, depth int) bool {
+		if seen[file] || depth > 16 {
+			return true
+		}
+		seen[file] = true
+		src, err := read(file)
+		if err != nil {
+			return false
+		}
+		inVhost := 0
+		for _, l := range parseApacheFlat(src) {
+			switch {
+			case strings.EqualFold(l.Name, "VirtualHost"):
+				inVhost++
+			case strings.EqualFold(l.Name, "/VirtualHost"):
+				inVhost--
+			case inVhost > 0:
+			case strings.EqualFold(l.Name, "CustomLog") || strings.EqualFold(l.Name, "TransferLog"):
+				logs = append(logs, Setting{Text: strings.TrimSpace(l.Text(src)), File: file, Line: l.Line})
+			case (strings.EqualFold(l.Name, "Include") || strings.EqualFold(l.Name, "IncludeOptional")) && len(l.Args) == 1:
+				for _, f := range apacheIncludeFiles(serverRoot, l.Args[0]) {
+					walk(f, depth+1)
+				}
+			}
+		}
+		return true
+	}
+	return logs, walk(conf, 0)
+}
+
+// apacheIncludeFiles are the files an Include pattern names: a glob, or a
+// directory's files, sorted as Apache reads them.
+func apacheIncludeFiles(serverRoot, pat string) []string {
+	if !filepath.IsAbs(pat) {
+		pat = filepath.Join(serverRoot, pat)
+	}
+	if fi, err := os.Stat(pat); err == nil && fi.IsDir() {
+		pat = filepath.Join(pat, "*")
+	}
+	files, _ := filepath.Glob(pat)
+	var out []string
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil && fi.Mode().IsRegular() {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // apacheServerRoot is the ServerRoot of the main config (relative Include

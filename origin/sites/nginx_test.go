@@ -59,15 +59,7 @@ server {
 }
 `,
 	}
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	servertest.WriteFiles(t, dir, files)
 	if err := os.MkdirAll(filepath.Join(dir, "sites-enabled"), 0o755); err != nil {
 		t.Fatal(err)
 	}
