@@ -139,6 +139,23 @@ func (in *Inputs) Validate() []Problem {
 	if in.AutoRevert && !in.Enforce {
 		bad("auto revert", errors.New("reverting automatically only applies when enforcing"))
 	}
+	if in.Edge.Skip && (in.Edge.Addr != "" || in.Edge.CAFile != "") {
+		bad("edge", errors.New("an edge address or CA and skipping the edge check contradict each other: give one or the other"))
+	}
+	if in.Edge.Addr != "" {
+		if host, port, err := net.SplitHostPort(in.Edge.Addr); err != nil || host == "" {
+			bad("edge", fmt.Errorf("%q is not host:port (e.g. 127.0.0.1:8443, or [2606:4700::1]:443)", in.Edge.Addr))
+		} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			bad("edge", fmt.Errorf("%q has port %q: give a port from 1 to 65535", in.Edge.Addr, port))
+		}
+	}
+	if in.Edge.CAFile != "" {
+		if abs, err := filepath.Abs(in.Edge.CAFile); err != nil {
+			bad("edge ca", err)
+		} else {
+			in.Edge.CAFile = abs
+		}
+	}
 	if in.AlertsEmail != "" {
 		if in.Mode == ModeGlobal {
 			bad("alerts email", errors.New("Cloudflare has no expiry alert for its global certificate (it rotates it itself)"))

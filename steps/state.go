@@ -105,6 +105,18 @@ type Inputs struct {
 	SetSSLStrict bool   `json:"set_ssl_strict,omitempty"`
 
 	Origin OriginInputs `json:"origin"`
+	Edge   EdgeInputs   `json:"edge"`
+}
+
+// EdgeInputs say how verify and enforce reach the hostnames through
+// Cloudflare for the end-to-end proof.
+type EdgeInputs struct {
+	// Addr is dialled instead of each hostname's DNS answer (host:port).
+	Addr string `json:"addr,omitempty"`
+	// CAFile is trusted for the edge's certificate, besides the system's.
+	CAFile string `json:"ca_file,omitempty"`
+	// Skip leaves the proof out (no edge reachable from here).
+	Skip bool `json:"skip,omitempty"`
 }
 
 // OriginInputs locate the origin server's files and commands (the overrides

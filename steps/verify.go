@@ -2,7 +2,6 @@ package steps
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -101,10 +100,7 @@ func apiStatuses(ctx context.Context, env *Env) []string {
 // log is on this machine and readable; it never fails the step (the log
 // fills with Cloudflare traffic over time, not at once).
 func evidenceCounts(ctx context.Context, env *Env) {
-	path := env.Rollout.Inputs.Origin.AccessLog
-	if path == "" {
-		return
-	}
+	path := env.Rollout.evidenceLog()
 	if _, err := os.Stat(path); err != nil {
 		env.info("evidence log not readable here: "+err.Error(), "check", "evidence")
 		return
@@ -123,31 +119,33 @@ func evidenceCounts(ctx context.Context, env *Env) {
 		env.info("evidence since the soft phase went live, "+h.Hostname+": "+h.String(), "check", "evidence", "hostname", h.Hostname,
 			"requests", strconv.Itoa(h.Requests), "success", strconv.Itoa(h.Success), "none", strconv.Itoa(h.None), "failed", strconv.Itoa(h.Failed))
 	}
+	impactPreview(env, rep.Impact)
 }
 
-// edgeProof is the seam for the proof through Cloudflare's edge.
-func edgeProof(ctx context.Context, env *Env) []string {
-	if env.Edge == nil {
-		env.info("proof through the edge not run (no edge check configured)", "check", "edge")
-		return nil
+// impactPreview says what enforcing would refuse, from the soft-phase log:
+// requests through Cloudflare that did not verify would become errors for
+// visitors (a warning: fix before enforcing); direct ones are what
+// enforcing is meant to stop.
+func impactPreview(env *Env, imp evidence.Impact) {
+	kv := []string{"check", "impact", "cloudflare", strconv.Itoa(imp.Cloudflare), "direct", strconv.Itoa(imp.Direct),
+		"top_direct", clientList(imp.TopDirect), "top_cloudflare", clientList(imp.TopCloudflare)}
+	msg := fmt.Sprintf("enforce preview: %d requests through Cloudflare and %d direct ones in the soft phase would have been refused", imp.Cloudflare, imp.Direct)
+	if len(imp.TopDirect) > 0 {
+		msg += "; direct from " + clientList(imp.TopDirect)
 	}
-	hosts := env.Rollout.Inputs.Hostnames
-	if len(hosts) == 0 {
-		hosts = []string{env.Rollout.Inputs.Zone}
+	if imp.Cloudflare > 0 {
+		env.warn(msg+"; through Cloudflare from "+clientList(imp.TopCloudflare)+": those would fail once enforced", kv...)
+		return
 	}
-	var failures []string
-	for _, h := range hosts {
-		res, err := env.Edge.CheckEdge(ctx, h)
-		if err == nil && !res.Verified {
-			err = errors.New("the origin did not log this request with a verified client certificate: " + res.Detail)
-		}
-		if err != nil {
-			failures = append(failures, "edge "+h+": "+err.Error())
-			continue
-		}
-		env.info("edge "+h+": HTTP "+strconv.Itoa(res.Status)+", cf-ray "+res.Ray+" verified at the origin", "check", "edge", "hostname", h, "cf_ray", res.Ray)
+	env.info(msg, kv...)
+}
+
+func clientList(cs []evidence.ClientCount) string {
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = fmt.Sprintf("%s ×%d", c.Client, c.Requests)
 	}
-	return failures
+	return strings.Join(parts, ", ")
 }
 
 // Check: verification has no effect in the world; a done verify stays done.

@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/aopwizard/aopwizard/origin/apply"
 	"io"
 	"os"
 	"path/filepath"
@@ -18,8 +18,10 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/aopwizard/aopwizard/cfapi"
+	"github.com/aopwizard/aopwizard/origin/apply"
 	"github.com/aopwizard/aopwizard/origin/cfca"
 	"github.com/aopwizard/aopwizard/origin/server"
+	"github.com/aopwizard/aopwizard/pki"
 	"github.com/aopwizard/aopwizard/steps"
 )
 
@@ -113,6 +115,9 @@ func newRunCmd() *cobra.Command {
 	fl.StringVar(&f.in.ImportCA, "import-ca", "", "the CA that issued the imported or reused certificate")
 	fl.StringVar(&f.in.ReuseCert, "reuse-cert", "", "reuse a certificate already uploaded, by id or SHA-256 fingerprint (with --import-ca)")
 	fl.StringVar(&f.in.KeyType, "key-type", "", "key type of generated certificates (default rsa4096; ecdsa-p256 is faster)")
+	fl.StringVar(&f.in.Edge.Addr, "edge", "", "send the through-Cloudflare check to this host:port instead of each hostname's DNS answer (SNI and Host kept): the simulator's edge, or one Cloudflare address")
+	fl.StringVar(&f.in.Edge.CAFile, "edge-ca", "", "also trust this CA for the edge's certificate (the simulator's)")
+	fl.BoolVar(&f.in.Edge.Skip, "no-edge-check", false, "leave out the request through Cloudflare whose cf-ray must show up verified in the origin's log (when this machine cannot reach the hostnames)")
 	fl.BoolVar(&f.in.Enforce, "enforce", false, "go on to the enforce phase after a passing verify")
 	fl.BoolVar(&f.in.AutoRevert, "auto-revert", false, "return the origin to the soft phase when enforcing fails its checks")
 	fl.StringVar(&f.in.AlertsEmail, "alerts-email", "", "add Cloudflare's certificate expiry notification for this address")
@@ -135,7 +140,7 @@ var flagOf = map[string]string{
 	"builtin commands": "--config, --test-cmd and --reload-cmd", "cert dir": "--cert-dir", "key type": "--key-type",
 	"import cert": "--import-cert", "import key": "--import-key", "import ca": "--import-ca",
 	"certificate": "--import-cert/--reuse-cert", "auto revert": "--auto-revert", "alerts email": "--alerts-email",
-	"access log": "--access-log", "conf dir": "--conf-dir", "set ssl mode": "--set-ssl-mode strict", "config": "--config", "checkpoint dir": "--checkpoint-dir",
+	"access log": "--access-log", "conf dir": "--conf-dir", "edge": "--edge", "edge ca": "--edge-ca", "set ssl mode": "--set-ssl-mode strict", "config": "--config", "checkpoint dir": "--checkpoint-dir",
 }
 
 // inputProblems collects every missing and invalid input at once.
@@ -277,6 +282,9 @@ func rolloutEnv(cmd *cobra.Command, r *steps.Rollout, cfg cfapi.Config, stateDir
 	if rolloutSeams.globalCA != nil {
 		env.GlobalCAPEM = rolloutSeams.globalCA
 	}
+	if env.Edge, err = edgeChecker(cmd.Context(), r.Inputs.Edge); err != nil {
+		return nil, asUsage(err)
+	}
 	if r.Inputs.OriginConfig == steps.OriginApply && r.Inputs.Server != "" {
 		log := progressWriter{w: cmd.ErrOrStderr()}
 		origin, err := steps.NewServerOrigin(r.Inputs, rolloutSeams.runner, log, stateDir)
@@ -286,6 +294,33 @@ func rolloutEnv(cmd *cobra.Command, r *steps.Rollout, cfg cfapi.Config, stateDir
 		env.Origin = origin
 	}
 	return env, nil
+}
+
+// edgeChecker is the through-Cloudflare check the inputs ask for: none
+// when skipped, else requests to each hostname (or to the given address)
+// trusting the system's roots plus the given CA.
+func edgeChecker(ctx context.Context, in steps.EdgeInputs) (steps.EdgeChecker, error) {
+	if in.Skip {
+		return nil, nil
+	}
+	e := &steps.HTTPEdge{Addr: in.Addr}
+	if in.CAFile != "" {
+		data, err := pki.ReadInput(ctx, in.CAFile, pki.MaxInputSize)
+		if err != nil {
+			return nil, fmt.Errorf("--edge-ca: %w", err)
+		}
+		certs, err := pki.ParseCertificates(data)
+		if err != nil {
+			return nil, fmt.Errorf("--edge-ca %s: %w", in.CAFile, err)
+		}
+		if e.RootCAs, err = x509.SystemCertPool(); err != nil {
+			e.RootCAs = x509.NewCertPool()
+		}
+		for _, c := range certs {
+			e.RootCAs.AddCert(c)
+		}
+	}
+	return e, nil
 }
 
 // progressWriter indents origin/apply's progress under the step lines.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"os"
@@ -32,6 +33,13 @@ type runLab struct {
 	dir      string
 	stateDir string
 	listen   string
+	// edge is cfsim's edge in front of the builtin origin; every run's
+	// verify and enforce send a request through it.
+	edge   *cfsim.Edge
+	edgeCA string
+	// srvCert and srvKey are the origin's certificate for the zone's apex
+	// and subdomains, which the edge verifies in Full (strict).
+	srvCert, srvKey string
 }
 
 func newRunLab(t *testing.T, opts cfsim.Options) *runLab {
@@ -57,6 +65,18 @@ func newRunLabWrapped(t *testing.T, opts cfsim.Options, wrap func(http.Handler) 
 	l := &runLab{sim: sim, pki: pkitest.New(t), dir: dir, stateDir: filepath.Join(dir, "state"), listen: freeAddr(t)}
 	l.host = &steps.BuiltinHost{ConfigPath: filepath.Join(dir, "conf", "builtin-"+runZone+".json")}
 	t.Cleanup(l.host.Close)
+	originCAs := x509.NewCertPool()
+	originCAs.AddCert(l.pki.ServerCA.Cert)
+	edge, err := sim.StartEdge(context.Background(), cfsim.EdgeOptions{Zone: runZone, Origin: l.listen, OriginRootCAs: originCAs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = edge.Close() })
+	l.edge, l.edgeCA = edge, filepath.Join(dir, "edge-ca.pem")
+	l.srvCert, l.srvKey = l.pki.ServerFor(t, "srv-zone", runZone, "*."+runZone)
+	if err := os.WriteFile(l.edgeCA, edge.CACertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	rolloutSeams.runner, rolloutSeams.globalCA = l.host, sim.GlobalCAPEM()
 	t.Cleanup(func() { rolloutSeams.runner, rolloutSeams.globalCA, rolloutSeams.hook = nil, nil, nil })
 	return l
@@ -76,9 +96,9 @@ func freeAddr(t *testing.T) string {
 func (l *runLab) args(mode string, extra ...string) []string {
 	a := []string{"run", "--non-interactive", "--yes", "--state-dir", l.stateDir, "--zone", runZone, "--mode", mode,
 		"--server", "builtin", "--config", l.host.ConfigPath, "--test-cmd", steps.BuiltinTestCmd, "--reload-cmd", steps.BuiltinReloadCmd,
-		"--listen", l.listen, "--cert", l.pki.Path(pkitest.ServerCert), "--key", l.pki.Path(pkitest.ServerKey),
+		"--listen", l.listen, "--cert", l.srvCert, "--key", l.srvKey,
 		"--conf-dir", filepath.Join(l.dir, "conf"), "--access-log", filepath.Join(l.dir, "access.log"),
-		"--key-type", "ecdsa-p256", "--no-passphrase", "--systemd=false"}
+		"--key-type", "ecdsa-p256", "--no-passphrase", "--systemd=false", "--edge", l.edge.Addr(), "--edge-ca", l.edgeCA}
 	return append(a, extra...)
 }
 
@@ -98,7 +118,12 @@ func (l *runLab) rolloutIDs(t *testing.T) []string {
 func TestRunHeadlessZoneRolloutStatusAndRollback(t *testing.T) {
 	l := newRunLab(t, cfsim.Options{DeployAfter: 1})
 	res := runCLI(t, l.args("zone", "--hostname", "origin.example.test", "--enforce", "--auto-revert", "--alerts-email", "ops@example.test")...)
-	res.expect(t, 0, "enforced, verified", "upload", "✓ done")
+	// Verify (soft) and enforce each prove the rollout through the edge:
+	// the edge's cf-ray is found verified in the origin's evidence log.
+	res.expect(t, 0, "enforced, verified", "upload", "✓ done", "found in the origin's log with a verified client certificate")
+	if n := strings.Count(res.errOut, "found in the origin's log with a verified client certificate"); n != 2 {
+		t.Errorf("%d edge proofs, want 2 (soft and enforce):\n%s", n, res.errOut)
+	}
 	ids := l.rolloutIDs(t)
 	if len(ids) != 1 || !l.sim.ZoneAOPEnabled(runZone) || l.sim.Uploads(runZone) != 1 {
 		t.Fatalf("rollouts %v, zone AOP %v, uploads %d", ids, l.sim.ZoneAOPEnabled(runZone), l.sim.Uploads(runZone))

@@ -106,3 +106,16 @@ func writeFile(t testing.TB, path string, b []byte) {
 		t.Fatal(err)
 	}
 }
+
+// ServerFor issues another origin certificate from the lab's server CA for
+// names (e.g. a zone apex the default one lacks), writes it as
+// "<name>.pem"/"<name>.key" and returns the two paths.
+func (l *Lab) ServerFor(t testing.TB, name string, names ...string) (certPath, keyPath string) {
+	t.Helper()
+	p, err := pki.IssueServer(l.ServerCA, pki.ServerOptions{CommonName: names[0], DNSNames: names, KeyType: pki.ECDSAP256, Days: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.write(t, name, p)
+	return filepath.Join(l.Dir, name+".pem"), filepath.Join(l.Dir, name+".key")
+}
