@@ -1,0 +1,130 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/viewport"
+	tea "charm.land/bubbletea/v2"
+)
+
+// originScreen shows the rendered origin configuration (soft phase: the
+// origin asks for Cloudflare's certificate but still serves without it),
+// then either applies it or waits while the operator applies it.
+type originScreen struct {
+	frame
+	vp   viewport.Model
+	run  runner
+	mode string
+	done bool
+}
+
+func newOrigin(c *common) *originScreen {
+	s := &originScreen{frame: frame{c: c}, run: newRunner(c, StepOrigin), vp: viewport.New()}
+	s.vp.SetContent(c.st.Code.Render(c.sum.Origin.Config))
+	return s
+}
+
+func (s *originScreen) Init() tea.Cmd { return nil }
+func (s *originScreen) Title() string { return "Origin" }
+func (s *originScreen) Step() string  { return StepOrigin }
+func (s *originScreen) Typing() bool  { return false }
+
+// Busy: applying edits the server's files and reloads it, which must not
+// stop halfway; waiting for a manual change is only probing.
+func (s *originScreen) Busy() (bool, bool) {
+	return s.run.running, s.run.running && s.mode == OriginApply
+}
+
+// headLines is how many lines the screen shows above the viewport.
+const originHeadLines = 5
+
+func (s *originScreen) SetSize(w, h int) {
+	s.frame.SetSize(w, h)
+	s.vp.SetWidth(w)
+	s.vp.SetHeight(max(h-originHeadLines-2, 3))
+}
+
+func (s *originScreen) Status() string {
+	switch {
+	case s.run.running && s.mode == OriginManual:
+		return "waiting for the origin " + s.run.elapsed().String()
+	case s.run.running:
+		return "applying " + s.run.elapsed().String()
+	case s.done:
+		return "origin ready (soft)"
+	}
+	return "apply or do it yourself"
+}
+
+func (s *originScreen) Keys() []key.Binding {
+	k := s.c.keys
+	switch {
+	case s.done:
+		return []key.Binding{k.Enter}
+	case s.run.running:
+		return nil
+	}
+	return []key.Binding{k.Apply, k.Manual, k.Scroll}
+}
+
+func (s *originScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
+	if done, cmd := s.run.update(msg); done || cmd != nil {
+		s.done = s.done || done
+		return s, cmd
+	}
+	msg2, ok := msg.(tea.KeyPressMsg)
+	if !ok || s.run.running {
+		return s, nil
+	}
+	k := s.c.keys
+	switch {
+	case s.done && key.Matches(msg2, k.Enter):
+		return s, next
+	case s.done:
+	case key.Matches(msg2, k.Apply), key.Matches(msg2, k.Manual):
+		s.mode = OriginApply
+		if key.Matches(msg2, k.Manual) {
+			s.mode = OriginManual
+		}
+		in := s.c.sum.Inputs
+		in.OriginConfig = s.mode
+		return s, s.run.start(&in, Secrets{})
+	default:
+		var cmd tea.Cmd
+		s.vp, cmd = s.vp.Update(msg)
+		return s, cmd
+	}
+	return s, nil
+}
+
+func (s *originScreen) View() string {
+	st := s.c.st
+	o := s.c.sum.Origin
+	var b strings.Builder
+	b.WriteString(st.Title.Render("Configure the origin (soft phase)") + "\n")
+	fmt.Fprintf(&b, "%s config for %s\n", orDash(o.Server), st.Accent.Render(orDash(o.Path)))
+	b.WriteString(st.Subtle.Render("Asks for Cloudflare's certificate, still serves clients without one.") + "\n\n")
+	switch {
+	case s.run.running && s.mode == OriginManual:
+		b.WriteString("Write the config above, test it and reload the server yourself.\n")
+		b.WriteString(s.run.view("waiting for the origin to ask for the certificate"))
+	case s.run.running || s.done:
+		if s.done {
+			b.WriteString(st.OK.Render("✓ the origin asks for Cloudflare's certificate") + "\n")
+		}
+		b.WriteString(s.run.view("applying"))
+		for _, c := range o.Commands {
+			b.WriteString(st.Accent.Render("$ ") + c + "\n")
+		}
+		for _, l := range s.run.output {
+			b.WriteString(st.Subtle.Render("  "+l) + "\n")
+		}
+	default:
+		b.WriteString(s.vp.View() + "\n")
+		b.WriteString(st.Subtle.Render(fmt.Sprintf("%d%% · ", int(s.vp.ScrollPercent()*100))))
+		b.WriteString(st.Key.Render("a") + " apply (test, write, reload; rolled back on failure) · " + st.Key.Render("m") + " I'll do it\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,232 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/huh/v2"
+
+	"github.com/aopwizard/aopwizard/origin/render"
+	"github.com/aopwizard/aopwizard/pki"
+)
+
+type planAnswers struct {
+	mode    string
+	hosts   string
+	server  string
+	origins string
+	email   string
+}
+
+// planScreen asks how to roll out (mode, hostnames, server, origins), runs
+// plan, and shows what will change before anything does.
+type planScreen struct {
+	frame
+	ans  *planAnswers
+	form *huh.Form
+	run  runner
+	done bool
+}
+
+// modeOptions explain each mode in one line.
+var modeOptions = []huh.Option[string]{
+	huh.NewOption("Zone: your own CA, every hostname of the zone", ModeZone),
+	huh.NewOption("Per-hostname: your own CA, only the hostnames you list", ModeHostname),
+	huh.NewOption("Global: Cloudflare's shared certificate (any Cloudflare zone passes)", ModeGlobal),
+}
+
+func newPlan(c *common) *planScreen {
+	in := c.sum.Inputs
+	a := &planAnswers{mode: in.Mode, hosts: strings.Join(in.Hostnames, "\n"), server: in.Server,
+		origins: strings.Join(in.Origins, ", "), email: in.AlertsEmail}
+	if a.mode == "" {
+		a.mode = ModeZone
+	}
+	if a.server == "" {
+		a.server = c.opts.Server
+	}
+	if a.server == "" {
+		a.server = string(render.Nginx)
+	}
+	s := &planScreen{frame: frame{c: c}, ans: a, run: newRunner(c, StepPlan)}
+	zone := in.Zone
+	var servers []huh.Option[string]
+	for _, sv := range []render.Server{render.Nginx, render.Apache, render.HAProxy, render.Caddy, render.Traefik, render.Envoy, render.IngressNginx, render.Builtin} {
+		label := string(sv)
+		if string(sv) == c.opts.Server {
+			label += " (detected)"
+		}
+		servers = append(servers, huh.NewOption(label, string(sv)))
+	}
+	s.form = newForm(
+		huh.NewGroup(huh.NewSelect[string]().Title("Mode").Options(modeOptions...).Value(&a.mode)),
+		huh.NewGroup(
+			huh.NewText().Title("Hostnames").ExternalEditor(false).Lines(4).
+				Placeholder("www."+zone+"\napi."+zone).
+				DescriptionFunc(func() string { return hostsSummary(a.hosts, zone, a.mode) }, &a.hosts).
+				Value(&a.hosts).
+				Validate(func(v string) error {
+					ok, bad := parseHostnames(v, zone)
+					if len(bad) > 0 {
+						return errors.New(bad[0])
+					}
+					if len(ok) == 0 && a.mode == ModeHostname {
+						return errors.New("per-hostname mode needs at least one hostname")
+					}
+					return nil
+				}),
+		),
+		huh.NewGroup(
+			huh.NewSelect[string]().Title("Origin server").Options(servers...).Value(&a.server),
+			huh.NewInput().Title("Origin addresses").Placeholder("203.0.113.10, [2001:db8::1]:8443").
+				Description("IP[:port] of each origin, probed directly to verify.").
+				Value(&a.origins).Validate(func(v string) error {
+				_, err := parseOrigins(v)
+				return err
+			}),
+			huh.NewInput().Title("Expiry alert email (optional)").Value(&a.email).
+				Validate(func(v string) error {
+					if v = strings.TrimSpace(v); v != "" && !strings.Contains(v, "@") {
+						return errors.New("an email address has an @")
+					}
+					return nil
+				}),
+		),
+	)
+	return s
+}
+
+// parseHostnames splits pasted text on commas, spaces and new lines and
+// checks every name; bad holds one message per rejected name.
+func parseHostnames(text, zone string) (ok, bad []string) {
+	seen := map[string]bool{}
+	for _, h := range strings.FieldsFunc(text, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' || r == '\r' }) {
+		h = pki.NormalizeName(h)
+		switch err := pki.ValidateHostname(h); {
+		case err != nil:
+			bad = append(bad, err.Error())
+		case zone != "" && !pki.InDomain(h, zone):
+			bad = append(bad, fmt.Sprintf("%s is not in zone %s", h, zone))
+		case !seen[h]:
+			seen[h] = true
+			ok = append(ok, h)
+		}
+	}
+	return ok, bad
+}
+
+// hostsSummary is the live validation line under the hostnames field.
+func hostsSummary(text, zone, mode string) string {
+	ok, bad := parseHostnames(text, zone)
+	what := "to verify through (optional)"
+	if mode == ModeHostname {
+		what = "to protect"
+	}
+	s := fmt.Sprintf("%d valid %s", len(ok), what)
+	if len(bad) > 0 {
+		s += fmt.Sprintf("; %d rejected: %s", len(bad), bad[0])
+	}
+	return s + ". Paste many at once."
+}
+
+// parseOrigins checks a comma or space separated list of IP[:port].
+func parseOrigins(text string) ([]string, error) {
+	var out []string
+	for _, o := range strings.FieldsFunc(text, func(r rune) bool { return r == ',' || r == ' ' }) {
+		host := o
+		if h, _, err := net.SplitHostPort(o); err == nil {
+			host = h
+		}
+		if net.ParseIP(strings.Trim(host, "[]")) == nil {
+			return nil, fmt.Errorf("%s is not an IP address or IP:port", o)
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+func (s *planScreen) Init() tea.Cmd { return s.form.Init() }
+func (s *planScreen) Title() string { return "Plan" }
+func (s *planScreen) Step() string  { return StepPlan }
+func (s *planScreen) Typing() bool  { return s.form.State == huh.StateNormal }
+func (s *planScreen) Busy() (bool, bool) {
+	return s.run.running, false
+}
+
+func (s *planScreen) SetSize(w, h int) {
+	s.frame.SetSize(w, h)
+	s.form = s.form.WithWidth(w)
+}
+
+func (s *planScreen) Status() string {
+	switch {
+	case s.run.running:
+		return "working out the changes"
+	case s.done:
+		return "review the plan"
+	}
+	return "your input"
+}
+
+func (s *planScreen) Keys() []key.Binding {
+	switch {
+	case s.done:
+		return []key.Binding{withHelp(s.c.keys.Enter, "go ahead")}
+	case s.run.running:
+		return nil
+	}
+	return formKeys(s.c.keys)
+}
+
+func (s *planScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
+	if done, cmd := s.run.update(msg); done || cmd != nil {
+		s.done = s.done || done
+		return s, cmd
+	}
+	if s.run.running {
+		return s, nil
+	}
+	if s.done {
+		if msg, ok := msg.(tea.KeyPressMsg); ok && key.Matches(msg, s.c.keys.Enter) {
+			return s, next
+		}
+		return s, nil
+	}
+	var cmd tea.Cmd
+	s.form, cmd = updateForm(s.form, msg)
+	if s.form.State == huh.StateCompleted {
+		in := s.c.sum.Inputs
+		in.Mode = s.ans.mode
+		in.Hostnames, _ = parseHostnames(s.ans.hosts, in.Zone)
+		in.Origins, _ = parseOrigins(s.ans.origins)
+		in.Server = s.ans.server
+		in.AlertsEmail = strings.TrimSpace(s.ans.email)
+		if in.Mode == ModeGlobal {
+			in.AlertsEmail = ""
+		}
+		return s, tea.Batch(cmd, s.run.start(&in, Secrets{}))
+	}
+	return s, cmd
+}
+
+func (s *planScreen) View() string {
+	st := s.c.st
+	var b strings.Builder
+	b.WriteString(st.Title.Render("Plan the rollout") + "\n\n")
+	switch {
+	case s.run.running:
+		b.WriteString(s.run.view("working out what will change"))
+	case s.done:
+		b.WriteString("Nothing has changed yet. This is what the rollout will do:\n\n")
+		for i, l := range s.c.sum.Plan {
+			fmt.Fprintf(&b, "%s %s\n", st.Accent.Render(fmt.Sprintf("%d.", i+1)), l)
+		}
+	default:
+		b.WriteString(s.form.View())
+	}
+	return b.String()
+}
