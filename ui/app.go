@@ -265,6 +265,9 @@ func (m *Model) footer() string {
 	m.help.ShowAll = m.showHelp
 	k := m.c.keys
 	global := []key.Binding{k.Help, k.Back, k.Quit}
+	if m.screen.Typing() {
+		global = global[1:]
+	}
 	return m.help.View(helpKeys{screen: m.screen.Keys(), global: global})
 }
 
@@ -282,7 +285,11 @@ func (m *Model) render() string {
 	w, h, sidebar := m.layout()
 	var parts []string
 	if m.c.opts.Demo {
-		parts = append(parts, st.Banner.Width(m.width).Render(fit("DEMO: the Cloudflare side is simulated, nothing leaves this machine", m.width-2)))
+		text := "DEMO · the Cloudflare side is simulated; nothing leaves this machine"
+		if m.width < 72 {
+			text = "DEMO · Cloudflare is simulated"
+		}
+		parts = append(parts, st.Banner.Width(m.width).Render(fit(text, m.width-2)))
 	}
 	parts = append(parts, fit(m.header(sidebar), m.width), "")
 	body := clamp(m.screen.View(), w, h)

@@ -34,19 +34,24 @@ type fakeFlow struct {
 	// hold, when set, makes RunStep of that step wait until release closes.
 	hold    string
 	release chan struct{}
+	parked  []tea.Cmd
 	started chan string
 }
 
 func newFakeFlow() *fakeFlow {
-	return &fakeFlow{fail: map[string]error{}, release: make(chan struct{}), started: make(chan string, 16)}
+	return &fakeFlow{fail: map[string]error{}, release: make(chan struct{}), started: make(chan string, 64)}
 }
 
-func stepsFor(mode string) []StepState {
+func stepsFor(mode string, alerts ...bool) []StepState {
 	names := []string{StepConnect, StepPlan, StepCertificate}
 	if mode != ModeGlobal {
 		names = append(names, StepUpload)
 	}
-	names = append(names, StepOrigin, StepEnable, StepVerify, StepEnforce, StepDone)
+	names = append(names, StepOrigin, StepEnable, StepVerify, StepEnforce)
+	if len(alerts) > 0 && alerts[0] {
+		names = append(names, StepAlerts)
+	}
+	names = append(names, StepDone)
 	var out []StepState
 	for _, n := range names {
 		out = append(out, StepState{Name: n, Status: StatusPending})
@@ -84,9 +89,9 @@ func (f *fakeFlow) SetInputs(_ context.Context, in Inputs, sec Secrets) (Summary
 	defer f.mu.Unlock()
 	f.inputs = append(f.inputs, in)
 	f.secrets = append(f.secrets, sec)
-	if in.Mode != f.sum.Inputs.Mode && in.Mode != "" {
+	if in.Mode != "" && (in.Mode != f.sum.Inputs.Mode || in.AlertsEmail != f.sum.Inputs.AlertsEmail) {
 		old := f.sum.Steps
-		f.sum.Steps = stepsFor(in.Mode)
+		f.sum.Steps = stepsFor(in.Mode, in.AlertsEmail != "")
 		for _, o := range old {
 			if st := f.sum.Step(o.Name); st != nil {
 				*st = o
@@ -102,7 +107,10 @@ func (f *fakeFlow) RunStep(ctx context.Context, step string, emit func(Event)) (
 	f.ran = append(f.ran, step)
 	hold := f.hold == step
 	f.mu.Unlock()
-	f.started <- step
+	select {
+	case f.started <- step:
+	default:
+	}
 	emit(Event{Step: step, Message: step + " started"})
 	if hold {
 		select {
@@ -114,6 +122,9 @@ func (f *fakeFlow) RunStep(ctx context.Context, step string, emit func(Event)) (
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	st := f.sum.Step(step)
+	if st == nil {
+		return f.sum, fmt.Errorf("the rollout has no step %s", step)
+	}
 	if err := f.fail[step]; err != nil {
 		delete(f.fail, step)
 		st.Status, st.Error, st.Remedy = StatusFailed, err.Error(), "check the "+step+" inputs and retry"
@@ -184,14 +195,15 @@ func newTestModel(t testing.TB, f *fakeFlow, opts Options, w, h int) *Model {
 	m := New(context.Background(), f, opts)
 	t.Cleanup(m.cancel)
 	drive(t, m, tea.WindowSizeMsg{Width: w, Height: h})
-	drive(t, m, cmdMsgs(m.Init())...)
+	drive(t, m, cmdMsgs(m, m.Init())...)
 	return m
 }
 
 // cmdMsgs runs cmd and returns its message (nil cmd: none). It does not
 // run the commands that only sleep and tick (cursor blink, tea.Tick): the
-// tests need no animation.
-func cmdMsgs(cmd tea.Cmd) []tea.Msg {
+// tests need no animation. While the fake flow holds a step, it parks the
+// command that waits for the step's next message (see resume).
+func cmdMsgs(m *Model, cmd tea.Cmd) []tea.Msg {
 	if cmd == nil {
 		return nil
 	}
@@ -199,10 +211,44 @@ func cmdMsgs(cmd tea.Cmd) []tea.Msg {
 	if strings.HasPrefix(name, "charm.land/bubbles/v2/cursor.") || strings.HasPrefix(name, "charm.land/bubbletea/v2.Tick") {
 		return nil
 	}
+	if f, ok := m.c.flow.(*fakeFlow); ok && strings.Contains(name, "ui.listener.next") && f.holding() {
+		f.mu.Lock()
+		f.parked = append(f.parked, cmd)
+		f.mu.Unlock()
+		return nil
+	}
 	if msg := cmd(); msg != nil {
 		return []tea.Msg{msg}
 	}
 	return nil
+}
+
+// holding reports a held step not yet released.
+func (f *fakeFlow) holding() bool {
+	if f.hold == "" {
+		return false
+	}
+	select {
+	case <-f.release:
+		return false
+	default:
+		return true
+	}
+}
+
+// resume releases the held step and delivers its messages.
+func resume(t testing.TB, m *Model, f *fakeFlow) []tea.Msg {
+	t.Helper()
+	close(f.release)
+	f.mu.Lock()
+	parked := f.parked
+	f.parked = nil
+	f.mu.Unlock()
+	var ends []tea.Msg
+	for _, c := range parked {
+		ends = append(ends, drive(t, m, cmdMsgs(m, c)...)...)
+	}
+	return ends
 }
 
 var cmdType = reflect.TypeOf(tea.Cmd(nil))
@@ -232,12 +278,12 @@ func drive(t testing.TB, m *Model, msgs ...tea.Msg) (ends []tea.Msg) {
 		}
 		if v := reflect.ValueOf(msg); v.Kind() == reflect.Slice && v.Type().Elem() == cmdType {
 			for i := range v.Len() {
-				queue = append(queue, cmdMsgs(v.Index(i).Interface().(tea.Cmd))...)
+				queue = append(queue, cmdMsgs(m, v.Index(i).Interface().(tea.Cmd))...)
 			}
 			continue
 		}
 		_, cmd := m.Update(msg)
-		queue = append(queue, cmdMsgs(cmd)...)
+		queue = append(queue, cmdMsgs(m, cmd)...)
 	}
 	return ends
 }
@@ -278,8 +324,11 @@ func content(m *Model) string { return ansi.Strip(m.View().Content) }
 // resumed rollout would.
 func atStep(t testing.TB, f *fakeFlow, mode, step string, w, h int) *Model {
 	t.Helper()
-	f.sum = Summary{ID: "r1", Created: testNow, Updated: testNow, Steps: stepsFor(mode),
+	f.sum = Summary{ID: "r1", Created: testNow, Updated: testNow, Steps: stepsFor(mode, step == StepAlerts),
 		Inputs: Inputs{Zone: "example.com", Mode: mode, Hostnames: []string{"www.example.com"}, Server: "nginx"}}
+	if step == StepAlerts {
+		f.sum.Inputs.AlertsEmail = "ops@example.com"
+	}
 	for _, st := range f.sum.Steps {
 		if st.Name == step {
 			break
@@ -292,6 +341,23 @@ func atStep(t testing.TB, f *fakeFlow, mode, step string, w, h int) *Model {
 	f.ran = nil
 	m := newTestModel(t, f, Options{Token: "env-token"}, w, h)
 	*m.c.sum = f.snapshot()
-	drive(t, m, cmdMsgs(m.show(m.screenFor(step)))...)
+	drive(t, m, cmdMsgs(m, m.show(m.screenFor(step)))...)
 	return m
+}
+
+// reshow shows step's screen again after edit changes the rollout's inputs.
+func reshow(t testing.TB, m *Model, step string, edit func(*Inputs)) {
+	t.Helper()
+	edit(&m.c.sum.Inputs)
+	drive(t, m, cmdMsgs(m, m.show(m.screenFor(step)))...)
+}
+
+// keys presses each key in turn, letting the model settle in between (as
+// a person does; two keys in one batch can cross a screen change).
+func keys(t testing.TB, m *Model, ks ...string) (ends []tea.Msg) {
+	t.Helper()
+	for _, k := range ks {
+		ends = append(ends, drive(t, m, press(k))...)
+	}
+	return ends
 }

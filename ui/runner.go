@@ -97,15 +97,18 @@ func runStepCmd(ctx context.Context, f Flow, seq int, step string, in *Inputs, s
 	}
 }
 
-func listen(ch <-chan tea.Msg) tea.Cmd {
-	return func() tea.Msg {
-		m, ok := <-ch
-		if !ok {
-			return nil
-		}
-		return m
+// listener waits for a running step's next message.
+type listener <-chan tea.Msg
+
+func (l listener) next() tea.Msg {
+	m, ok := <-l
+	if !ok {
+		return nil
 	}
+	return m
 }
+
+func listen(ch <-chan tea.Msg) tea.Cmd { return listener(ch).next }
 
 // maxEvents bounds the progress lines a screen keeps.
 const maxEvents = 6
@@ -200,6 +203,9 @@ func (r *runner) view(label string) string {
 	var b strings.Builder
 	if r.running {
 		fmt.Fprintf(&b, "%s %s %s\n", r.spin.View(), label, r.c.st.Subtle.Render(r.elapsed().String()))
+	}
+	if !r.running {
+		return b.String()
 	}
 	for _, ev := range r.events {
 		fmt.Fprintf(&b, "%s %s\n", r.c.st.Subtle.Render("·"), ev.Message)

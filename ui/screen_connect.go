@@ -34,7 +34,7 @@ func newConnect(c *common) *connectScreen {
 	var fields []huh.Field
 	if c.token == "" {
 		fields = append(fields, huh.NewInput().Title("Cloudflare API token").
-			Description("Zone: SSL and Certificates Edit, Zone Settings Edit. Not saved anywhere.").
+			Description("Needs SSL and Certificates Edit and Zone Settings Edit on the zone. Kept in memory only.").
 			EchoMode(huh.EchoModePassword).Value(&s.ans.token).
 			Validate(func(v string) error {
 				if strings.TrimSpace(v) == "" {

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -78,7 +79,7 @@ func (s *doneScreen) View() string {
 		{"aopwizard rotate", "a new certificate before this one expires"},
 		{"aopwizard rollback", "undo everything this rollout changed"},
 	} {
-		b.WriteString("  " + st.Accent.Render(l[0]) + "  " + st.Subtle.Render(l[1]) + "\n")
+		b.WriteString("  " + st.Accent.Render(fmt.Sprintf("%-18s", l[0])) + " " + st.Subtle.Render(l[1]) + "\n")
 	}
 	return b.String()
 }

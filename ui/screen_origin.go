@@ -37,13 +37,13 @@ func (s *originScreen) Busy() (bool, bool) {
 	return s.run.running, s.run.running && s.mode == OriginApply
 }
 
-// headLines is how many lines the screen shows above the viewport.
-const originHeadLines = 5
+// originChrome is how many lines the screen shows around the viewport.
+const originChrome = 6
 
 func (s *originScreen) SetSize(w, h int) {
 	s.frame.SetSize(w, h)
 	s.vp.SetWidth(w)
-	s.vp.SetHeight(max(h-originHeadLines-2, 3))
+	s.vp.SetHeight(max(h-originChrome, 3))
 }
 
 func (s *originScreen) Status() string {
@@ -123,6 +123,9 @@ func (s *originScreen) View() string {
 		}
 	default:
 		b.WriteString(s.vp.View() + "\n")
+		if len(o.Commands) > 0 {
+			b.WriteString(st.Subtle.Render("then runs: ") + strings.Join(o.Commands, " · ") + "\n")
+		}
 		b.WriteString(st.Subtle.Render(fmt.Sprintf("%d%% · ", int(s.vp.ScrollPercent()*100))))
 		b.WriteString(st.Key.Render("a") + " apply (test, write, reload; rolled back on failure) · " + st.Key.Render("m") + " I'll do it\n")
 	}
