@@ -81,15 +81,21 @@ func New(ctx context.Context, flow Flow, opts Options) *Model {
 // returns nil when the rollout is done, ErrInterrupted after Ctrl-C (the
 // rollout saved), or the failure the operator quit on.
 func Run(ctx context.Context, flow Flow, opts Options) error {
-	m := New(ctx, flow, opts)
-	popts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithOutput(os.Stderr)}
+	popts := []tea.ProgramOption{tea.WithOutput(os.Stderr)}
 	// colorprofile reads NO_COLOR with strconv.ParseBool, so NO_COLOR=yes
 	// would keep colours; no-color.org says any non-empty value disables
 	// them.
 	if os.Getenv("NO_COLOR") != "" {
 		popts = append(popts, tea.WithColorProfile(colorprofile.Ascii))
 	}
-	_, err := tea.NewProgram(m, popts...).Run()
+	return runProgram(ctx, New(ctx, flow, opts), popts...)
+}
+
+// runProgram runs m as a Bubble Tea program and maps how it ended to Run's
+// errors.
+func runProgram(ctx context.Context, m *Model, popts ...tea.ProgramOption) error {
+	p := tea.NewProgram(m, append([]tea.ProgramOption{tea.WithContext(ctx)}, popts...)...)
+	_, err := p.Run()
 	m.cancel()
 	switch {
 	case errors.Is(err, tea.ErrInterrupted):
