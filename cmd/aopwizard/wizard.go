@@ -1,0 +1,35 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+
+	"github.com/charmbracelet/x/term"
+	"github.com/spf13/cobra"
+
+	"github.com/aopwizard/aopwizard/ui"
+)
+
+// runWizard starts the interactive wizard (`aopwizard` with no arguments)
+// when stdin and stdout are terminals; otherwise it says how to run without
+// one (exit 2), rather than failing on a Bubble Tea TTY error.
+func runWizard(cmd *cobra.Command, _ []string) error {
+	in, inOK := cmd.InOrStdin().(*os.File)
+	out, outOK := cmd.OutOrStdout().(*os.File)
+	if !inOK || !outOK || !term.IsTerminal(in.Fd()) || !term.IsTerminal(out.Fd()) {
+		return usagef("no terminal for the interactive wizard; use aopwizard run --non-interactive --zone=… for scripts and CI")
+	}
+	flow, err := wizardFlow(cmd.Context())
+	if err != nil {
+		return err
+	}
+	return ui.Run(cmd.Context(), flow, ui.Options{Token: os.Getenv("CLOUDFLARE_API_TOKEN")})
+}
+
+// wizardFlow is the rollout the wizard drives. The steps package provides
+// it (state file, lock, step modules); until it is wired in, the wizard
+// says so instead of starting.
+func wizardFlow(context.Context) (ui.Flow, error) {
+	return nil, errors.New("the interactive wizard is not wired to the rollout steps in this build; use aopwizard run --non-interactive")
+}
