@@ -179,10 +179,22 @@ func (f *fakeFlow) snapshot() Summary {
 	return f.sum
 }
 
+// Save keeps the rollout in the list Rollouts returns, as the state
+// directory would.
 func (f *fakeFlow) Save(context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.saves++
+	if f.sum.ID == "" {
+		return nil
+	}
+	for i, r := range f.rollouts {
+		if r.ID == f.sum.ID {
+			f.rollouts[i] = f.sum
+			return nil
+		}
+	}
+	f.rollouts = append(f.rollouts, f.sum)
 	return nil
 }
 

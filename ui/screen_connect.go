@@ -27,12 +27,20 @@ type connectScreen struct {
 	form *huh.Form
 	run  runner
 	done bool
+	// askToken is set when the form asks for the API token.
+	askToken bool
 }
 
 func newConnect(c *common) *connectScreen {
 	s := &connectScreen{frame: frame{c: c}, ans: &connectAnswers{zone: c.sum.Inputs.Zone}, run: newRunner(c, StepConnect)}
 	var fields []huh.Field
-	if c.token == "" {
+	// Ask for a token when there is none, and again after connect failed:
+	// the token held may be the reason.
+	s.askToken = c.token == ""
+	if st := c.sum.Step(StepConnect); st != nil && st.Status == StatusFailed {
+		s.askToken = true
+	}
+	if s.askToken {
 		fields = append(fields, huh.NewInput().Title("Cloudflare API token").
 			Description("Needs SSL and Certificates Edit and Zone Settings Edit on the zone. Kept in memory only.").
 			EchoMode(huh.EchoModePassword).Value(&s.ans.token).
@@ -138,7 +146,7 @@ func (s *connectScreen) View() string {
 	st := s.c.st
 	var b strings.Builder
 	b.WriteString(st.Title.Render("Connect to Cloudflare") + "\n")
-	if s.c.opts.Token != "" {
+	if s.c.opts.Token != "" && !s.askToken {
 		b.WriteString(st.Subtle.Render("Using the API token from CLOUDFLARE_API_TOKEN.") + "\n")
 	}
 	b.WriteString("\n")

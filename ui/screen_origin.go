@@ -22,7 +22,7 @@ type originScreen struct {
 
 func newOrigin(c *common) *originScreen {
 	s := &originScreen{frame: frame{c: c}, run: newRunner(c, StepOrigin), vp: viewport.New()}
-	s.vp.SetContent(c.st.Code.Render(c.sum.Origin.Config))
+	s.vp.SetContent(c.sum.Origin.Config)
 	return s
 }
 

@@ -111,6 +111,12 @@ func (s *verifyScreen) View() string {
 		for _, e := range sum.Evidence {
 			b.WriteString(st.Subtle.Render("· ") + e + "\n")
 		}
+		if s.step == StepVerify && len(sum.Impact) > 0 {
+			b.WriteString("\nEnforcing next would mean:\n")
+			for _, l := range sum.Impact {
+				b.WriteString("  • " + l + "\n")
+			}
+		}
 	}
 	return b.String()
 }

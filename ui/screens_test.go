@@ -410,3 +410,66 @@ func TestSidebarSaysStatusInWords(t *testing.T) {
 	drive(t, m, tea.WindowSizeMsg{Width: 80, Height: 24})
 	wantIn(t, m, "aopwizard › Upload 4/9")
 }
+
+// TestEveryScreenBackAndCtrlC: on every step's screen, esc shows the
+// previous step's screen and Ctrl-C saves and interrupts.
+func TestEveryScreenBackAndCtrlC(t *testing.T) {
+	steps := stepsFor(ModeZone, true)
+	for _, st := range steps {
+		t.Run(st.Name, func(t *testing.T) {
+			f := newFakeFlow()
+			m := atStep(t, f, ModeZone, st.Name, 80, 24)
+			if st.Name == StepVerify {
+				// verify runs on arrival; esc still goes back once it ends.
+				wantIn(t, m, "checks pass")
+			}
+			want := ""
+			for j, s := range m.c.sum.Steps {
+				if s.Name == st.Name && j > 0 {
+					want = m.c.sum.Steps[j-1].Name
+				}
+			}
+			keys(t, m, "esc")
+			if got := m.screen.Step(); got != want {
+				t.Fatalf("esc from %s showed %q, want %q", st.Name, got, want)
+			}
+			ends := keys(t, m, "ctrl+c")
+			if len(ends) != 1 || f.saves != 1 {
+				t.Fatalf("ctrl+c: ends %v saves %d", ends, f.saves)
+			}
+			if _, ok := ends[0].(tea.InterruptMsg); !ok {
+				t.Fatalf("ctrl+c ended with %T", ends[0])
+			}
+		})
+	}
+}
+
+// TestQuitAndResumeExactlyThere: Ctrl-C on a screen, then a new wizard
+// on the same state offers that rollout and resumes at that screen.
+func TestQuitAndResumeExactlyThere(t *testing.T) {
+	f := newFakeFlow()
+	m := atStep(t, f, ModeZone, StepOrigin, 80, 24)
+	keys(t, m, "ctrl+c")
+	m2 := newTestModel(t, f, Options{}, 80, 24)
+	wantIn(t, m2, "example.com · zone mode · at origin (5/9) · just now")
+	keys(t, m2, "enter")
+	wantScreen[*originScreen](t, m2)
+}
+
+func TestConnectAsksForTokenAgainAfterFailure(t *testing.T) {
+	f := newFakeFlow()
+	m := newTestModel(t, f, Options{Token: "bad-env-token"}, 80, 24)
+	keys(t, m, "enter")
+	f.fail[StepConnect] = errors.New("the API token is invalid")
+	typeText(t, m, "example.com")
+	keys(t, m, "enter")
+	wantScreen[*errorScreen](t, m)
+	keys(t, m, "esc")
+	wantScreen[*connectScreen](t, m)
+	wantIn(t, m, "Cloudflare API token")
+	typeText(t, m, "good-token")
+	keys(t, m, "enter", "enter")
+	if got := f.secrets[len(f.secrets)-1].Token; got != "good-token" {
+		t.Fatalf("retried with token %q", got)
+	}
+}
