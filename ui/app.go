@@ -118,7 +118,6 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.BackgroundColorMsg:
 		*m.c.st = *newStyles(msg.IsDark())
 		m.help.Styles = m.c.st.Help
-		return m, nil
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 		m.resize()
@@ -270,11 +269,24 @@ func (m *Model) resize() {
 func (m *Model) footer() string {
 	m.help.ShowAll = m.showHelp
 	k := m.c.keys
-	global := []key.Binding{k.Help, k.Back, k.Quit}
-	if m.screen.Typing() {
-		global = global[1:]
+	own := m.screen.Keys()
+	var global []key.Binding
+	for _, g := range []key.Binding{k.Help, k.Back, k.Quit} {
+		if !(g.Help().Key == "?" && m.screen.Typing()) && !bound(own, g) {
+			global = append(global, g)
+		}
 	}
-	return m.help.View(helpKeys{screen: m.screen.Keys(), global: global})
+	return m.help.View(helpKeys{screen: own, global: global})
+}
+
+// bound reports whether a screen binding already says what g's keys do.
+func bound(own []key.Binding, g key.Binding) bool {
+	for _, b := range own {
+		if b.Help().Key == g.Help().Key {
+			return true
+		}
+	}
+	return false
 }
 
 // View renders the banner, the header, the sidebar and screen, and the

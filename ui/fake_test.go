@@ -128,6 +128,10 @@ func (f *fakeFlow) RunStep(ctx context.Context, step string, emit func(Event)) (
 	if err := f.fail[step]; err != nil {
 		delete(f.fail, step)
 		st.Status, st.Error, st.Remedy = StatusFailed, err.Error(), "check the "+step+" inputs and retry"
+		if step == StepVerify {
+			f.sum.Matrix = []Check{{Origin: "127.0.0.1:8443", Hostname: "www.example.com", Case: "without cert",
+				Expected: "handshake refused", Observed: "200", OK: false}}
+		}
 		return f.sum, err
 	}
 	st.Status, st.Error, st.Remedy = StatusDone, "", ""

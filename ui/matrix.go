@@ -27,11 +27,21 @@ func matrixView(st *Styles, checks []Check, w int) string {
 	} else {
 		b.WriteString(st.Fail.Render("✗ "+summary) + "\n")
 	}
-	if w >= 70 {
-		fmt.Fprintf(&b, "%s\n", st.Label.Render(fmt.Sprintf("%-8s %-22s %-18s %-14s %s", "result", "hostname @ origin", "case", "expected", "observed")))
+	// Columns as wide as their longest cell; when that does not fit, two
+	// lines a check.
+	tw, cw, ew := len("hostname @ origin"), len("case"), len("expected")
+	for _, c := range checks {
+		tw = max(tw, ansi.StringWidth(c.Hostname+" @ "+c.Origin))
+		cw = max(cw, ansi.StringWidth(c.Case))
+		ew = max(ew, ansi.StringWidth(c.Expected))
+	}
+	if 8+1+tw+1+cw+1+ew+1+len("observed") <= w {
+		row := func(v, t, c, e, o string) string {
+			return pad(v, 8) + " " + pad(t, tw) + " " + pad(c, cw) + " " + pad(e, ew) + " " + o + "\n"
+		}
+		b.WriteString(st.Label.Render(strings.TrimRight(row("result", "hostname @ origin", "case", "expected", "observed"), "\n")) + "\n")
 		for _, c := range checks {
-			target := c.Hostname + " @ " + c.Origin
-			fmt.Fprintf(&b, "%s %s %s %s %s\n", pad(st.verdict(c.OK), 8), pad(fit(target, 22), 22), pad(fit(c.Case, 18), 18), pad(fit(c.Expected, 14), 14), c.Observed)
+			b.WriteString(row(st.verdict(c.OK), c.Hostname+" @ "+c.Origin, c.Case, c.Expected, c.Observed))
 		}
 		return b.String()
 	}

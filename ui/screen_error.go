@@ -73,6 +73,9 @@ func (s *errorScreen) View() string {
 	if r := remedyOf(s.c.sum, s.step, s.err); r != "" {
 		b.WriteString(st.Label.Render("What to do") + "\n" + r + "\n\n")
 	}
+	if (s.step == StepVerify || s.step == StepEnforce) && len(s.c.sum.Matrix) > 0 {
+		b.WriteString(matrixView(st, s.c.sum.Matrix, s.w) + "\n")
+	}
 	if s.run.running {
 		b.WriteString(s.run.view("retrying"))
 	} else {

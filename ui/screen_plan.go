@@ -88,6 +88,8 @@ func newPlan(c *common) *planScreen {
 				_, err := parseOrigins(v)
 				return err
 			}),
+		),
+		huh.NewGroup(
 			huh.NewInput().Title("Expiry alert email (optional)").Value(&a.email).
 				Validate(func(v string) error {
 					if v = strings.TrimSpace(v); v != "" && !strings.Contains(v, "@") {
@@ -95,7 +97,7 @@ func newPlan(c *common) *planScreen {
 					}
 					return nil
 				}),
-		),
+		).WithHideFunc(func() bool { return a.mode == ModeGlobal }),
 	)
 	return s
 }

@@ -137,8 +137,8 @@ func TestPlanGlobalModeHasNoUpload(t *testing.T) {
 	f := newFakeFlow()
 	m := atStep(t, f, ModeZone, StepPlan, 120, 30)
 	keys(t, m, "down", "down", "enter")
-	keys(t, m, "enter", "enter", "enter", "enter")
-	wantIn(t, m, "global mode")
+	keys(t, m, "enter", "enter", "enter") // hostnames, server, origins: no alert email in global mode
+	wantIn(t, m, "global mode", "Nothing has changed yet")
 	wantNotIn(t, m, "Upload")
 	drive(t, m, press("enter"))
 	wantScreen[*certificateScreen](t, m)
@@ -472,4 +472,14 @@ func TestConnectAsksForTokenAgainAfterFailure(t *testing.T) {
 	if got := f.secrets[len(f.secrets)-1].Token; got != "good-token" {
 		t.Fatalf("retried with token %q", got)
 	}
+}
+
+func TestVerifyFailureShowsTheMatrix(t *testing.T) {
+	f := newFakeFlow()
+	f.fail[StepVerify] = errors.New("1 of 1 checks failed")
+	m := atStep(t, f, ModeZone, StepVerify, 80, 24)
+	wantScreen[*errorScreen](t, m)
+	wantIn(t, m, "✗ 0 of 1 checks pass", "✗ FAIL", "handshake refused", "check the verify inputs and retry")
+	keys(t, m, "r")
+	wantScreen[*enforceScreen](t, m)
 }
