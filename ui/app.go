@@ -401,11 +401,3 @@ func clamp(s string, w, h int) string {
 	}
 	return strings.Join(lines, "\n")
 }
-
-// frame is the part every screen shares: the common state and its size.
-type frame struct {
-	c    *common
-	w, h int
-}
-
-func (f *frame) SetSize(w, h int) { f.w, f.h = w, h }

@@ -83,7 +83,7 @@ func TestProgramFlowStartToDone(t *testing.T) {
 	enter(tm)
 	waitFor(t, tm, "to enable.")
 	enter(tm)
-	waitFor(t, tm, "verified")
+	waitFor(t, tm, "enabled")
 	enter(tm)
 	waitFor(t, tm, "checks pass")
 	enter(tm)

@@ -9,58 +9,17 @@ import (
 
 // actionScreen runs a step that asks nothing (alerts, or a step this build
 // has no screen for) on enter.
-type actionScreen struct {
-	frame
-	step string
-	run  runner
-	done bool
-}
+type actionScreen struct{ stepScreen }
 
-func newAction(c *common, step string) *actionScreen {
-	return &actionScreen{frame: frame{c: c}, step: step, run: newRunner(c, step)}
-}
+func newAction(c *common, step string) *actionScreen { return &actionScreen{newStepScreen(c, step)} }
 
-func (s *actionScreen) Init() tea.Cmd { return nil }
-func (s *actionScreen) Title() string { return stepTitle(s.step) }
-func (s *actionScreen) Step() string  { return s.step }
-func (s *actionScreen) Typing() bool  { return false }
-func (s *actionScreen) Busy() (bool, bool) {
-	return s.run.running, s.run.running
-}
-
-func (s *actionScreen) Status() string {
-	switch {
-	case s.run.running:
-		return "running " + s.run.elapsed().String()
-	case s.done:
-		return "done"
-	}
-	return "confirm"
-}
+func (s *actionScreen) Status() string { return s.phase("confirm", "running", "done") }
 
 func (s *actionScreen) Keys() []key.Binding {
-	if s.run.running {
-		return nil
-	}
-	if s.done {
-		return []key.Binding{s.c.keys.Enter}
-	}
-	return []key.Binding{withHelp(s.c.keys.Enter, "run")}
+	return s.phaseKeys([]key.Binding{withHelp(s.c.keys.Enter, "run")}, []key.Binding{s.c.keys.Enter})
 }
 
-func (s *actionScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
-	if done, cmd := s.run.update(msg); done || cmd != nil {
-		s.done = s.done || done
-		return s, cmd
-	}
-	if msg, ok := msg.(tea.KeyPressMsg); ok && !s.run.running && key.Matches(msg, s.c.keys.Enter) {
-		if s.done {
-			return s, next
-		}
-		return s, s.run.start(nil, Secrets{})
-	}
-	return s, nil
-}
+func (s *actionScreen) Update(msg tea.Msg) (screen, tea.Cmd) { return s, s.confirmUpdate(msg) }
 
 func (s *actionScreen) View() string {
 	st := s.c.st
@@ -71,7 +30,6 @@ func (s *actionScreen) View() string {
 		b.WriteString(s.run.view("running"))
 	case s.done:
 		b.WriteString(st.OK.Render("✓ done") + "\n")
-		b.WriteString(s.run.view(""))
 	case s.step == StepAlerts:
 		b.WriteString("Create a notification policy that emails " + s.c.sum.Inputs.AlertsEmail + "\nbefore the client certificate expires.\n\n")
 		b.WriteString("Press " + st.Key.Render("enter") + " to create it.\n")

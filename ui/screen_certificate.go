@@ -25,11 +25,8 @@ type certAnswers struct {
 // for the CA passphrase twice, and shows the certificate once there is one.
 // Global mode has nothing to choose: Cloudflare's certificate.
 type certificateScreen struct {
-	frame
+	formScreen
 	ans    *certAnswers
-	form   *huh.Form
-	run    runner
-	done   bool
 	global bool
 }
 
@@ -39,7 +36,7 @@ func newCertificate(c *common) *certificateScreen {
 	if a.source == "" || a.source == CertCloudflare {
 		a.source = CertGenerate
 	}
-	s := &certificateScreen{frame: frame{c: c}, ans: a, run: newRunner(c, StepCertificate), global: in.Mode == ModeGlobal}
+	s := &certificateScreen{formScreen: formScreen{stepScreen: newStepScreen(c, StepCertificate)}, ans: a, global: in.Mode == ModeGlobal}
 	required := func(what string) func(string) error {
 		return func(v string) error {
 			if strings.TrimSpace(v) == "" {
@@ -85,74 +82,50 @@ func (s *certificateScreen) Init() tea.Cmd {
 	return s.form.Init()
 }
 
-func (s *certificateScreen) Title() string { return "Certificate" }
-func (s *certificateScreen) Step() string  { return StepCertificate }
-func (s *certificateScreen) Typing() bool {
-	return !s.global && s.form.State == huh.StateNormal
-}
-
-// Busy: generating keys writes files, but atomically, so stopping is safe.
-func (s *certificateScreen) Busy() (bool, bool) { return s.run.running, false }
-
-func (s *certificateScreen) SetSize(w, h int) {
-	s.frame.SetSize(w, h)
-	s.form = s.form.WithWidth(w)
-}
+func (s *certificateScreen) Typing() bool { return !s.global && s.formScreen.Typing() }
 
 func (s *certificateScreen) Status() string {
-	switch {
-	case s.run.running:
-		return "preparing the certificate " + s.run.elapsed().String()
-	case s.done:
-		return "certificate ready"
-	}
-	return "your input"
+	return s.phase("your input", "preparing the certificate", "certificate ready")
 }
 
 func (s *certificateScreen) Keys() []key.Binding {
-	switch {
-	case s.done || s.global:
-		return []key.Binding{s.c.keys.Enter}
-	case s.run.running:
-		return nil
+	idle := formKeys(s.c.keys)
+	if s.global {
+		idle = []key.Binding{s.c.keys.Enter}
 	}
-	return formKeys(s.c.keys)
+	return s.phaseKeys(idle, []key.Binding{s.c.keys.Enter})
 }
 
 func (s *certificateScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
-	if done, cmd := s.run.update(msg); done || cmd != nil {
-		s.done = s.done || done
+	if cmd, handled := s.runnerMsg(msg); handled {
 		return s, cmd
 	}
-	if s.run.running {
-		return s, nil
+	if !s.done && !s.global {
+		return s, s.fill(msg, s.submit)
 	}
-	if s.done || s.global {
-		if msg, ok := msg.(tea.KeyPressMsg); ok && key.Matches(msg, s.c.keys.Enter) {
-			if s.done {
-				return s, next
-			}
-			in := s.c.sum.Inputs
-			in.CertSource = CertCloudflare
-			return s, s.run.start(&in, Secrets{})
+	if k, ok := msg.(tea.KeyPressMsg); ok && key.Matches(k, s.c.keys.Enter) {
+		if s.done {
+			return s, next
 		}
-		return s, nil
-	}
-	var cmd tea.Cmd
-	s.form, cmd = updateForm(s.form, msg)
-	if s.form.State == huh.StateCompleted {
-		a := s.ans
 		in := s.c.sum.Inputs
-		in.CertSource = a.source
-		in.ImportCert, in.ImportKey, in.ImportCA = strings.TrimSpace(a.importCert), strings.TrimSpace(a.importKey), strings.TrimSpace(a.importCA)
-		in.ReuseCert = strings.TrimSpace(a.reuse)
-		in.NoPassphrase = a.source == CertGenerate && a.pass == ""
-		sec := Secrets{Passphrase: []byte(a.pass)}
-		// The passphrase goes to the flow once; the screen forgets it.
-		a.pass, a.pass2 = "", ""
-		return s, tea.Batch(cmd, s.run.start(&in, sec))
+		in.CertSource = CertCloudflare
+		return s, s.run.start(&in, Secrets{})
 	}
-	return s, cmd
+	return s, nil
+}
+
+// submit says what to record; the passphrase goes to the flow once and
+// the screen forgets it.
+func (s *certificateScreen) submit() (Inputs, Secrets) {
+	a := s.ans
+	in := s.c.sum.Inputs
+	in.CertSource = a.source
+	in.ImportCert, in.ImportKey, in.ImportCA = strings.TrimSpace(a.importCert), strings.TrimSpace(a.importKey), strings.TrimSpace(a.importCA)
+	in.ReuseCert = strings.TrimSpace(a.reuse)
+	in.NoPassphrase = a.source == CertGenerate && a.pass == ""
+	sec := Secrets{Passphrase: []byte(a.pass)}
+	a.pass, a.pass2 = "", ""
+	return in, sec
 }
 
 func (s *certificateScreen) View() string {

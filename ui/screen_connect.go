@@ -22,17 +22,14 @@ type connectAnswers struct {
 // connectScreen asks for the API token (unless the environment has one) and
 // the zone, runs connect, and shows the SSL/TLS mode preflight.
 type connectScreen struct {
-	frame
-	ans  *connectAnswers
-	form *huh.Form
-	run  runner
-	done bool
+	formScreen
+	ans *connectAnswers
 	// askToken is set when the form asks for the API token.
 	askToken bool
 }
 
 func newConnect(c *common) *connectScreen {
-	s := &connectScreen{frame: frame{c: c}, ans: &connectAnswers{zone: c.sum.Inputs.Zone}, run: newRunner(c, StepConnect)}
+	s := &connectScreen{formScreen: formScreen{stepScreen: newStepScreen(c, StepConnect)}, ans: &connectAnswers{zone: c.sum.Inputs.Zone}}
 	var fields []huh.Field
 	// Ask for a token when there is none, and again after connect failed:
 	// the token held may be the reason.
@@ -63,77 +60,52 @@ func newConnect(c *common) *connectScreen {
 	return s
 }
 
-func (s *connectScreen) Init() tea.Cmd { return s.form.Init() }
-func (s *connectScreen) Title() string { return "Connect" }
-func (s *connectScreen) Step() string  { return StepConnect }
-func (s *connectScreen) Typing() bool  { return s.form.State == huh.StateNormal }
-func (s *connectScreen) Busy() (bool, bool) {
-	return s.run.running, false
-}
-
-func (s *connectScreen) SetSize(w, h int) {
-	s.frame.SetSize(w, h)
-	s.form = s.form.WithWidth(w)
-}
-
 func (s *connectScreen) Status() string {
-	switch {
-	case s.run.running:
-		return "checking the token and the zone"
-	case s.done && s.c.sum.SSLFix != "":
-		return "SSL/TLS mode needs a change"
-	case s.done:
-		return "connected"
+	done := "connected"
+	if s.c.sum.SSLFix != "" {
+		done = "SSL/TLS mode needs a change"
 	}
-	return "your input"
+	return s.phase("your input", "checking the token and the zone", done)
 }
 
 func (s *connectScreen) Keys() []key.Binding {
 	k := s.c.keys
-	switch {
-	case s.done && s.c.sum.SSLFix != "":
-		return []key.Binding{k.Fix, withHelp(k.Enter, "continue anyway")}
-	case s.done:
-		return []key.Binding{k.Enter}
-	case s.run.running:
-		return nil
+	done := []key.Binding{k.Enter}
+	if s.c.sum.SSLFix != "" {
+		done = []key.Binding{k.Fix, withHelp(k.Enter, "continue anyway")}
 	}
-	return formKeys(k)
+	return s.phaseKeys(formKeys(k), done)
 }
 
 func (s *connectScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
-	if done, cmd := s.run.update(msg); done || cmd != nil {
-		s.done = s.done || done
+	if cmd, handled := s.runnerMsg(msg); handled {
 		return s, cmd
 	}
-	if s.run.running {
-		return s, nil
+	if !s.done {
+		return s, s.fill(msg, s.submit)
 	}
-	if s.done {
-		if msg, ok := msg.(tea.KeyPressMsg); ok {
-			switch {
-			case key.Matches(msg, s.c.keys.Enter):
-				return s, next
-			case key.Matches(msg, s.c.keys.Fix) && s.c.sum.SSLFix != "":
-				s.done = false
-				in := s.inputs()
-				in.SetSSLStrict = true
-				return s, s.run.start(&in, Secrets{Token: s.c.token})
-			}
+	if k, ok := msg.(tea.KeyPressMsg); ok {
+		switch {
+		case key.Matches(k, s.c.keys.Enter):
+			return s, next
+		case key.Matches(k, s.c.keys.Fix) && s.c.sum.SSLFix != "":
+			s.done = false
+			in, sec := s.submit()
+			in.SetSSLStrict = true
+			return s, s.run.start(&in, sec)
 		}
-		return s, nil
 	}
-	var cmd tea.Cmd
-	s.form, cmd = updateForm(s.form, msg)
-	if s.form.State == huh.StateCompleted {
-		if s.ans.token != "" {
-			s.c.token = strings.TrimSpace(s.ans.token)
-			s.ans.token = ""
-		}
-		in := s.inputs()
-		return s, tea.Batch(cmd, s.run.start(&in, Secrets{Token: s.c.token}))
+	return s, nil
+}
+
+// submit keeps the token typed for the rest of the run (memory only) and
+// says what to record.
+func (s *connectScreen) submit() (Inputs, Secrets) {
+	if t := strings.TrimSpace(s.ans.token); t != "" {
+		s.c.token = t
+		s.ans.token = ""
 	}
-	return s, cmd
+	return s.inputs(), Secrets{Token: s.c.token}
 }
 
 func (s *connectScreen) inputs() Inputs {
@@ -168,6 +140,3 @@ func (s *connectScreen) View() string {
 	}
 	return b.String()
 }
-
-// next asks the root for the screen of the rollout's current step.
-func next() tea.Msg { return nextMsg{} }

@@ -10,14 +10,9 @@ import (
 
 // doneScreen finishes the rollout (the done step writes the report) and
 // shows the outcome, the report and what to run next.
-type doneScreen struct {
-	frame
-	run runner
-}
+type doneScreen struct{ stepScreen }
 
-func newDone(c *common) *doneScreen {
-	return &doneScreen{frame: frame{c: c}, run: newRunner(c, StepDone)}
-}
+func newDone(c *common) *doneScreen { return &doneScreen{newStepScreen(c, StepDone)} }
 
 func (s *doneScreen) Init() tea.Cmd {
 	if st := s.c.sum.Step(StepDone); st != nil && st.Status != StatusDone {
@@ -26,33 +21,21 @@ func (s *doneScreen) Init() tea.Cmd {
 	return nil
 }
 
-func (s *doneScreen) Title() string { return "Done" }
-func (s *doneScreen) Step() string  { return StepDone }
-func (s *doneScreen) Typing() bool  { return false }
-func (s *doneScreen) Busy() (bool, bool) {
-	return s.run.running, false
-}
+// Busy: the report is written atomically; stopping loses nothing.
+func (s *doneScreen) Busy() (bool, bool) { return s.run.running, false }
 
-func (s *doneScreen) Status() string {
-	if s.run.running {
-		return "writing the report"
-	}
-	return "finished"
-}
+func (s *doneScreen) Status() string { return s.phase("finished", "writing the report", "finished") }
 
 func (s *doneScreen) Keys() []key.Binding {
-	if s.run.running {
-		return nil
-	}
-	return []key.Binding{withHelp(s.c.keys.Enter, "quit")}
+	quit := []key.Binding{withHelp(s.c.keys.Enter, "quit")}
+	return s.phaseKeys(quit, quit)
 }
 
 func (s *doneScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
-	if _, cmd := s.run.update(msg); cmd != nil {
+	if cmd, handled := s.runnerMsg(msg); handled {
 		return s, cmd
 	}
-	if msg, ok := msg.(tea.KeyPressMsg); ok && !s.run.running &&
-		(key.Matches(msg, s.c.keys.Enter) || key.Matches(msg, s.c.keys.QuitNow)) {
+	if k, ok := msg.(tea.KeyPressMsg); ok && (key.Matches(k, s.c.keys.Enter) || key.Matches(k, s.c.keys.QuitNow)) {
 		return s, quit(nil)
 	}
 	return s, nil

@@ -8,64 +8,41 @@ import (
 )
 
 // enforceScreen warns what enforcing changes, asks for an explicit yes
-// (enter alone does nothing), then shows the matrix again.
+// (enter alone does nothing), then shows the matrix again. Enforcing
+// rewrites the origin config and reloads it, so Ctrl-C waits for it.
 type enforceScreen struct {
-	frame
-	run     runner
-	done    bool
+	stepScreen
 	enforce bool
 }
 
 func newEnforce(c *common) *enforceScreen {
-	return &enforceScreen{frame: frame{c: c}, run: newRunner(c, StepEnforce)}
+	return &enforceScreen{stepScreen: newStepScreen(c, StepEnforce)}
 }
 
-func (s *enforceScreen) Init() tea.Cmd { return nil }
-func (s *enforceScreen) Title() string { return "Enforce" }
-func (s *enforceScreen) Step() string  { return StepEnforce }
-func (s *enforceScreen) Typing() bool  { return false }
-
-// Busy: enforcing rewrites the origin config and reloads it.
-func (s *enforceScreen) Busy() (bool, bool) { return s.run.running, s.run.running }
-
 func (s *enforceScreen) Status() string {
-	switch {
-	case s.run.running:
-		return "enforcing " + s.run.elapsed().String()
-	case s.done && s.enforce:
-		return "enforced"
-	case s.done:
-		return "left in soft mode"
+	done := "left in soft mode"
+	if s.enforce {
+		done = "enforced"
 	}
-	return "confirm"
+	return s.phase("confirm", "enforcing", done)
 }
 
 func (s *enforceScreen) Keys() []key.Binding {
 	k := s.c.keys
-	switch {
-	case s.run.running:
-		return nil
-	case s.done:
-		return []key.Binding{k.Enter}
-	}
-	return []key.Binding{k.Yes, withHelp(k.Skip, "stay in soft mode")}
+	return s.phaseKeys([]key.Binding{k.Yes, withHelp(k.Skip, "stay in soft mode")}, []key.Binding{k.Enter})
 }
 
 func (s *enforceScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
-	if done, cmd := s.run.update(msg); done || cmd != nil {
-		s.done = s.done || done
+	if cmd, handled := s.runnerMsg(msg); handled {
 		return s, cmd
 	}
-	msg2, ok := msg.(tea.KeyPressMsg)
-	if !ok || s.run.running {
-		return s, nil
-	}
-	k := s.c.keys
+	k, ok := msg.(tea.KeyPressMsg)
 	switch {
-	case s.done && key.Matches(msg2, k.Enter):
+	case !ok:
+	case s.done && key.Matches(k, s.c.keys.Enter):
 		return s, next
-	case !s.done && (key.Matches(msg2, k.Yes) || key.Matches(msg2, k.Skip)):
-		s.enforce = key.Matches(msg2, k.Yes)
+	case !s.done && (key.Matches(k, s.c.keys.Yes) || key.Matches(k, s.c.keys.Skip)):
+		s.enforce = key.Matches(k, s.c.keys.Yes)
 		in := s.c.sum.Inputs
 		in.Enforce = s.enforce
 		return s, s.run.start(&in, Secrets{})

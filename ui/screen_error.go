@@ -10,51 +10,37 @@ import (
 // errorScreen says which step failed, why, and what to do; it retries the
 // step, goes back to its screen to change the answers, or quits.
 type errorScreen struct {
-	frame
-	step string
-	err  error
-	run  runner
+	stepScreen
+	err error
 }
 
 func newErrorScreen(c *common, step string, err error) *errorScreen {
-	return &errorScreen{frame: frame{c: c}, step: step, err: err, run: newRunner(c, step)}
+	return &errorScreen{stepScreen: newStepScreen(c, step), err: err}
 }
 
-func (s *errorScreen) Init() tea.Cmd { return nil }
 func (s *errorScreen) Title() string { return stepTitle(s.step) + " failed" }
-func (s *errorScreen) Step() string  { return s.step }
-func (s *errorScreen) Typing() bool  { return false }
-func (s *errorScreen) Busy() (bool, bool) {
-	return s.run.running, s.run.running
-}
 
 func (s *errorScreen) Status() string {
-	if s.run.running {
-		return "retrying " + s.run.elapsed().String()
-	}
-	return s.c.st.Fail.Render("✗ failed")
+	return s.phase(s.c.st.Fail.Render("✗ failed"), "retrying", "")
 }
 
 func (s *errorScreen) Keys() []key.Binding {
-	if s.run.running {
-		return nil
-	}
 	k := s.c.keys
-	return []key.Binding{k.Retry, withHelp(k.Back, "change answers"), k.QuitNow}
+	return s.phaseKeys([]key.Binding{k.Retry, withHelp(k.Back, "change answers"), k.QuitNow}, nil)
 }
 
 func (s *errorScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
-	if done, cmd := s.run.update(msg); done || cmd != nil {
-		if done {
+	if cmd, handled := s.runnerMsg(msg); handled {
+		if s.done {
 			return s, next
 		}
 		return s, cmd
 	}
-	if msg, ok := msg.(tea.KeyPressMsg); ok && !s.run.running {
+	if k, ok := msg.(tea.KeyPressMsg); ok {
 		switch {
-		case key.Matches(msg, s.c.keys.Retry):
+		case key.Matches(k, s.c.keys.Retry):
 			return s, s.run.start(nil, Secrets{})
-		case key.Matches(msg, s.c.keys.QuitNow):
+		case key.Matches(k, s.c.keys.QuitNow):
 			return s, quit(s.err)
 		}
 	}

@@ -13,23 +13,16 @@ import (
 // origin asks for Cloudflare's certificate but still serves without it),
 // then either applies it or waits while the operator applies it.
 type originScreen struct {
-	frame
+	stepScreen
 	vp   viewport.Model
-	run  runner
 	mode string
-	done bool
 }
 
 func newOrigin(c *common) *originScreen {
-	s := &originScreen{frame: frame{c: c}, run: newRunner(c, StepOrigin), vp: viewport.New()}
+	s := &originScreen{stepScreen: newStepScreen(c, StepOrigin), vp: viewport.New()}
 	s.vp.SetContent(c.sum.Origin.Config)
 	return s
 }
-
-func (s *originScreen) Init() tea.Cmd { return nil }
-func (s *originScreen) Title() string { return "Origin" }
-func (s *originScreen) Step() string  { return StepOrigin }
-func (s *originScreen) Typing() bool  { return false }
 
 // Busy: applying edits the server's files and reloads it, which must not
 // stop halfway; waiting for a manual change is only probing.
@@ -47,45 +40,32 @@ func (s *originScreen) SetSize(w, h int) {
 }
 
 func (s *originScreen) Status() string {
-	switch {
-	case s.run.running && s.mode == OriginManual:
-		return "waiting for the origin " + s.run.elapsed().String()
-	case s.run.running:
-		return "applying " + s.run.elapsed().String()
-	case s.done:
-		return "origin ready (soft)"
+	running := "applying"
+	if s.mode == OriginManual {
+		running = "waiting for the origin"
 	}
-	return "apply or do it yourself"
+	return s.phase("apply or do it yourself", running, "origin ready (soft)")
 }
 
 func (s *originScreen) Keys() []key.Binding {
 	k := s.c.keys
-	switch {
-	case s.done:
-		return []key.Binding{k.Enter}
-	case s.run.running:
-		return nil
-	}
-	return []key.Binding{k.Apply, k.Manual, k.Scroll}
+	return s.phaseKeys([]key.Binding{k.Apply, k.Manual, k.Scroll}, []key.Binding{k.Enter})
 }
 
 func (s *originScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
-	if done, cmd := s.run.update(msg); done || cmd != nil {
-		s.done = s.done || done
+	if cmd, handled := s.runnerMsg(msg); handled {
 		return s, cmd
 	}
-	msg2, ok := msg.(tea.KeyPressMsg)
-	if !ok || s.run.running {
-		return s, nil
-	}
-	k := s.c.keys
+	k, ok := msg.(tea.KeyPressMsg)
+	keys := s.c.keys
 	switch {
-	case s.done && key.Matches(msg2, k.Enter):
+	case !ok:
+	case s.done && key.Matches(k, keys.Enter):
 		return s, next
 	case s.done:
-	case key.Matches(msg2, k.Apply), key.Matches(msg2, k.Manual):
+	case key.Matches(k, keys.Apply), key.Matches(k, keys.Manual):
 		s.mode = OriginApply
-		if key.Matches(msg2, k.Manual) {
+		if key.Matches(k, keys.Manual) {
 			s.mode = OriginManual
 		}
 		in := s.c.sum.Inputs

@@ -25,11 +25,8 @@ type planAnswers struct {
 // planScreen asks how to roll out (mode, hostnames, server, origins), runs
 // plan, and shows what will change before anything does.
 type planScreen struct {
-	frame
-	ans  *planAnswers
-	form *huh.Form
-	run  runner
-	done bool
+	formScreen
+	ans *planAnswers
 }
 
 // modeOptions explain each mode in one line.
@@ -52,7 +49,7 @@ func newPlan(c *common) *planScreen {
 	if a.server == "" {
 		a.server = string(render.Nginx)
 	}
-	s := &planScreen{frame: frame{c: c}, ans: a, run: newRunner(c, StepPlan)}
+	s := &planScreen{formScreen: formScreen{stepScreen: newStepScreen(c, StepPlan)}, ans: a}
 	zone := in.Zone
 	var servers []huh.Option[string]
 	for _, sv := range []render.Server{render.Nginx, render.Apache, render.HAProxy, render.Caddy, render.Traefik, render.Envoy, render.IngressNginx, render.Builtin} {
@@ -151,68 +148,38 @@ func parseOrigins(text string) ([]string, error) {
 	return out, nil
 }
 
-func (s *planScreen) Init() tea.Cmd { return s.form.Init() }
-func (s *planScreen) Title() string { return "Plan" }
-func (s *planScreen) Step() string  { return StepPlan }
-func (s *planScreen) Typing() bool  { return s.form.State == huh.StateNormal }
-func (s *planScreen) Busy() (bool, bool) {
-	return s.run.running, false
-}
-
-func (s *planScreen) SetSize(w, h int) {
-	s.frame.SetSize(w, h)
-	s.form = s.form.WithWidth(w)
-}
-
 func (s *planScreen) Status() string {
-	switch {
-	case s.run.running:
-		return "working out the changes"
-	case s.done:
-		return "review the plan"
-	}
-	return "your input"
+	return s.phase("your input", "working out the changes", "review the plan")
 }
 
 func (s *planScreen) Keys() []key.Binding {
-	switch {
-	case s.done:
-		return []key.Binding{withHelp(s.c.keys.Enter, "go ahead")}
-	case s.run.running:
-		return nil
-	}
-	return formKeys(s.c.keys)
+	return s.phaseKeys(formKeys(s.c.keys), []key.Binding{withHelp(s.c.keys.Enter, "go ahead")})
 }
 
 func (s *planScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
-	if done, cmd := s.run.update(msg); done || cmd != nil {
-		s.done = s.done || done
+	if cmd, handled := s.runnerMsg(msg); handled {
 		return s, cmd
 	}
-	if s.run.running {
-		return s, nil
+	if !s.done {
+		return s, s.fill(msg, s.submit)
 	}
-	if s.done {
-		if msg, ok := msg.(tea.KeyPressMsg); ok && key.Matches(msg, s.c.keys.Enter) {
-			return s, next
-		}
-		return s, nil
+	if k, ok := msg.(tea.KeyPressMsg); ok && key.Matches(k, s.c.keys.Enter) {
+		return s, next
 	}
-	var cmd tea.Cmd
-	s.form, cmd = updateForm(s.form, msg)
-	if s.form.State == huh.StateCompleted {
-		in := s.c.sum.Inputs
-		in.Mode = s.ans.mode
-		in.Hostnames, _ = parseHostnames(s.ans.hosts, in.Zone)
-		in.Origins, _ = parseOrigins(s.ans.origins)
-		in.Server = s.ans.server
-		in.AlertsEmail = strings.TrimSpace(s.ans.email)
-		if in.Mode == ModeGlobal {
-			in.AlertsEmail = ""
-		}
-		return s, tea.Batch(cmd, s.run.start(&in, Secrets{}))
+	return s, nil
+}
+
+func (s *planScreen) submit() (Inputs, Secrets) {
+	in := s.c.sum.Inputs
+	in.Mode = s.ans.mode
+	in.Hostnames, _ = parseHostnames(s.ans.hosts, in.Zone)
+	in.Origins, _ = parseOrigins(s.ans.origins)
+	in.Server = s.ans.server
+	in.AlertsEmail = strings.TrimSpace(s.ans.email)
+	if in.Mode == ModeGlobal {
+		in.AlertsEmail = ""
 	}
-	return s, cmd
+	return in, Secrets{}
 }
 
 func (s *planScreen) View() string {

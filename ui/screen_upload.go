@@ -8,59 +8,20 @@ import (
 )
 
 // uploadScreen shows the certificate for review, uploads it on
-// confirmation and waits for Cloudflare to report it active.
-type uploadScreen struct {
-	frame
-	run  runner
-	done bool
-}
+// confirmation and waits for Cloudflare to report it active. An upload cut
+// off halfway may land without the rollout knowing its id, so Ctrl-C waits
+// for the answer (stepScreen.Busy).
+type uploadScreen struct{ stepScreen }
 
-func newUpload(c *common) *uploadScreen {
-	return &uploadScreen{frame: frame{c: c}, run: newRunner(c, StepUpload)}
-}
+func newUpload(c *common) *uploadScreen { return &uploadScreen{newStepScreen(c, StepUpload)} }
 
-func (s *uploadScreen) Init() tea.Cmd { return nil }
-func (s *uploadScreen) Title() string { return "Upload" }
-func (s *uploadScreen) Step() string  { return StepUpload }
-func (s *uploadScreen) Typing() bool  { return false }
-
-// Busy: an upload cut off halfway may land without the rollout knowing
-// its id, so Ctrl-C waits for the answer.
-func (s *uploadScreen) Busy() (bool, bool) { return s.run.running, s.run.running }
-
-func (s *uploadScreen) Status() string {
-	switch {
-	case s.run.running:
-		return "uploading " + s.run.elapsed().String()
-	case s.done:
-		return "uploaded"
-	}
-	return "review"
-}
+func (s *uploadScreen) Status() string { return s.phase("review", "uploading", "uploaded") }
 
 func (s *uploadScreen) Keys() []key.Binding {
-	switch {
-	case s.done:
-		return []key.Binding{s.c.keys.Enter}
-	case s.run.running:
-		return nil
-	}
-	return []key.Binding{withHelp(s.c.keys.Enter, "upload")}
+	return s.phaseKeys([]key.Binding{withHelp(s.c.keys.Enter, "upload")}, []key.Binding{s.c.keys.Enter})
 }
 
-func (s *uploadScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
-	if done, cmd := s.run.update(msg); done || cmd != nil {
-		s.done = s.done || done
-		return s, cmd
-	}
-	if msg, ok := msg.(tea.KeyPressMsg); ok && !s.run.running && key.Matches(msg, s.c.keys.Enter) {
-		if s.done {
-			return s, next
-		}
-		return s, s.run.start(nil, Secrets{})
-	}
-	return s, nil
-}
+func (s *uploadScreen) Update(msg tea.Msg) (screen, tea.Cmd) { return s, s.confirmUpdate(msg) }
 
 func (s *uploadScreen) View() string {
 	st := s.c.st

@@ -7,19 +7,13 @@ import (
 	tea "charm.land/bubbletea/v2"
 )
 
-// verifyScreen drives enable (turn AOP on at Cloudflare, on confirmation)
-// and verify (runs at once: probes every origin x hostname x case) and
+// verifyScreen drives enable (turn AOP on at Cloudflare, on confirmation:
+// one API call whose answer must be recorded, so Ctrl-C waits for it) and
+// verify (runs at once, only probes: every origin x hostname x case), and
 // shows the live matrix with the evidence.
-type verifyScreen struct {
-	frame
-	step string
-	run  runner
-	done bool
-}
+type verifyScreen struct{ stepScreen }
 
-func newVerify(c *common, step string) *verifyScreen {
-	return &verifyScreen{frame: frame{c: c}, step: step, run: newRunner(c, step)}
-}
+func newVerify(c *common, step string) *verifyScreen { return &verifyScreen{newStepScreen(c, step)} }
 
 func (s *verifyScreen) Init() tea.Cmd {
 	if s.step == StepVerify {
@@ -28,59 +22,33 @@ func (s *verifyScreen) Init() tea.Cmd {
 	return nil
 }
 
-func (s *verifyScreen) Title() string { return stepTitle(s.step) }
-func (s *verifyScreen) Step() string  { return s.step }
-func (s *verifyScreen) Typing() bool  { return false }
-
-// Busy: enabling is one API call whose answer must be recorded; verifying
-// only probes.
 func (s *verifyScreen) Busy() (bool, bool) {
 	return s.run.running, s.run.running && s.step == StepEnable
 }
 
 func (s *verifyScreen) Status() string {
-	switch {
-	case s.run.running:
-		return strings.ToLower(stepTitle(s.step)) + " " + s.run.elapsed().String()
-	case s.done:
-		return "verified"
+	done := "verified"
+	if s.step == StepEnable {
+		done = "enabled"
 	}
-	return "confirm"
+	return s.phase("confirm", strings.ToLower(stepTitle(s.step)), done)
 }
 
 func (s *verifyScreen) Keys() []key.Binding {
 	k := s.c.keys
-	switch {
-	case s.run.running:
-		return nil
-	case s.done:
-		return []key.Binding{k.Enter, k.Retry}
-	case s.step == StepEnable:
-		return []key.Binding{withHelp(k.Enter, "enable")}
+	idle := []key.Binding{k.Retry}
+	if s.step == StepEnable {
+		idle = []key.Binding{withHelp(k.Enter, "enable")}
 	}
-	return []key.Binding{k.Retry}
+	return s.phaseKeys(idle, []key.Binding{k.Enter, k.Retry})
 }
 
 func (s *verifyScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
-	if done, cmd := s.run.update(msg); done || cmd != nil {
-		s.done = s.done || done
-		return s, cmd
-	}
-	msg2, ok := msg.(tea.KeyPressMsg)
-	if !ok || s.run.running {
-		return s, nil
-	}
-	k := s.c.keys
-	switch {
-	case s.done && key.Matches(msg2, k.Enter):
-		return s, next
-	case key.Matches(msg2, k.Retry) && (s.done || s.step == StepVerify):
+	if k, ok := msg.(tea.KeyPressMsg); ok && !s.run.running && key.Matches(k, s.c.keys.Retry) && (s.done || s.step == StepVerify) {
 		s.done = false
 		return s, s.run.start(nil, Secrets{})
-	case !s.done && s.step == StepEnable && key.Matches(msg2, k.Enter):
-		return s, s.run.start(nil, Secrets{})
 	}
-	return s, nil
+	return s, s.confirmUpdate(msg)
 }
 
 func (s *verifyScreen) View() string {
