@@ -270,9 +270,12 @@ func (m *Model) footer() string {
 	m.help.ShowAll = m.showHelp
 	k := m.c.keys
 	own := m.screen.Keys()
+	running, _ := m.screen.Busy()
 	var global []key.Binding
 	for _, g := range []key.Binding{k.Help, k.Back, k.Quit} {
-		if !(g.Help().Key == "?" && m.screen.Typing()) && !bound(own, g) {
+		switch {
+		case g.Help().Key == "?" && m.screen.Typing(), g.Help().Key == "esc" && running, bound(own, g):
+		default:
 			global = append(global, g)
 		}
 	}

@@ -35,6 +35,7 @@ type fakeFlow struct {
 	hold    string
 	release chan struct{}
 	parked  []tea.Cmd
+	listens int
 	started chan string
 }
 
@@ -112,6 +113,10 @@ func (f *fakeFlow) RunStep(ctx context.Context, step string, emit func(Event)) (
 	default:
 	}
 	emit(Event{Step: step, Message: step + " started"})
+	if hold && step == StepVerify {
+		emit(Event{Step: step, Message: "first cell", Fields: map[string]string{"origin": "192.0.2.7:443", "hostname": "live.example.com",
+			"case": "no-cert", "expected": "accepted", "observed": "refused", "result": "FAIL"}})
+	}
 	if hold {
 		select {
 		case <-f.release:
@@ -163,7 +168,7 @@ func (f *fakeFlow) RunStep(ctx context.Context, step string, emit func(Event)) (
 		for _, c := range []struct {
 			cs, exp, obs string
 		}{{"with CF cert", "200", "200"}, {"without cert", "200 (soft)", "200"}} {
-			emit(Event{Step: step, Message: "checked " + c.cs, Fields: map[string]string{"origin": "127.0.0.1:8443", "hostname": "www." + s.Inputs.Zone, "case": c.cs, "expected": c.exp, "observed": c.obs, "ok": "true"}})
+			emit(Event{Step: step, Message: "checked " + c.cs, Fields: map[string]string{"origin": "127.0.0.1:8443", "hostname": "www." + s.Inputs.Zone, "case": c.cs, "expected": c.exp, "observed": c.obs, "result": "ok"}})
 			s.Matrix = append(s.Matrix, Check{Origin: "127.0.0.1:8443", Hostname: "www." + s.Inputs.Zone, Case: c.cs, Expected: c.exp, Observed: c.obs, OK: true})
 		}
 		s.Evidence = []string{"zone AOP: on", "edge proof: ray 8c2f… verified at the origin"}
@@ -228,15 +233,31 @@ func cmdMsgs(m *Model, cmd tea.Cmd) []tea.Msg {
 		return nil
 	}
 	if f, ok := m.c.flow.(*fakeFlow); ok && strings.Contains(name, "ui.listener.next") && f.holding() {
+		// The held step sends its first events, then blocks: read those,
+		// park the wait for the rest.
 		f.mu.Lock()
-		f.parked = append(f.parked, cmd)
+		f.listens++
+		park := f.listens > f.eventsBeforeHold()
+		if park {
+			f.parked = append(f.parked, cmd)
+		}
 		f.mu.Unlock()
-		return nil
+		if park {
+			return nil
+		}
 	}
 	if msg := cmd(); msg != nil {
 		return []tea.Msg{msg}
 	}
 	return nil
+}
+
+// eventsBeforeHold is how many events RunStep sends before it blocks.
+func (f *fakeFlow) eventsBeforeHold() int {
+	if f.hold == StepVerify {
+		return 2
+	}
+	return 1
 }
 
 // holding reports a held step not yet released.

@@ -195,10 +195,10 @@ type Check struct {
 	OK       bool
 }
 
-// Event is one progress report of a running step. Events of the verify and
-// enforce steps that carry the Fields "origin", "hostname", "case",
-// "expected", "observed" and "ok" ("true"/"false") fill the live matrix;
-// an event with the Field "output" adds a line of command output.
+// Event is one progress report of a running step, as the steps package
+// emits it. Events that carry the Field "case" (with "origin", "hostname",
+// "expected", "observed" and "result": "ok" or "FAIL") fill the live
+// matrix; the Field "output" adds lines of command output.
 type Event struct {
 	Time    time.Time
 	Step    string

@@ -172,7 +172,7 @@ func (r *runner) update(msg tea.Msg) (done bool, cmd tea.Cmd) {
 			}
 			if f := msg.ev.Fields; f["case"] != "" {
 				r.checks = append(r.checks, Check{Origin: f["origin"], Hostname: f["hostname"], Case: f["case"],
-					Expected: f["expected"], Observed: f["observed"], OK: f["ok"] == "true"})
+					Expected: f["expected"], Observed: f["observed"], OK: f["result"] == "ok"})
 			}
 			r.events = append(r.events, msg.ev)
 			if n := len(r.events) - maxEvents; n > 0 {

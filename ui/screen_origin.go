@@ -39,6 +39,10 @@ func (s *originScreen) SetSize(w, h int) {
 	s.vp.SetHeight(max(h-originChrome, 3))
 }
 
+// waiting reports the manual mode's wait, during which the config stays
+// on screen to copy from.
+func (s *originScreen) waiting() bool { return s.run.running && s.mode == OriginManual }
+
 func (s *originScreen) Status() string {
 	running := "applying"
 	if s.mode == OriginManual {
@@ -49,10 +53,18 @@ func (s *originScreen) Status() string {
 
 func (s *originScreen) Keys() []key.Binding {
 	k := s.c.keys
+	if s.waiting() {
+		return []key.Binding{k.Scroll}
+	}
 	return s.phaseKeys([]key.Binding{k.Apply, k.Manual, k.Scroll}, []key.Binding{k.Enter})
 }
 
 func (s *originScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
+	if _, ok := msg.(tea.KeyPressMsg); ok && s.waiting() {
+		var cmd tea.Cmd
+		s.vp, cmd = s.vp.Update(msg)
+		return s, cmd
+	}
 	if cmd, handled := s.runnerMsg(msg); handled {
 		return s, cmd
 	}
@@ -87,9 +99,14 @@ func (s *originScreen) View() string {
 	fmt.Fprintf(&b, "%s config for %s\n", orDash(o.Server), st.Accent.Render(orDash(o.Path)))
 	b.WriteString(st.Subtle.Render("Asks for Cloudflare's certificate, still serves clients without one.") + "\n\n")
 	switch {
-	case s.run.running && s.mode == OriginManual:
-		b.WriteString("Write the config above, test it and reload the server yourself.\n")
-		b.WriteString(s.run.view("waiting for the origin to ask for the certificate"))
+	case s.waiting():
+		// Above the config, so a short terminal cuts the config, not this.
+		fmt.Fprintf(&b, "%s waiting for the origin %s\n", s.run.spin.View(), st.Subtle.Render(s.run.elapsed().String()))
+		b.WriteString("Write this config, test it and reload the server.\n")
+		if m := s.run.lastMessage(); m != "" {
+			b.WriteString(st.Subtle.Render("last check: "+m) + "\n")
+		}
+		b.WriteString(s.vp.View() + "\n")
 	case s.run.running || s.done:
 		if s.done {
 			b.WriteString(st.OK.Render("✓ the origin asks for Cloudflare's certificate") + "\n")

@@ -209,9 +209,15 @@ func TestOriginManualWaitsAndCtrlCQuitsAtOnce(t *testing.T) {
 	m := atStep(t, f, ModeZone, StepOrigin, 80, 24)
 	drive(t, m, press("m"))
 	<-f.started
-	wantIn(t, m, "waiting for the origin")
+	wantIn(t, m, "waiting for the origin", "ssl_verify_client optional;", "last check: origin-soft started")
 	if f.inputs[len(f.inputs)-1].OriginConfig != OriginManual {
 		t.Fatal("manual did not reach the flow")
+	}
+	// The config stays scrollable while the wizard waits.
+	s := wantScreen[*originScreen](t, m)
+	keys(t, m, "down")
+	if s.vp.YOffset() != 1 {
+		t.Fatalf("viewport at %d after down while waiting", s.vp.YOffset())
 	}
 	ends := drive(t, m, press("ctrl+c"))
 	if len(ends) != 1 {
@@ -482,4 +488,18 @@ func TestVerifyFailureShowsTheMatrix(t *testing.T) {
 	wantIn(t, m, "✗ 0 of 1 checks pass", "✗ FAIL", "handshake refused", "check the verify inputs and retry")
 	keys(t, m, "r")
 	wantScreen[*enforceScreen](t, m)
+}
+
+// TestVerifyMatrixFillsLive: cells show as the step reports them, before
+// it ends.
+func TestVerifyMatrixFillsLive(t *testing.T) {
+	f := newFakeFlow()
+	f.hold = StepVerify
+	m := atStep(t, f, ModeZone, StepVerify, 120, 30)
+	wantIn(t, m, "✗ 0 of 1 checks pass", "✗ FAIL", "live.example.com @ 192.0.2.7:443", "no-cert", "refused", "Verify 7/9"[:6])
+	if running, _ := m.screen.Busy(); !running {
+		t.Fatal("verify is not running")
+	}
+	resume(t, m, f)
+	wantIn(t, m, "✓ 2 of 2 checks pass")
 }
