@@ -63,7 +63,11 @@ func stepsFor(mode string, alerts ...bool) []StepState {
 func (f *fakeFlow) Rollouts(context.Context) ([]Summary, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]Summary(nil), f.rollouts...), nil
+	var out []Summary
+	for _, r := range f.rollouts {
+		out = append(out, clone(r))
+	}
+	return out, nil
 }
 
 func (f *fakeFlow) Resume(_ context.Context, id string) (Summary, error) {
@@ -71,8 +75,8 @@ func (f *fakeFlow) Resume(_ context.Context, id string) (Summary, error) {
 	defer f.mu.Unlock()
 	for _, r := range f.rollouts {
 		if r.ID == id {
-			f.sum = r
-			return r, nil
+			f.sum = clone(r)
+			return clone(r), nil
 		}
 	}
 	return Summary{}, fmt.Errorf("no rollout %s", id)
@@ -82,7 +86,7 @@ func (f *fakeFlow) Start(context.Context) (Summary, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sum = Summary{ID: "r1", Created: testNow, Updated: testNow, Steps: stepsFor(ModeZone)}
-	return f.sum, nil
+	return clone(f.sum), nil
 }
 
 func (f *fakeFlow) SetInputs(_ context.Context, in Inputs, sec Secrets) (Summary, error) {
@@ -100,7 +104,7 @@ func (f *fakeFlow) SetInputs(_ context.Context, in Inputs, sec Secrets) (Summary
 		}
 	}
 	f.sum.Inputs = in
-	return f.sum, nil
+	return clone(f.sum), nil
 }
 
 func (f *fakeFlow) RunStep(ctx context.Context, step string, emit func(Event)) (Summary, error) {
@@ -128,7 +132,7 @@ func (f *fakeFlow) RunStep(ctx context.Context, step string, emit func(Event)) (
 	defer f.mu.Unlock()
 	st := f.sum.Step(step)
 	if st == nil {
-		return f.sum, fmt.Errorf("the rollout has no step %s", step)
+		return clone(f.sum), fmt.Errorf("the rollout has no step %s", step)
 	}
 	if err := f.fail[step]; err != nil {
 		delete(f.fail, step)
@@ -137,7 +141,7 @@ func (f *fakeFlow) RunStep(ctx context.Context, step string, emit func(Event)) (
 			f.sum.Matrix = []Check{{Origin: "127.0.0.1:8443", Hostname: "www.example.com", Case: "without cert",
 				Expected: "handshake refused", Observed: "200", OK: false}}
 		}
-		return f.sum, err
+		return clone(f.sum), err
 	}
 	st.Status, st.Error, st.Remedy = StatusDone, "", ""
 	s := &f.sum
@@ -179,13 +183,31 @@ func (f *fakeFlow) RunStep(ctx context.Context, step string, emit func(Event)) (
 		s.Report = "/state/r1/report.md"
 		s.Outcome = "enforced, verified through the edge"
 	}
-	return f.sum, nil
+	return clone(f.sum), nil
 }
 
 func (f *fakeFlow) snapshot() Summary {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.sum
+	return clone(f.sum)
+}
+
+// clone copies what a Summary shares with the fake's state: a Flow's
+// summaries are the caller's to keep.
+func clone(s Summary) Summary {
+	s.Steps = append([]StepState(nil), s.Steps...)
+	s.Matrix = append([]Check(nil), s.Matrix...)
+	if s.Cert != nil {
+		c := *s.Cert
+		s.Cert = &c
+	}
+	return s
+}
+
+func (f *fakeFlow) saveCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.saves
 }
 
 // Save keeps the rollout in the list Rollouts returns, as the state
@@ -199,11 +221,11 @@ func (f *fakeFlow) Save(context.Context) error {
 	}
 	for i, r := range f.rollouts {
 		if r.ID == f.sum.ID {
-			f.rollouts[i] = f.sum
+			f.rollouts[i] = clone(f.sum)
 			return nil
 		}
 	}
-	f.rollouts = append(f.rollouts, f.sum)
+	f.rollouts = append(f.rollouts, clone(f.sum))
 	return nil
 }
 

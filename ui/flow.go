@@ -55,7 +55,8 @@ const (
 // Flow is what the wizard needs from the rollout. The application wires it
 // to the steps package (state file, lock, step modules); tests use a fake.
 // Every method is called from a tea.Cmd, never from Update or View, and may
-// block. Methods return the rollout as it stands afterwards.
+// block. Methods return the rollout as it stands afterwards: a copy the
+// flow does not change later (the UI reads it while steps run).
 type Flow interface {
 	// Rollouts lists the rollouts that can be resumed, newest first.
 	Rollouts(ctx context.Context) ([]Summary, error)

@@ -107,14 +107,15 @@ func TestProgramFlowStartToDone(t *testing.T) {
 func TestProgramCtrlCSavesAndInterrupts(t *testing.T) {
 	f := newFakeFlow()
 	m := New(context.Background(), f, Options{Token: "env-token", Now: func() time.Time { return testNow }})
-	in, _ := io.Pipe()
+	in, keys := io.Pipe()
 	done := make(chan error, 1)
-	p := make(chan *tea.Program, 1)
 	go func() {
 		done <- runProgram(context.Background(), m, tea.WithInput(in), tea.WithOutput(io.Discard),
-			tea.WithoutSignals(), tea.WithWindowSize(80, 24), func(pr *tea.Program) { p <- pr })
+			tea.WithoutSignals(), tea.WithWindowSize(80, 24))
 	}()
-	(<-p).Send(tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl})
+	if _, err := keys.Write([]byte{0x03}); err != nil { // what a terminal sends for ctrl+c
+		t.Fatal(err)
+	}
 	select {
 	case err := <-done:
 		if !errors.Is(err, ErrInterrupted) {
@@ -123,7 +124,7 @@ func TestProgramCtrlCSavesAndInterrupts(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the program did not end on ctrl+c")
 	}
-	if f.saves != 1 {
-		t.Fatalf("saved %d times", f.saves)
+	if n := f.saveCount(); n != 1 {
+		t.Fatalf("saved %d times", n)
 	}
 }

@@ -27,6 +27,10 @@ type planAnswers struct {
 type planScreen struct {
 	formScreen
 	ans *planAnswers
+	// hostsField gets the live validation line under the form. (Not huh's
+	// DescriptionFunc: huh evaluates that in a command, off the UI
+	// goroutine, racing with the field's own writes.)
+	hostsField *huh.Text
 }
 
 // modeOptions explain each mode in one line.
@@ -49,7 +53,7 @@ func newPlan(c *common) *planScreen {
 	if a.server == "" {
 		a.server = string(render.Nginx)
 	}
-	s := &planScreen{formScreen: formScreen{stepScreen: newStepScreen(c, StepPlan)}, ans: a}
+	s := &planScreen{formScreen: formScreen{stepScreen: newStepScreen(c, StepPlan)}, ans: a, hostsField: huh.NewText()}
 	zone := in.Zone
 	var servers []huh.Option[string]
 	for _, sv := range []render.Server{render.Nginx, render.Apache, render.HAProxy, render.Caddy, render.Traefik, render.Envoy, render.IngressNginx, render.Builtin} {
@@ -62,9 +66,8 @@ func newPlan(c *common) *planScreen {
 	s.form = newForm(
 		huh.NewGroup(huh.NewSelect[string]().Title("Mode").Options(modeOptions...).Value(&a.mode)),
 		huh.NewGroup(
-			huh.NewText().Title("Hostnames").ExternalEditor(false).Lines(4).
+			s.hostsField.Title("Hostnames").ExternalEditor(false).Lines(4).
 				Placeholder("www."+zone+"\napi."+zone).
-				DescriptionFunc(func() string { return hostsSummary(a.hosts, zone, a.mode) }, &a.hosts).
 				Value(&a.hosts).
 				Validate(func(v string) error {
 					ok, bad := parseHostnames(v, zone)
@@ -196,6 +199,9 @@ func (s *planScreen) View() string {
 		}
 	default:
 		b.WriteString(s.form.View())
+		if s.form.GetFocusedField() == huh.Field(s.hostsField) {
+			b.WriteString("\n" + st.Subtle.Render(hostsSummary(s.ans.hosts, s.c.sum.Inputs.Zone, s.ans.mode)) + "\n")
+		}
 	}
 	return b.String()
 }
