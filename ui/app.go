@@ -323,7 +323,13 @@ func (m *Model) render() string {
 	} else {
 		body = lipgloss.NewStyle().Height(h).Render(body)
 	}
-	parts = append(parts, body, m.footer())
+	// help.Model adds a key that does not fit when its ellipsis would not
+	// fit either, so the footer is cut to the width here.
+	footer := strings.Split(m.footer(), "\n")
+	for i, l := range footer {
+		footer[i] = fit(l, m.width)
+	}
+	parts = append(parts, body, strings.Join(footer, "\n"))
 	return strings.Join(parts, "\n")
 }
 

@@ -131,7 +131,7 @@ func (s *connectScreen) View() string {
 		if sum.SSLFix == "" {
 			fmt.Fprintf(&b, "%s SSL/TLS mode: %s\n", st.OK.Render("✓"), orDash(sum.SSLMode))
 		} else {
-			fmt.Fprintf(&b, "%s SSL/TLS mode: %s\n", st.Warn.Render("! needs a change:"), orDash(sum.SSLMode))
+			fmt.Fprintf(&b, "%s SSL/TLS mode %s needs a change\n", st.Warn.Render("!"), orDash(sum.SSLMode))
 			b.WriteString(sum.SSLFix + "\n\n")
 			b.WriteString("Press " + st.Key.Render("f") + " to set it to Full (strict), or " + st.Key.Render("enter") + " to go on and change it yourself.\n")
 		}

@@ -84,7 +84,10 @@ func (s *startScreen) View() string {
 	st := s.c.st
 	var b strings.Builder
 	b.WriteString(st.Title.Render("Authenticated Origin Pulls") + "\n")
-	b.WriteString(st.Subtle.Render("Cloudflare proves itself to your origin with a client certificate; your origin refuses everyone else.") + "\n\n")
+	if s.h >= 16 {
+		b.WriteString(st.Subtle.Render("Cloudflare proves itself to your origin with a client certificate; your origin refuses everyone else.") + "\n")
+	}
+	b.WriteString("\n")
 	if !s.loaded {
 		b.WriteString("Looking for unfinished rollouts…\n")
 		return b.String()

@@ -364,24 +364,21 @@ type lightBG struct{}
 
 func (lightBG) RGBA() (r, g, b, a uint32) { return 0xffff, 0xffff, 0xffff, 0xffff }
 
-// TestLayoutFitsEveryScreen: every screen stays within the terminal, from
-// 40x12 up, and the sidebar shows from 100 columns.
+// TestLayoutFitsEveryScreen: every screen, in every state the goldens
+// show, stays within the terminal from 40x12 up, and the sidebar shows
+// from 100 columns.
 func TestLayoutFitsEveryScreen(t *testing.T) {
 	for _, size := range [][2]int{{40, 12}, {60, 20}, {80, 24}, {99, 30}, {100, 30}, {120, 40}} {
-		for _, step := range []string{"", StepConnect, StepPlan, StepCertificate, StepUpload, StepOrigin, StepEnable, StepVerify, StepEnforce, StepDone} {
-			t.Run(fmt.Sprintf("%dx%d/%s", size[0], size[1], step), func(t *testing.T) {
-				f := newFakeFlow()
-				var m *Model
-				if step == "" {
-					m = newTestModel(t, f, Options{Demo: true}, size[0], size[1])
-				} else {
-					m = atStep(t, f, ModeZone, step, size[0], size[1])
-				}
+		for _, g := range goldenScreens {
+			t.Run(fmt.Sprintf("%dx%d/%s", size[0], size[1], g.name), func(t *testing.T) {
+				m := g.setup(t, newFakeFlow(), size[0], size[1])
 				checkFits(t, m, size[0], size[1])
 				_, _, sidebar := m.layout()
-				if want := size[0] >= wideWidth && step != ""; sidebar != want {
+				if want := size[0] >= wideWidth && g.name != "start"; sidebar != want {
 					t.Fatalf("sidebar %v at %d columns", sidebar, size[0])
 				}
+				drive(t, m, press("?")) // the full help fits too
+				checkFits(t, m, size[0], size[1])
 				// Live resize: the same model at another size fits too.
 				drive(t, m, tea.WindowSizeMsg{Width: 40, Height: 12})
 				checkFits(t, m, 40, 12)
