@@ -297,7 +297,20 @@ func bound(own []key.Binding, g key.Binding) bool {
 func (m *Model) View() tea.View {
 	v := tea.NewView(m.render())
 	v.AltScreen = true
-	v.WindowTitle = "aopwizard"
+	v.WindowTitle = "aopwizard · " + m.screen.Title()
+	// The terminal's own progress indicator (tab, taskbar) shows a step
+	// running, and how far the rollout is.
+	if running, _ := m.screen.Busy(); running {
+		v.ProgressBar = tea.NewProgressBar(tea.ProgressBarIndeterminate, 0)
+	} else if n := len(m.c.sum.Steps); n > 0 {
+		done := 0
+		for _, st := range m.c.sum.Steps {
+			if st.Status == StatusDone || st.Status == StatusSkipped {
+				done++
+			}
+		}
+		v.ProgressBar = tea.NewProgressBar(tea.ProgressBarDefault, 100*done/n)
+	}
 	return v
 }
 

@@ -500,3 +500,18 @@ func TestVerifyMatrixFillsLive(t *testing.T) {
 	resume(t, m, f)
 	wantIn(t, m, "✓ 2 of 2 checks pass")
 }
+
+func TestWindowTitleAndTerminalProgress(t *testing.T) {
+	f := newFakeFlow()
+	f.hold = StepUpload
+	m := atStep(t, f, ModeZone, StepUpload, 80, 24)
+	v := m.View()
+	if v.WindowTitle != "aopwizard · Upload" || v.ProgressBar == nil || v.ProgressBar.Value != 33 {
+		t.Fatalf("title %q progress %+v (3 of 9 steps done)", v.WindowTitle, v.ProgressBar)
+	}
+	keys(t, m, "enter")
+	if v := m.View(); v.ProgressBar.State != tea.ProgressBarIndeterminate {
+		t.Fatalf("progress while uploading: %+v", v.ProgressBar)
+	}
+	resume(t, m, f)
+}
