@@ -232,7 +232,7 @@ func (f *fakeFlow) Save(context.Context) error {
 var errFake = errors.New("zone example.com not found in this account")
 
 // newTestModel is the wizard on a fake flow at w x h, fixed clock.
-func newTestModel(t testing.TB, f *fakeFlow, opts Options, w, h int) *Model {
+func newTestModel(t testing.TB, f Flow, opts Options, w, h int) *Model {
 	t.Helper()
 	opts.Now = func() time.Time { return testNow }
 	m := New(context.Background(), f, opts)

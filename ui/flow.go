@@ -79,6 +79,12 @@ type Flow interface {
 	Save(ctx context.Context) error
 }
 
+// ZoneLister is optional: a Flow that lists the zones a token can see gives
+// the connect screen's zone field completion as you type.
+type ZoneLister interface {
+	Zones(ctx context.Context, token string) ([]string, error)
+}
+
 // Inputs are the operator's answers the screens collect. Never a secret.
 type Inputs struct {
 	Zone         string

@@ -26,6 +26,17 @@ type connectScreen struct {
 	ans *connectAnswers
 	// askToken is set when the form asks for the API token.
 	askToken bool
+	// zoneField completes from zones, the zones the token sees (when the
+	// flow can list them), asked for once per token.
+	zoneField  *huh.Input
+	zones      []string
+	zonesAsked bool
+}
+
+// zonesMsg carries the zones a token sees.
+type zonesMsg struct {
+	zones []string
+	err   error
 }
 
 func newConnect(c *common) *connectScreen {
@@ -48,7 +59,8 @@ func newConnect(c *common) *connectScreen {
 				return nil
 			}))
 	}
-	fields = append(fields, huh.NewInput().Title("Zone").Placeholder("example.com").
+	s.zoneField = huh.NewInput()
+	fields = append(fields, s.zoneField.Title("Zone").Placeholder("example.com").
 		Description("The domain as it appears in the Cloudflare dashboard.").
 		Value(&s.ans.zone).Validate(func(v string) error {
 		if strings.TrimSpace(v) == "" {
@@ -58,6 +70,42 @@ func newConnect(c *common) *connectScreen {
 	}))
 	s.form = newForm(huh.NewGroup(fields...))
 	return s
+}
+
+func (s *connectScreen) Init() tea.Cmd {
+	if s.askToken {
+		return s.form.Init()
+	}
+	return tea.Batch(s.form.Init(), s.zonesCmd(s.c.token))
+}
+
+// zonesCmd lists the zones token sees, when the flow can.
+func (s *connectScreen) zonesCmd(token string) tea.Cmd {
+	zl, ok := s.c.flow.(ZoneLister)
+	if !ok || s.zonesAsked || token == "" {
+		return nil
+	}
+	s.zonesAsked = true
+	ctx := s.c.ctx
+	return func() tea.Msg {
+		z, err := zl.Zones(ctx, token)
+		return zonesMsg{zones: z, err: err}
+	}
+}
+
+// matchingZones are the zones that contain what is typed, the first few.
+func (s *connectScreen) matchingZones() []string {
+	var out []string
+	typed := strings.ToLower(strings.TrimSpace(s.ans.zone))
+	for _, z := range s.zones {
+		if strings.Contains(z, typed) {
+			out = append(out, z)
+		}
+		if len(out) == 4 {
+			break
+		}
+	}
+	return out
 }
 
 func (s *connectScreen) Status() string {
@@ -74,15 +122,31 @@ func (s *connectScreen) Keys() []key.Binding {
 	if s.c.sum.SSLFix != "" {
 		done = []key.Binding{k.Fix, withHelp(k.Enter, "continue anyway")}
 	}
-	return s.phaseKeys(formKeys(k), done)
+	idle := formKeys(k)
+	if len(s.zones) > 0 {
+		idle = append(idle, key.NewBinding(key.WithKeys("ctrl+e"), key.WithHelp("ctrl+e", "complete zone")))
+	}
+	return s.phaseKeys(idle, done)
 }
 
 func (s *connectScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
+	if z, ok := msg.(zonesMsg); ok {
+		// Without the list, the zone is typed in full: no need to say more.
+		if z.err == nil {
+			s.zones = z.zones
+			s.zoneField.Suggestions(z.zones)
+		}
+		return s, nil
+	}
 	if cmd, handled := s.runnerMsg(msg); handled {
 		return s, cmd
 	}
 	if !s.done {
-		return s, s.fill(msg, s.submit)
+		cmd := s.fill(msg, s.submit)
+		if s.form.GetFocusedField() == huh.Field(s.zoneField) {
+			cmd = tea.Batch(cmd, s.zonesCmd(strings.TrimSpace(s.ans.token)))
+		}
+		return s, cmd
 	}
 	if k, ok := msg.(tea.KeyPressMsg); ok {
 		switch {
@@ -137,6 +201,9 @@ func (s *connectScreen) View() string {
 		}
 	default:
 		b.WriteString(s.form.View())
+		if m := s.matchingZones(); len(m) > 0 && s.form.GetFocusedField() == huh.Field(s.zoneField) {
+			b.WriteString("\n" + st.Subtle.Render("your zones: "+strings.Join(m, ", ")) + "\n")
+		}
 	}
 	return b.String()
 }

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -514,4 +515,44 @@ func TestWindowTitleAndTerminalProgress(t *testing.T) {
 		t.Fatalf("progress while uploading: %+v", v.ProgressBar)
 	}
 	resume(t, m, f)
+}
+
+// zoneFlow is a flow that can list the zones a token sees.
+type zoneFlow struct {
+	*fakeFlow
+	tokens []string
+}
+
+func (z *zoneFlow) Zones(_ context.Context, token string) ([]string, error) {
+	z.tokens = append(z.tokens, token)
+	return []string{"example.com", "example.org", "other.net"}, nil
+}
+
+func TestConnectZoneCompletion(t *testing.T) {
+	t.Run("token from the environment", func(t *testing.T) {
+		zf := &zoneFlow{fakeFlow: newFakeFlow()}
+		m := newTestModel(t, zf, Options{Token: "env-token"}, 80, 24)
+		keys(t, m, "enter")
+		typeText(t, m, "exa")
+		wantIn(t, m, "your zones: example.com, example.org", "ctrl+e complete zone")
+		wantNotIn(t, m, "other.net")
+		typeText(t, m, "mple.o")
+		wantIn(t, m, "your zones: example.org")
+		if len(zf.tokens) != 1 || zf.tokens[0] != "env-token" {
+			t.Fatalf("zones asked with %v", zf.tokens)
+		}
+	})
+	t.Run("typed token", func(t *testing.T) {
+		zf := &zoneFlow{fakeFlow: newFakeFlow()}
+		m := newTestModel(t, zf, Options{}, 80, 24)
+		keys(t, m, "enter")
+		wantNotIn(t, m, "your zones")
+		typeText(t, m, "typed-token")
+		keys(t, m, "enter")
+		wantIn(t, m, "your zones: example.com, example.org, other.net")
+		typeText(t, m, "o")
+		if len(zf.tokens) != 1 || zf.tokens[0] != "typed-token" {
+			t.Fatalf("zones asked with %v", zf.tokens)
+		}
+	})
 }
