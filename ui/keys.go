@@ -9,7 +9,6 @@ type KeyMap struct {
 	Help    key.Binding
 	Back    key.Binding
 	Enter   key.Binding
-	Next    key.Binding
 	Prev    key.Binding
 	Up      key.Binding
 	Down    key.Binding
@@ -31,7 +30,6 @@ func DefaultKeyMap() *KeyMap {
 		Help:    key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Back:    key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
 		Enter:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "continue")),
-		Next:    key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next field")),
 		Prev:    key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous field")),
 		Up:      key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
 		Down:    key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),

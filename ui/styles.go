@@ -17,7 +17,6 @@ type Styles struct {
 	Header   lipgloss.Style
 	Title    lipgloss.Style
 	Subtle   lipgloss.Style
-	Text     lipgloss.Style
 	Accent   lipgloss.Style
 	OK       lipgloss.Style
 	Fail     lipgloss.Style
@@ -29,7 +28,6 @@ type Styles struct {
 	Label    lipgloss.Style
 	Sidebar  lipgloss.Style
 	Current  lipgloss.Style
-	Code     lipgloss.Style
 	Selected lipgloss.Style
 	Help     help.Styles
 }
@@ -49,7 +47,6 @@ func newStyles(isDark bool) *Styles {
 	s.Header = lipgloss.NewStyle().Bold(true).Foreground(accent)
 	s.Title = lipgloss.NewStyle().Bold(true).Foreground(accent)
 	s.Subtle = lipgloss.NewStyle().Foreground(subtle)
-	s.Text = lipgloss.NewStyle()
 	s.Accent = lipgloss.NewStyle().Foreground(accent)
 	s.OK = lipgloss.NewStyle().Foreground(green)
 	s.Fail = lipgloss.NewStyle().Foreground(red).Bold(true)
@@ -61,7 +58,6 @@ func newStyles(isDark bool) *Styles {
 	s.Label = lipgloss.NewStyle().Foreground(subtle)
 	s.Sidebar = lipgloss.NewStyle().Border(lipgloss.NormalBorder(), false, true, false, false).BorderForeground(border).PaddingRight(1)
 	s.Current = lipgloss.NewStyle().Bold(true)
-	s.Code = lipgloss.NewStyle().Foreground(c("#2B2B2B", "#D0D0D0"))
 	s.Selected = lipgloss.NewStyle().Bold(true).Foreground(accent)
 	s.Help = help.DefaultStyles(isDark)
 	return s
