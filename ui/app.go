@@ -51,8 +51,10 @@ type Model struct {
 	quitting bool
 	cancel   context.CancelFunc
 	// err is what Run returns: nil after done, ErrInterrupted, or the
-	// failure the operator quit on.
-	err error
+	// failure the operator quit on; saveErr, the save on the way out
+	// failing, is added to it.
+	err     error
+	saveErr error
 }
 
 // sidebarWidth is the progress sidebar's width including its border; the
@@ -99,15 +101,15 @@ func runProgram(ctx context.Context, m *Model, popts ...tea.ProgramOption) error
 	m.cancel()
 	switch {
 	case errors.Is(err, tea.ErrInterrupted):
-		return ErrInterrupted
+		return errors.Join(ErrInterrupted, m.saveErr)
 	case err != nil:
 		return fmt.Errorf("the wizard stopped: %w", err)
 	}
-	return m.err
+	return errors.Join(m.err, m.saveErr)
 }
 
 // Err is the outcome once the program has ended (see Run).
-func (m *Model) Err() error { return m.err }
+func (m *Model) Err() error { return errors.Join(m.err, m.saveErr) }
 
 func (m *Model) Init() tea.Cmd {
 	return tea.Batch(tea.RequestBackgroundColor, m.screen.Init())
@@ -143,8 +145,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case nextMsg:
 		return m, m.show(m.screenFor(m.c.sum.Current()))
-	case backMsg:
-		return m, m.back()
+	case savedMsg:
+		if msg.err != nil {
+			m.saveErr = fmt.Errorf("could not save the rollout, so running aopwizard again may not resume here: %w", msg.err)
+		}
+		return m, nil
 	case quitMsg:
 		m.err = msg.err
 		return m, tea.Sequence(saveCmd(m.c), tea.Quit)

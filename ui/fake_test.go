@@ -36,6 +36,7 @@ type fakeFlow struct {
 	release chan struct{}
 	parked  []tea.Cmd
 	listens int
+	saveErr error
 	started chan string
 }
 
@@ -216,6 +217,9 @@ func (f *fakeFlow) Save(context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.saves++
+	if f.saveErr != nil {
+		return f.saveErr
+	}
 	if f.sum.ID == "" {
 		return nil
 	}

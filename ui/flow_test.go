@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,28 +105,37 @@ func TestProgramFlowStartToDone(t *testing.T) {
 }
 
 // TestProgramCtrlCSavesAndInterrupts: Ctrl-C saves the rollout and ends
-// the program with ErrInterrupted (exit 130).
+// the program with ErrInterrupted (exit 130); a failed save is said too.
 func TestProgramCtrlCSavesAndInterrupts(t *testing.T) {
-	f := newFakeFlow()
-	m := New(context.Background(), f, Options{Token: "env-token", Now: func() time.Time { return testNow }})
-	in, keys := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- runProgram(context.Background(), m, tea.WithInput(in), tea.WithOutput(io.Discard),
-			tea.WithoutSignals(), tea.WithWindowSize(80, 24))
-	}()
-	if _, err := keys.Write([]byte{0x03}); err != nil { // what a terminal sends for ctrl+c
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if !errors.Is(err, ErrInterrupted) {
-			t.Fatalf("Run returned %v, want ErrInterrupted", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the program did not end on ctrl+c")
-	}
-	if n := f.saveCount(); n != 1 {
-		t.Fatalf("saved %d times", n)
+	for _, saveErr := range []error{nil, errors.New("disk full")} {
+		t.Run(fmt.Sprint(saveErr), func(t *testing.T) {
+			f := newFakeFlow()
+			f.saveErr = saveErr
+			m := New(context.Background(), f, Options{Token: "env-token", Now: func() time.Time { return testNow }})
+			in, keys := io.Pipe()
+			done := make(chan error, 1)
+			go func() {
+				done <- runProgram(context.Background(), m, tea.WithInput(in), tea.WithOutput(io.Discard),
+					tea.WithoutSignals(), tea.WithWindowSize(80, 24))
+			}()
+			if _, err := keys.Write([]byte{0x03}); err != nil { // what a terminal sends for ctrl+c
+				t.Fatal(err)
+			}
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(20 * time.Second):
+				t.Fatal("the program did not end on ctrl+c")
+			}
+			if !errors.Is(err, ErrInterrupted) {
+				t.Fatalf("Run returned %v, want ErrInterrupted", err)
+			}
+			if saveErr != nil && (!errors.Is(err, saveErr) || !strings.Contains(err.Error(), "could not save the rollout")) {
+				t.Fatalf("Run returned %v, not saying the save failed", err)
+			}
+			if n := f.saveCount(); n != 1 {
+				t.Fatalf("saved %d times", n)
+			}
+		})
 	}
 }

@@ -51,8 +51,6 @@ type (
 	}
 	// nextMsg asks the root for the screen of the rollout's current step.
 	nextMsg struct{}
-	// backMsg asks the root for the previous screen.
-	backMsg struct{}
 	// savedMsg says Save returned (before quitting).
 	savedMsg struct{ err error }
 )
