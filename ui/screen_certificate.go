@@ -157,6 +157,11 @@ func certCard(st *Styles, c *Cert, w int) string {
 	if c == nil {
 		return st.Subtle.Render("(no certificate details)") + "\n"
 	}
+	return st.Card.Width(min(w, 80)).Render(strings.TrimRight(certRows(st, c), "\n")) + "\n"
+}
+
+// certRows are the card's lines: label and value, the empty ones left out.
+func certRows(st *Styles, c *Cert) string {
 	row := func(label, v string) string {
 		if v == "" {
 			return ""
@@ -167,7 +172,6 @@ func certCard(st *Styles, c *Cert, w int) string {
 	if !c.NotAfter.IsZero() {
 		validity = fmt.Sprintf("%s to %s", c.NotBefore.UTC().Format(time.DateOnly), c.NotAfter.UTC().Format(time.DateOnly))
 	}
-	body := row("Subject", c.Subject) + row("Issuer", c.Issuer) + row("Serial", c.Serial) +
+	return row("Subject", c.Subject) + row("Issuer", c.Issuer) + row("Serial", c.Serial) +
 		row("Valid", validity) + row("SHA-256", c.Fingerprint) + row("Cloudflare", c.ID) + row("Status", c.Status)
-	return st.Card.Width(min(w, 80)).Render(strings.TrimRight(body, "\n")) + "\n"
 }

@@ -31,6 +31,7 @@ func newRootCmd() *cobra.Command {
 		Args:          cobra.NoArgs,
 		RunE:          runWizard,
 	}
+	root.Flags().Bool("accessible", false, "line prompts and progress lines instead of the full-screen wizard (screen readers); also ACCESSIBLE=1 or TERM=dumb")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err: err, syntax: true} })
 	root.AddCommand(newPKICmd(), newOriginCmd(), newProbeCmd(), newSimCmd())
 	rejectUnknownSubcommands(root)

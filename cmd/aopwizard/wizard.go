@@ -24,7 +24,19 @@ func runWizard(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	return ui.Run(cmd.Context(), flow, ui.Options{Token: os.Getenv("CLOUDFLARE_API_TOKEN")})
+	opts := ui.Options{Token: os.Getenv("CLOUDFLARE_API_TOKEN")}
+	if accessible(cmd) {
+		return ui.RunPlain(cmd.Context(), flow, opts, in, cmd.ErrOrStderr())
+	}
+	return ui.Run(cmd.Context(), flow, opts)
+}
+
+// accessible: line prompts and progress lines instead of the full-screen
+// wizard, for screen readers (--accessible, ACCESSIBLE) and terminals that
+// cannot draw it (TERM=dumb).
+func accessible(cmd *cobra.Command) bool {
+	flag, _ := cmd.Flags().GetBool("accessible")
+	return flag || os.Getenv("ACCESSIBLE") != "" || os.Getenv("TERM") == "dumb"
 }
 
 // wizardFlow is the rollout the wizard drives. The steps package provides
