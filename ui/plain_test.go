@@ -33,10 +33,10 @@ func TestPlainZoneModeToDone(t *testing.T) {
 		"not a zone", "example.com", "", // zone (re-asked), fix SSL mode: yes
 		"", "www.example.com, shop.other.org", "www.example.com", "", "127.0.0.1:8443", "", "", // plan, go ahead
 		"", "y", // generate, no passphrase
-		"",     // upload
-		"",     // origin: apply
-		"",     // enable
-		"yes",  // enforce
+		"",    // upload
+		"",    // origin: apply
+		"",    // enable
+		"yes", // enforce
 	}, "\n") + "\n"
 	out, err := runPlain(t, f, answers)
 	if err != nil {
