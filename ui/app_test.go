@@ -144,3 +144,57 @@ func TestWizardZoneModeEndToEnd(t *testing.T) {
 		t.Fatalf("saved %d times on quit, want 1", f.saves)
 	}
 }
+
+// TestWizardHostnameAndGlobalModesToDone: the other two modes from start
+// to done; global mode has no upload and nothing to choose for the
+// certificate.
+func TestWizardHostnameAndGlobalModesToDone(t *testing.T) {
+	for _, c := range []struct {
+		mode  string
+		downs int
+		steps string
+	}{
+		{ModeHostname, 1, "connect,plan,certificate,upload,origin-soft,enable,verify,enforce,done"},
+		{ModeGlobal, 2, "connect,plan,certificate,origin-soft,enable,verify,enforce,done"},
+	} {
+		t.Run(c.mode, func(t *testing.T) {
+			f := newFakeFlow()
+			m := newTestModel(t, f, Options{Token: "env-token"}, 100, 30)
+			keys(t, m, "enter")
+			typeText(t, m, "example.com")
+			keys(t, m, "enter", "enter") // connect, then past the SSL advice
+			for range c.downs {
+				keys(t, m, "down")
+			}
+			keys(t, m, "enter")
+			drive(t, m, tea.PasteMsg{Content: "a.example.com b.example.com"})
+			keys(t, m, "enter", "enter", "enter") // hostnames, server, origins
+			if c.mode != ModeGlobal {
+				keys(t, m, "enter") // no alert email
+			}
+			wantIn(t, m, "Nothing has changed yet", c.mode+" mode")
+			keys(t, m, "enter")
+			if c.mode == ModeGlobal {
+				keys(t, m, "enter", "enter") // Cloudflare's certificate
+			} else {
+				keys(t, m, "enter", "enter", "enter", "enter") // generate, no passphrase
+				wantScreen[*uploadScreen](t, m)
+				keys(t, m, "enter", "enter")
+			}
+			keys(t, m, "a", "enter")     // origin
+			keys(t, m, "enter", "enter") // enable
+			keys(t, m, "enter")          // verify ran on arrival
+			keys(t, m, "y", "enter")     // enforce
+			wantIn(t, m, "set up for example.com")
+			if ends := keys(t, m, "enter"); len(ends) != 1 || m.Err() != nil {
+				t.Fatalf("done: %v %v", ends, m.Err())
+			}
+			if got := strings.Join(f.ran, ","); got != c.steps {
+				t.Fatalf("ran %s, want %s", got, c.steps)
+			}
+			if in := f.snapshot().Inputs; in.Mode != c.mode || strings.Join(in.Hostnames, " ") != "a.example.com b.example.com" {
+				t.Fatalf("inputs %+v", in)
+			}
+		})
+	}
+}
