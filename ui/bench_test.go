@@ -60,3 +60,37 @@ func BenchmarkUpdateKey(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkUpdateKeyFormAlone is the same key press on the plan and
+// connect forms driven bare, without the root and the screen: the
+// difference to BenchmarkUpdateKey is what the wizard adds to huh's own
+// cost.
+func BenchmarkUpdateKeyFormAlone(b *testing.B) {
+	t := &testing.T{}
+	cases := []struct {
+		name string
+		keys [2]tea.KeyPressMsg
+		step string
+	}{
+		{"connect-typing", [2]tea.KeyPressMsg{press("x"), press("backspace")}, StepConnect},
+		{"plan-select", [2]tea.KeyPressMsg{press("down"), press("up")}, StepPlan},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			m := atStep(t, newFakeFlow(), ModeZone, c.step, 120, 40)
+			var form *formScreen
+			switch s := m.screen.(type) {
+			case *connectScreen:
+				form = &s.formScreen
+			case *planScreen:
+				form = &s.formScreen
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				form.form, _ = updateForm(form.form, c.keys[i&1])
+				i++
+			}
+		})
+	}
+}
