@@ -279,7 +279,8 @@ func (m *Model) footer() string {
 	var global []key.Binding
 	for _, g := range []key.Binding{k.Help, k.Back, k.Quit} {
 		switch {
-		case g.Help().Key == "?" && m.screen.Typing(), g.Help().Key == "esc" && running, bound(own, g):
+		case g.Help().Key == "?" && m.screen.Typing(), bound(own, g),
+			g.Help().Key == "esc" && (running || m.screen.Step() == ""):
 		default:
 			global = append(global, g)
 		}
@@ -385,12 +386,17 @@ func (m *Model) sidebar() string {
 	}
 	b.WriteString("\n\n")
 	cur := m.screen.Step()
+	running, _ := m.screen.Busy()
 	for _, s := range m.c.sum.Steps {
-		marker, name := "  ", fmt.Sprintf("%-11s", stepTitle(s.Name))
+		marker, name, status := "  ", fmt.Sprintf("%-11s", stepTitle(s.Name)), s.Status
 		if s.Name == cur {
 			marker, name = st.Selected.Render("› "), st.Current.Render(name)
+			// The summary changes when the step ends; the screen knows now.
+			if running {
+				status = StatusRunning
+			}
 		}
-		fmt.Fprintf(&b, "%s%s %s\n", marker, name, st.status(s.Status))
+		fmt.Fprintf(&b, "%s%s %s\n", marker, name, st.status(status))
 	}
 	return strings.TrimRight(b.String(), "\n")
 }

@@ -514,6 +514,8 @@ func TestWindowTitleAndTerminalProgress(t *testing.T) {
 	if v := m.View(); v.ProgressBar.State != tea.ProgressBarIndeterminate {
 		t.Fatalf("progress while uploading: %+v", v.ProgressBar)
 	}
+	drive(t, m, tea.WindowSizeMsg{Width: 120, Height: 30})
+	wantIn(t, m, "› Upload      ● running")
 	resume(t, m, f)
 }
 
