@@ -11,6 +11,8 @@ import (
 
 	"charm.land/fang/v2"
 	"github.com/spf13/cobra"
+
+	"github.com/aopwizard/aopwizard/ui"
 )
 
 // Version is set at build time with -ldflags "-X main.Version=…"; empty means
@@ -26,7 +28,10 @@ func newRootCmd() *cobra.Command {
 			"verification with real TLS probes, and enforcement.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE:          runWizard,
 	}
+	root.Flags().Bool("accessible", false, "line prompts and progress lines instead of the full-screen wizard (screen readers); also ACCESSIBLE=1 or TERM=dumb")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err: err, syntax: true} })
 	root.AddCommand(newPKICmd(), newOriginCmd(), newProbeCmd(), newSimCmd(), newRunCmd(), newStatusCmd(), newResumeCmd(),
 		newRollbackCmd(), newRotateCmd(), newDoctorCmd(), newExportCmd())
@@ -172,7 +177,7 @@ func exitCode(ctx context.Context, err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
+	case errors.Is(err, context.Canceled) || errors.Is(err, ui.ErrInterrupted) || ctx.Err() != nil:
 		return exitInterrupted
 	case isUsage(err):
 		return exitUsage

@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/aopwizard/aopwizard/ui"
 )
 
 func TestExitCodes(t *testing.T) {
@@ -18,6 +21,8 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{[]string{"--help"}, exitOK, "aopwizard walks through", "", false},
 		{[]string{"--version"}, exitOK, "aopwizard version " + buildVersion(), "", false},
+		// No arguments starts the wizard, which needs a terminal.
+		{[]string{}, exitUsage, "", "no terminal for the interactive wizard; use aopwizard run --non-interactive", false},
 		{[]string{"no-such-command"}, exitUsage, "", `unknown command "no-such-command"`, true},
 		// Every command group, not only origin: help on stdout with exit 0
 		// reads as success to a script that mistyped a subcommand.
@@ -52,6 +57,10 @@ func TestInterruptedExitCode(t *testing.T) {
 	cancel()
 	if got := exitCode(ctx, context.Canceled); got != exitInterrupted {
 		t.Fatalf("exit code %d, want %d", got, exitInterrupted)
+	}
+	// Ctrl-C in the wizard: Bubble Tea catches it, not the signal context.
+	if got := exitCode(context.Background(), fmt.Errorf("wizard: %w", ui.ErrInterrupted)); got != exitInterrupted {
+		t.Fatalf("wizard interrupt: exit code %d, want %d", got, exitInterrupted)
 	}
 }
 

@@ -1,0 +1,141 @@
+package ui
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/exp/teatest/v2"
+)
+
+// waitFor waits until the program has drawn all of texts since the last
+// wait. The deadline is generous: it holds on two busy cores under -race.
+func waitFor(t *testing.T, tm *teatest.TestModel, texts ...string) {
+	t.Helper()
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+		for _, s := range texts {
+			if !bytes.Contains(b, []byte(s)) {
+				return false
+			}
+		}
+		return true
+	}, teatest.WithDuration(20*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
+}
+
+func startProgram(t *testing.T, f *fakeFlow, opts Options) (*teatest.TestModel, *Model) {
+	t.Helper()
+	opts.Now = func() time.Time { return testNow }
+	m := New(context.Background(), f, opts)
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24),
+		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.Ascii)))
+	return tm, m
+}
+
+func enter(tm *teatest.TestModel) { tm.Send(tea.KeyPressMsg{Code: tea.KeyEnter}) }
+
+// TestProgramFlowStartToDone runs the real Bubble Tea program on the fake
+// flow, from the start screen to done, as a person would: a key, then
+// wait for the screen to show.
+func TestProgramFlowStartToDone(t *testing.T) {
+	f := newFakeFlow()
+	tm, _ := startProgram(t, f, Options{Token: "env-token"})
+	waitFor(t, tm, "Start a new rollout")
+	enter(tm)
+	waitFor(t, tm, "Connect to Cloudflare")
+	tm.Type("example.com")
+	enter(tm)
+	waitFor(t, tm, "needs a change")
+	tm.Type("f")
+	waitFor(t, tm, "strict")
+	enter(tm)
+	waitFor(t, tm, "Plan the rollout")
+	enter(tm)
+	waitFor(t, tm, "Hostnames")
+	tm.Send(tea.PasteMsg{Content: "www.example.com"})
+	enter(tm)
+	waitFor(t, tm, "Origin server")
+	// Three fields, three enters: each moves on whether or not the one
+	// before has landed, as the fields are left empty.
+	enter(tm)
+	enter(tm)
+	enter(tm)
+	waitFor(t, tm, "Nothing has changed yet")
+	enter(tm)
+	waitFor(t, tm, "Generate a new CA")
+	enter(tm)
+	waitFor(t, tm, "key passphrase")
+	enter(tm) // no passphrase, twice
+	enter(tm)
+	waitFor(t, tm, "certificate ready")
+	enter(tm)
+	waitFor(t, tm, "to upload.")
+	enter(tm)
+	waitFor(t, tm, "cert-123")
+	enter(tm)
+	waitFor(t, tm, "soft phase")
+	tm.Type("a")
+	waitFor(t, tm, "origin asks for")
+	enter(tm)
+	waitFor(t, tm, "to enable.")
+	enter(tm)
+	waitFor(t, tm, "enabled")
+	enter(tm)
+	waitFor(t, tm, "checks pass")
+	enter(tm)
+	waitFor(t, tm, "to stay in soft mode")
+	tm.Type("y")
+	waitFor(t, tm, "enforced")
+	enter(tm)
+	waitFor(t, tm, "report.md")
+	enter(tm)
+	fm := tm.FinalModel(t, teatest.WithFinalTimeout(20*time.Second)).(*Model)
+	if fm.Err() != nil {
+		t.Fatal(fm.Err())
+	}
+	if in := f.snapshot().Inputs; in.Zone != "example.com" || in.Hostnames[0] != "www.example.com" || !in.NoPassphrase || !in.Enforce {
+		t.Fatalf("inputs %+v", in)
+	}
+}
+
+// TestProgramCtrlCSavesAndInterrupts: Ctrl-C saves the rollout and ends
+// the program with ErrInterrupted (exit 130); a failed save is said too.
+func TestProgramCtrlCSavesAndInterrupts(t *testing.T) {
+	for _, saveErr := range []error{nil, errors.New("disk full")} {
+		t.Run(fmt.Sprint(saveErr), func(t *testing.T) {
+			f := newFakeFlow()
+			f.saveErr = saveErr
+			m := New(context.Background(), f, Options{Token: "env-token", Now: func() time.Time { return testNow }})
+			in, keys := io.Pipe()
+			done := make(chan error, 1)
+			go func() {
+				done <- runProgram(context.Background(), m, tea.WithInput(in), tea.WithOutput(io.Discard),
+					tea.WithoutSignals(), tea.WithWindowSize(80, 24))
+			}()
+			if _, err := keys.Write([]byte{0x03}); err != nil { // what a terminal sends for ctrl+c
+				t.Fatal(err)
+			}
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(20 * time.Second):
+				t.Fatal("the program did not end on ctrl+c")
+			}
+			if !errors.Is(err, ErrInterrupted) {
+				t.Fatalf("Run returned %v, want ErrInterrupted", err)
+			}
+			if saveErr != nil && (!errors.Is(err, saveErr) || !strings.Contains(err.Error(), "could not save the rollout")) {
+				t.Fatalf("Run returned %v, not saying the save failed", err)
+			}
+			if n := f.saveCount(); n != 1 {
+				t.Fatalf("saved %d times", n)
+			}
+		})
+	}
+}

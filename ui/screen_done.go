@@ -1,0 +1,68 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+)
+
+// doneScreen finishes the rollout (the done step writes the report) and
+// shows the outcome, the report and what to run next.
+type doneScreen struct{ stepScreen }
+
+func newDone(c *common) *doneScreen { return &doneScreen{newStepScreen(c, StepDone)} }
+
+func (s *doneScreen) Init() tea.Cmd {
+	if st := s.c.sum.Step(StepDone); st != nil && st.Status != StatusDone {
+		return s.run.start(nil, Secrets{})
+	}
+	return nil
+}
+
+// Busy: the report is written atomically; stopping loses nothing.
+func (s *doneScreen) Busy() (bool, bool) { return s.run.running, false }
+
+func (s *doneScreen) Status() string { return s.phase("finished", "writing the report", "finished") }
+
+func (s *doneScreen) Keys() []key.Binding {
+	quit := []key.Binding{withHelp(s.c.keys.Enter, "quit")}
+	return s.phaseKeys(quit, quit)
+}
+
+func (s *doneScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
+	if cmd, handled := s.runnerMsg(msg); handled {
+		return s, cmd
+	}
+	if k, ok := msg.(tea.KeyPressMsg); ok && (key.Matches(k, s.c.keys.Enter) || key.Matches(k, s.c.keys.QuitNow)) {
+		return s, quit(nil)
+	}
+	return s, nil
+}
+
+func (s *doneScreen) View() string {
+	st := s.c.st
+	sum := s.c.sum
+	var b strings.Builder
+	if s.run.running {
+		b.WriteString(st.Title.Render("Finishing") + "\n\n" + s.run.view("writing the report"))
+		return b.String()
+	}
+	b.WriteString(st.OK.Render("✓ Authenticated Origin Pulls is set up for "+sum.Inputs.Zone) + "\n\n")
+	if sum.Outcome != "" {
+		b.WriteString(sum.Outcome + "\n\n")
+	}
+	if sum.Report != "" {
+		b.WriteString(st.Label.Render("Report  ") + sum.Report + "\n\n")
+	}
+	b.WriteString("Next:\n")
+	for _, l := range [][2]string{
+		{"aopwizard status", "what is set up, and when the certificate expires"},
+		{"aopwizard rotate", "a new certificate before this one expires"},
+		{"aopwizard rollback", "undo everything this rollout changed"},
+	} {
+		b.WriteString("  " + st.Accent.Render(fmt.Sprintf("%-18s", l[0])) + " " + st.Subtle.Render(l[1]) + "\n")
+	}
+	return b.String()
+}

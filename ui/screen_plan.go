@@ -1,0 +1,207 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/huh/v2"
+
+	"github.com/aopwizard/aopwizard/origin/render"
+	"github.com/aopwizard/aopwizard/pki"
+)
+
+type planAnswers struct {
+	mode    string
+	hosts   string
+	server  string
+	origins string
+	email   string
+}
+
+// planScreen asks how to roll out (mode, hostnames, server, origins), runs
+// plan, and shows what will change before anything does.
+type planScreen struct {
+	formScreen
+	ans *planAnswers
+	// hostsField gets the live validation line under the form. (Not huh's
+	// DescriptionFunc: huh evaluates that in a command, off the UI
+	// goroutine, racing with the field's own writes.)
+	hostsField *huh.Text
+}
+
+// modeOptions explain each mode in one line.
+var modeOptions = []huh.Option[string]{
+	huh.NewOption("Zone: your own CA, every hostname of the zone", ModeZone),
+	huh.NewOption("Per-hostname: your own CA, only the hostnames you list", ModeHostname),
+	huh.NewOption("Global: Cloudflare's shared certificate (any Cloudflare zone passes)", ModeGlobal),
+}
+
+func newPlan(c *common) *planScreen {
+	in := c.sum.Inputs
+	a := &planAnswers{mode: in.Mode, hosts: strings.Join(in.Hostnames, "\n"), server: in.Server,
+		origins: strings.Join(in.Origins, ", "), email: in.AlertsEmail}
+	if a.mode == "" {
+		a.mode = ModeZone
+	}
+	if a.server == "" {
+		a.server = c.opts.Server
+	}
+	if a.server == "" {
+		a.server = string(render.Nginx)
+	}
+	s := &planScreen{formScreen: formScreen{stepScreen: newStepScreen(c, StepPlan)}, ans: a, hostsField: huh.NewText()}
+	zone := in.Zone
+	var servers []huh.Option[string]
+	for _, sv := range []render.Server{render.Nginx, render.Apache, render.HAProxy, render.Caddy, render.Traefik, render.Envoy, render.IngressNginx, render.Builtin} {
+		label := string(sv)
+		if string(sv) == c.opts.Server {
+			label += " (detected)"
+		}
+		servers = append(servers, huh.NewOption(label, string(sv)))
+	}
+	s.form = newForm(
+		huh.NewGroup(huh.NewSelect[string]().Title("Mode").Options(modeOptions...).Value(&a.mode)),
+		huh.NewGroup(
+			s.hostsField.Title("Hostnames").ExternalEditor(false).Lines(4).
+				Placeholder("www."+zone+"\napi."+zone).
+				Value(&a.hosts).
+				Validate(func(v string) error {
+					ok, bad := parseHostnames(v, zone)
+					if len(bad) > 0 {
+						return errors.New(bad[0])
+					}
+					if len(ok) == 0 && a.mode == ModeHostname {
+						return errors.New("per-hostname mode needs at least one hostname")
+					}
+					return nil
+				}),
+		),
+		huh.NewGroup(
+			huh.NewSelect[string]().Title("Origin server").Options(servers...).Value(&a.server),
+			huh.NewInput().Title("Origin addresses").Placeholder("203.0.113.10, [2001:db8::1]:8443").
+				Description("IP[:port] of each origin, probed directly to verify.").
+				Value(&a.origins).Validate(func(v string) error {
+				_, err := parseOrigins(v)
+				return err
+			}),
+		),
+		huh.NewGroup(
+			huh.NewInput().Title("Expiry alert email (optional)").Value(&a.email).
+				Validate(func(v string) error {
+					if v = strings.TrimSpace(v); v != "" && !strings.Contains(v, "@") {
+						return errors.New("an email address has an @")
+					}
+					return nil
+				}),
+		).WithHideFunc(func() bool { return a.mode == ModeGlobal }),
+	)
+	return s
+}
+
+// parseHostnames splits pasted text on commas, spaces and new lines and
+// checks every name; bad holds one message per rejected name.
+func parseHostnames(text, zone string) (ok, bad []string) {
+	seen := map[string]bool{}
+	for _, h := range strings.FieldsFunc(text, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' || r == '\r' }) {
+		h = pki.NormalizeName(h)
+		switch err := pki.ValidateHostname(h); {
+		case err != nil:
+			bad = append(bad, err.Error())
+		case zone != "" && !pki.InDomain(h, zone):
+			bad = append(bad, fmt.Sprintf("%s is not in zone %s", h, zone))
+		case !seen[h]:
+			seen[h] = true
+			ok = append(ok, h)
+		}
+	}
+	return ok, bad
+}
+
+// hostsSummary is the live validation line under the hostnames field.
+func hostsSummary(text, zone, mode string) string {
+	ok, bad := parseHostnames(text, zone)
+	what := "to verify through (optional)"
+	if mode == ModeHostname {
+		what = "to protect"
+	}
+	s := fmt.Sprintf("%d valid %s", len(ok), what)
+	if len(bad) > 0 {
+		s += fmt.Sprintf("; %d rejected: %s", len(bad), bad[0])
+	}
+	return s + ". Paste many at once."
+}
+
+// parseOrigins checks a comma or space separated list of IP[:port].
+func parseOrigins(text string) ([]string, error) {
+	var out []string
+	for _, o := range strings.FieldsFunc(text, func(r rune) bool { return r == ',' || r == ' ' }) {
+		host := o
+		if h, _, err := net.SplitHostPort(o); err == nil {
+			host = h
+		}
+		if net.ParseIP(strings.Trim(host, "[]")) == nil {
+			return nil, fmt.Errorf("%s is not an IP address or IP:port", o)
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+func (s *planScreen) Status() string {
+	return s.phase("your input", "working out the changes", "review the plan")
+}
+
+func (s *planScreen) Keys() []key.Binding {
+	return s.phaseKeys(formKeys(s.c.keys), []key.Binding{withHelp(s.c.keys.Enter, "go ahead")})
+}
+
+func (s *planScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
+	if cmd, handled := s.runnerMsg(msg); handled {
+		return s, cmd
+	}
+	if !s.done {
+		return s, s.fill(msg, s.submit)
+	}
+	if k, ok := msg.(tea.KeyPressMsg); ok && key.Matches(k, s.c.keys.Enter) {
+		return s, next
+	}
+	return s, nil
+}
+
+func (s *planScreen) submit() (Inputs, Secrets) {
+	in := s.c.sum.Inputs
+	in.Mode = s.ans.mode
+	in.Hostnames, _ = parseHostnames(s.ans.hosts, in.Zone)
+	in.Origins, _ = parseOrigins(s.ans.origins)
+	in.Server = s.ans.server
+	in.AlertsEmail = strings.TrimSpace(s.ans.email)
+	if in.Mode == ModeGlobal {
+		in.AlertsEmail = ""
+	}
+	return in, Secrets{}
+}
+
+func (s *planScreen) View() string {
+	st := s.c.st
+	var b strings.Builder
+	b.WriteString(st.Title.Render("Plan the rollout") + "\n\n")
+	switch {
+	case s.run.running:
+		b.WriteString(s.run.view("working out what will change"))
+	case s.done:
+		b.WriteString("Nothing has changed yet. This is what the rollout will do:\n\n")
+		for i, l := range s.c.sum.Plan {
+			fmt.Fprintf(&b, "%s %s\n", st.Accent.Render(fmt.Sprintf("%d.", i+1)), l)
+		}
+	default:
+		b.WriteString(s.form.View())
+		if s.form.GetFocusedField() == huh.Field(s.hostsField) {
+			b.WriteString("\n" + st.Subtle.Render(hostsSummary(s.ans.hosts, s.c.sum.Inputs.Zone, s.ans.mode)) + "\n")
+		}
+	}
+	return b.String()
+}
