@@ -79,11 +79,16 @@ func startNginx(ctx context.Context, dir, listen string, tls originTLS, accessLo
 	n := &nginxOrigin{dir: dir, driver: d}
 	argv := d.StartArgv()
 	// nginx daemonises: the parent exits once the config is loaded, so its
-	// exit status and output are the start's result.
-	if b, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput(); err != nil {
+	// exit status and output are the start's result. The start is not
+	// cancelled half-way (a master could outlive a killed parent unseen):
+	// it takes milliseconds, and an interrupt stops nginx right after.
+	if b, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("start nginx (%s): %w: %s", server.Quote(argv), err, strings.TrimSpace(string(b)))
 	}
-	if _, err := n.waitPID(ctx); err != nil {
+	if _, err := n.waitPID(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
 		_ = n.stop()
 		return nil, err
 	}
@@ -94,8 +99,8 @@ func (n *nginxOrigin) pidFile() string { return filepath.Join(n.dir, "nginx.pid"
 
 // waitPID polls for nginx's pid file: it is written after the parent
 // returned.
-func (n *nginxOrigin) waitPID(ctx context.Context) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, nginxWait)
+func (n *nginxOrigin) waitPID() (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), nginxWait)
 	defer cancel()
 	for {
 		if pid, err := server.ReadPID(n.pidFile()); err == nil {
