@@ -81,6 +81,8 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 	fmt.Fprintln(errw, demo.Banner)
 	if f.keep {
 		fmt.Fprintf(errw, "Kept the demo's files in %s (report: %s).\n", w.Dir, r.Report)
+	} else {
+		fmt.Fprintln(errw, "The demo's files are removed; --keep keeps them (certificates, configs, evidence log, state, report).")
 	}
 	if !f.jsonOut {
 		fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", r.ID, r.Outcome)
