@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -104,11 +105,12 @@ type World struct {
 	Builtin *steps.BuiltinHost
 	Keep    bool
 
-	log    io.Writer
-	nginx  *nginxOrigin
-	api    *cfapi.SDKClient
-	edge   *steps.HTTPEdge
-	inputs steps.Inputs
+	log       io.Writer
+	nginx     *nginxOrigin
+	api       *cfapi.SDKClient
+	transport *http.Transport
+	edge      *steps.HTTPEdge
+	inputs    steps.Inputs
 }
 
 // Start builds the world: the directory, the origin's own TLS certificate,
@@ -172,7 +174,13 @@ func Start(ctx context.Context, o Options) (w *World, err error) {
 	edgeRoots := x509.NewCertPool()
 	edgeRoots.AppendCertsFromPEM(w.Edge.CACertPEM())
 	w.edge = &steps.HTTPEdge{Addr: w.Edge.Addr(), RootCAs: edgeRoots}
-	w.api, err = cfapi.New(cfapi.Config{Token: w.Sim.Sim.Token(), BaseURL: w.Sim.APIURL,
+	// The demo owns the client's transport so that Close can drop its
+	// connections first: the simulator's graceful stop waits for a
+	// connection the transport dialled but never used as long as its own
+	// deadline, and would fail.
+	w.transport = http.DefaultTransport.(*http.Transport).Clone()
+	w.transport.MaxIdleConnsPerHost = 16
+	w.api, err = cfapi.New(cfapi.Config{Token: w.Sim.Sim.Token(), BaseURL: w.Sim.APIURL, HTTPClient: &http.Client{Transport: w.transport},
 		PollInterval: pollEvery, PollMaxInterval: pollEvery})
 	if err != nil {
 		return w, err
@@ -292,6 +300,9 @@ func (w *World) Close() error {
 	if w.nginx != nil {
 		errs = append(errs, w.nginx.stop())
 		w.nginx = nil
+	}
+	if w.transport != nil {
+		w.transport.CloseIdleConnections()
 	}
 	if w.Sim != nil {
 		errs = append(errs, w.Sim.Close())
