@@ -67,7 +67,7 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 		}
 		return err
 	}
-	r, runErr := w.Run(cmd.Context(), printer(cmd, f.jsonOut))
+	r, runErr := headlessDemo(cmd, w, f)
 	closeErr := w.Close()
 	var in *steps.Interrupted
 	switch {
@@ -88,6 +88,14 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 		fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", r.ID, r.Outcome)
 	}
 	return closeErr
+}
+
+// headlessDemo drives the demo's rollout with progress lines. The
+// interactive wizard is another driver of the same world: it takes
+// w.Inputs() as its defaults and drives w.NewRollout's rollout itself, and
+// runDemo around it (banner, Close, summary, exit codes) stays as it is.
+func headlessDemo(cmd *cobra.Command, w *demo.World, f demoFlags) (*steps.Rollout, error) {
+	return w.Run(cmd.Context(), printer(cmd, f.jsonOut))
 }
 
 // keptWhere says where the demo's files are when --keep kept them.
