@@ -34,7 +34,7 @@ func newRootCmd() *cobra.Command {
 	root.Flags().Bool("accessible", false, "line prompts and progress lines instead of the full-screen wizard (screen readers); also ACCESSIBLE=1 or TERM=dumb")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err: err, syntax: true} })
 	root.AddCommand(newPKICmd(), newOriginCmd(), newProbeCmd(), newSimCmd(), newRunCmd(), newStatusCmd(), newResumeCmd(),
-		newRollbackCmd(), newRotateCmd(), newDoctorCmd(), newExportCmd())
+		newRollbackCmd(), newRotateCmd(), newDoctorCmd(), newExportCmd(), newDemoCmd())
 	rejectUnknownSubcommands(root)
 	return root
 }
