@@ -18,7 +18,7 @@ func newExportCmd() *cobra.Command {
 		Use:   "export",
 		Short: "Write what exists in a zone as configuration for other tools (Terraform)",
 	}
-	cmd.AddCommand(newExportTerraformCmd())
+	cmd.AddCommand(newExportTerraformCmd(), newExportAnsibleCmd())
 	return cmd
 }
 
