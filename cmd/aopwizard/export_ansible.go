@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -55,6 +54,9 @@ func runExportAnsible(cmd *cobra.Command, f exportAnsibleFlags, args []string) e
 	if f.group == "" {
 		return usagef("--inventory-group is required: the group of origin servers in your inventory, e.g. --inventory-group origins")
 	}
+	if err := ansible.CheckGroup(f.group); err != nil {
+		return usagef("--inventory-group: %w", err)
+	}
 	if len(args) == 1 && len(f.zones) > 0 {
 		return usagef("give a rollout ID or --zone, not both")
 	}
@@ -71,9 +73,6 @@ func runExportAnsible(cmd *cobra.Command, f exportAnsibleFlags, args []string) e
 		return err
 	}
 	files, err := ansible.Export(rollouts, f.group)
-	if errors.Is(err, ansible.ErrGroup) {
-		return usagef("--inventory-group: %w", err)
-	}
 	if err != nil {
 		return err
 	}
@@ -118,4 +117,3 @@ func pickRollouts(s steps.Store, args, zones []string) ([]*steps.Rollout, error)
 	}
 	return out, nil
 }
-

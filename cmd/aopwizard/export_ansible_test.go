@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -29,17 +31,10 @@ type fleetHost struct {
 	spec           render.Spec
 }
 
+// files are the host's config files, as origin apply's CLI tests read them.
 func (h *fleetHost) files(t *testing.T) map[string]string {
 	t.Helper()
-	m := map[string]string{}
-	for _, p := range []string{h.run.Driver.ConfigPath, filepath.Join(h.dir, "conf.d", "aopwizard-example.test.conf")} {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m[p] = string(b)
-	}
-	return m
+	return (&cliLab{run: h.run, dir: h.dir}).files(t)
 }
 
 // vars are the host's inventory variables: its own config, listen
@@ -186,3 +181,61 @@ func TestExportAnsiblePlaybookRollsOutFleet(t *testing.T) {
 		}
 	}
 }
+
+// Which rollout is exported, and bad input refused with exit 2 before
+// anything is written.
+func TestExportAnsibleSelectsRollout(t *testing.T) {
+	stateDir, out := t.TempDir(), filepath.Join(t.TempDir(), "pb")
+	args := []string{"export", "ansible", "--state-dir", stateDir, "--out", out}
+	code, _, errs := runOriginCLI(t, append(args, "--inventory-group", "origins")...)
+	if code != exitUsage || !strings.Contains(errs, "no active rollout") {
+		t.Fatalf("no rollout: exit %d, %s", code, errs)
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, []byte("CA"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i, zone := range []string{"a.test", "b.test"} {
+		r := steps.NewRollout(steps.NewID(zone, time.Now().Add(time.Duration(i)*time.Second)), steps.Inputs{Zone: zone, Mode: steps.ModeZone, Server: "nginx"}, time.Now())
+		r.Certificates = []steps.CertRecord{{CAFile: ca}}
+		h, err := steps.Store{Dir: stateDir}.Create(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Close()
+	}
+	for _, c := range []struct {
+		args []string
+		says string
+	}{
+		{nil, "--inventory-group is required"},
+		{[]string{"--inventory-group", "web servers"}, "--inventory-group: the inventory group name must be"},
+		{[]string{"--inventory-group", "origins"}, "name the one to use"},
+		{[]string{"--inventory-group", "origins", "--zone", "c.test"}, "no rollout of zone c.test"},
+	} {
+		code, _, errs := runOriginCLI(t, append(args, c.args...)...)
+		if code != exitUsage || !strings.Contains(errs, c.says) {
+			t.Errorf("%v: exit %d, stderr %s", c.args, code, errs)
+		}
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("bad input wrote the playbook")
+	}
+	code, stdout, errs := runOriginCLI(t, append(args, "--inventory-group", "origins", "--zone", "b.test", "--zone", "a.test")...)
+	if code != exitOK {
+		t.Fatalf("exit %d, %s", code, errs)
+	}
+	site, err := os.ReadFile(filepath.Join(out, "site.yml"))
+	if err != nil || !regexpMatch(`(?s)origins of b\.test .*origins of a\.test `, string(site)) {
+		t.Errorf("want a play for b.test then a.test:\n%s\n%s", site, stdout)
+	}
+	code, _, errs = runOriginCLI(t, append(args, "--inventory-group", "origins", "--zone", "a.test")...)
+	if code != exitUsage || !strings.Contains(errs, "exists") {
+		t.Errorf("over an existing playbook: exit %d, %s", code, errs)
+	}
+	if code, _, errs = runOriginCLI(t, append(args, "--inventory-group", "origins", "--zone", "a.test", "--force")...); code != exitOK {
+		t.Errorf("--force: exit %d, %s", code, errs)
+	}
+}
+
+func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
