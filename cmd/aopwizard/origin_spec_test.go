@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/aopwizard/aopwizard/pki/pkitest"
 )
 
 func writeSpecFile(t *testing.T, content string) string {
@@ -65,5 +68,38 @@ func TestOriginSpecFileBadInput(t *testing.T) {
 	code, _, errs = runOriginCLI(t, "origin", "render", "--spec", filepath.Join(t.TempDir(), "none.yaml"))
 	if code != exitUsage || !strings.Contains(errs, "read the origin spec file") {
 		t.Fatalf("missing file: exit %d, stderr %s", code, errs)
+	}
+}
+
+// apply --spec applies what the file says to a running nginx, with a flag
+// given on the command line over the file's value.
+func TestOriginApplySpecFile(t *testing.T) {
+	t.Parallel()
+	l := newCLILab(t)
+	// The lab's apply flags as a spec file, minus the phase.
+	var b strings.Builder
+	keys := map[string]string{"hostname": "hostnames", "systemd": "systemd"}
+	for i := 2; i < len(l.args); i++ {
+		name, value, _ := strings.Cut(strings.TrimPrefix(l.args[i], "--"), "=")
+		if value == "" && name != "systemd" {
+			i++
+			value = l.args[i]
+		}
+		if k, ok := keys[name]; ok {
+			name = k
+			if name == "hostnames" {
+				value = "[" + value + "]"
+			}
+		}
+		fmt.Fprintf(&b, "%s: %s\n", name, value)
+	}
+	p := writeSpecFile(t, b.String()+"phase: soft\n")
+	code, out, errs := runOriginCLI(t, "origin", "apply", "--spec", p, "--phase", "enforce", "--yes")
+	if code != exitOK || !strings.Contains(out, "applied nginx enforce phase") {
+		t.Fatalf("exit %d\nspec:\n%s\nstdout: %s\nstderr: %s", code, b.String(), out, errs)
+	}
+	conf, err := os.ReadFile(filepath.Join(l.dir, "conf.d", "aopwizard-example.test.conf"))
+	if err != nil || !strings.Contains(string(conf), "ssl_client_certificate "+l.lab.Path(pkitest.CABFile)) || !strings.Contains(string(conf), "ssl_verify_client on;") {
+		t.Errorf("the enforce config with CA B is not in place: %v\n%s", err, conf)
 	}
 }
