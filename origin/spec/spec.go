@@ -134,10 +134,14 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if len(e.Problems) == 1 {
-		return fmt.Sprintf("origin spec file %s: %s", e.Path, e.Problems[0])
+	what := "origin spec"
+	if e.Path != "" {
+		what = "origin spec file " + e.Path
 	}
-	return fmt.Sprintf("origin spec file %s has %d problems:\n  - %s", e.Path, len(e.Problems), strings.Join(e.Problems, "\n  - "))
+	if len(e.Problems) == 1 {
+		return fmt.Sprintf("%s: %s", what, e.Problems[0])
+	}
+	return fmt.Sprintf("%s has %d problems:\n  - %s", what, len(e.Problems), strings.Join(e.Problems, "\n  - "))
 }
 
 // Load reads a spec file (YAML, or JSON, which is YAML too). Unknown keys,

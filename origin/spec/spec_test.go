@@ -108,3 +108,10 @@ func TestProblemsAllAtOnce(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+func TestParseErrorWithoutPath(t *testing.T) {
+	_, err := Parse([]byte("bogus: 1\n"))
+	if err == nil || err.Error() != `origin spec: line 1: unknown key "bogus" (known keys: `+strings.Join(Keys, ", ")+")" {
+		t.Errorf("got %v", err)
+	}
+}
