@@ -16,9 +16,9 @@ import (
 func newExportCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "export",
-		Short: "Write what exists in a zone as configuration for other tools (Terraform)",
+		Short: "Write what exists as configuration for other tools (Terraform for a zone, Ansible for a rollout's origins)",
 	}
-	cmd.AddCommand(newExportTerraformCmd())
+	cmd.AddCommand(newExportTerraformCmd(), newExportAnsibleCmd())
 	return cmd
 }
 
