@@ -44,20 +44,29 @@ func (r *Rollout) spec(phase render.Phase) render.Spec {
 		Listen: in.Origin.Listen, ServerCertFile: in.Origin.ServerCert, ServerKeyFile: in.Origin.ServerKey,
 		Upstream: in.Origin.Upstream, AccessLog: in.Origin.AccessLog, ConfDir: in.Origin.ConfDir}
 	if in.Mode == ModeHostname {
-		for _, c := range r.Certificates {
+		for i, c := range r.Certificates {
 			for _, h := range c.Hostnames {
-				s.Hosts = append(s.Hosts, render.Host{Name: h, CAFile: c.CAFile})
+				s.Hosts = append(s.Hosts, render.Host{Name: h, CAFile: r.trustedCA(i)})
 			}
 		}
 		return s
 	}
 	if len(r.Certificates) > 0 {
-		s.CAFile = r.Certificates[0].CAFile
+		s.CAFile = r.trustedCA(0)
 	}
 	for _, h := range in.Hostnames {
 		s.Hosts = append(s.Hosts, render.Host{Name: h})
 	}
 	return s
+}
+
+// trustedCA is the CA file the origin trusts for certificate i: during a
+// rotation to a new CA, first the bundle of both CAs.
+func (r *Rollout) trustedCA(i int) string {
+	if rot := r.Rotation; rot != nil && rot.Trust == TrustBoth && i < len(rot.Bundles) {
+		return rot.Bundles[i]
+	}
+	return r.Certificates[i].CAFile
 }
 
 // setPhase applies phase's config (apply mode) or waits for the operator to

@@ -193,6 +193,10 @@ type Changes struct {
 	ConfigFiles []string `json:"config_files,omitempty"`
 	// Phase is the origin phase last applied or observed.
 	Phase string `json:"origin_phase,omitempty"`
+	// Rotated are the origin changes of finished rotations to a new CA
+	// (trust both CAs, then the new one only), oldest first; rollback
+	// restores them before the phases.
+	Rotated []PhaseChange `json:"origin_rotations,omitempty"`
 }
 
 // PhaseChange is one origin config change made with origin/apply.

@@ -35,6 +35,8 @@ var rolloutSeams struct {
 	runner   server.Runner
 	globalCA []byte
 	hook     func(steps.StepName, steps.HookPoint) error
+	// rotateHook is called after each saved rotation phase.
+	rotateHook func(phase string) error
 }
 
 // defaultStateDir is where rollouts live without --state-dir: the one

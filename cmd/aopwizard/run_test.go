@@ -78,7 +78,9 @@ func newRunLabWrapped(t *testing.T, opts cfsim.Options, wrap func(http.Handler) 
 		t.Fatal(err)
 	}
 	rolloutSeams.runner, rolloutSeams.globalCA = l.host, sim.GlobalCAPEM()
-	t.Cleanup(func() { rolloutSeams.runner, rolloutSeams.globalCA, rolloutSeams.hook = nil, nil, nil })
+	t.Cleanup(func() {
+		rolloutSeams.runner, rolloutSeams.globalCA, rolloutSeams.hook, rolloutSeams.rotateHook = nil, nil, nil, nil
+	})
 	return l
 }
 
