@@ -27,31 +27,12 @@ func TestRolloutAgainstRealNginx(t *testing.T) {
 			l := newLab(t, cfsim.Options{DeployAfter: 1})
 			dir := servertest.Dir(t)
 			in := l.inputs(mode, "a.example.test", "b.example.test")
-			in.Server = "nginx"
-			in.Origin.ConfDir, in.Origin.AccessLog = dir, filepath.Join(dir, "access.log")
-			in.Origin.TestCmd, in.Origin.ReloadCmd = "", ""
 			// nginx starts from a main config whose include dir holds no
-			// AOP fragment yet: the rollout writes it.
-			out, err := render.Standalone(render.Spec{ID: testZone, Server: render.Nginx, Phase: render.Soft, Mode: render.Zone,
-				Listen: l.listen, ServerCertFile: in.Origin.ServerCert, ServerKeyFile: in.Origin.ServerKey,
-				CAFile: l.pki.Path(pkitest.CAAFile), AccessLog: in.Origin.AccessLog, RuntimeDir: dir})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := out.Write(); err != nil {
-				t.Fatal(err)
-			}
-			// The included file holds only the operator's own site: the
-			// rollout adds its block and must leave the rest alone.
+			// AOP fragment yet: the rollout writes it. The included file
+			// holds only the operator's own site: the rollout adds its
+			// block and must leave the rest alone.
 			own := []byte("server {\n    listen " + freePort(t) + ";\n    return 200 \"own\";\n}\n")
-			fragment := out.Files[1].Path
-			if err := os.WriteFile(fragment, own, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			run := servertest.Start(t, render.Nginx, out.Files[0].Path)
-			in.Origin.Config, in.Origin.ErrorLog = run.Driver.ConfigPath, run.ErrorLog
-			off := false
-			in.Origin.Systemd = &off
+			run, fragment := l.startNginx(&in, dir, l.listen, in.Origin.ServerCert, in.Origin.ServerKey, own)
 			before, _ := os.ReadFile(run.Driver.ConfigPath)
 
 			id, res, err := l.start(in, Secrets{}, nil)
@@ -88,34 +69,14 @@ func TestRolloutEditsTheExistingNginxSite(t *testing.T) {
 			l := newLab(t, cfsim.Options{DeployAfter: 1})
 			dir := servertest.Dir(t)
 			in := l.inputs(mode, "a.example.test", "b.example.test")
-			in.Server = "nginx"
 			srvCert, srvKey := in.Origin.ServerCert, in.Origin.ServerKey
 			in.Origin.ServerCert, in.Origin.ServerKey = "", ""
-			in.Origin.ConfDir, in.Origin.AccessLog = dir, filepath.Join(dir, "access.log")
-			in.Origin.TestCmd, in.Origin.ReloadCmd = "", ""
-			out, err := render.Standalone(render.Spec{ID: testZone, Server: render.Nginx, Phase: render.Soft, Mode: render.Zone,
-				Listen: freePort(t), ServerCertFile: srvCert, ServerKeyFile: srvKey,
-				CAFile: l.pki.Path(pkitest.CAAFile), AccessLog: in.Origin.AccessLog, RuntimeDir: dir})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := out.Write(); err != nil {
-				t.Fatal(err)
-			}
 			// The operator's site: TLS for both hostnames on the rollout's
 			// origin address, with its own answer.
 			site := []byte("# the operator's site\nserver {\n    listen " + l.listen + " ssl;\n    server_name a.example.test b.example.test;\n" +
 				"    ssl_certificate " + srvCert + ";\n    ssl_certificate_key " + srvKey + ";\n\n" +
 				"    location / {\n        return 200 \"own site\\n\";\n    }\n}\n")
-			fragment := out.Files[1].Path
-			if err := os.WriteFile(fragment, site, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			run := servertest.Start(t, render.Nginx, out.Files[0].Path)
-			in.Origin.Config, in.Origin.ErrorLog = run.Driver.ConfigPath, run.ErrorLog
-			off := false
-			in.Origin.Systemd = &off
-
+			run, fragment := l.startNginx(&in, dir, freePort(t), srvCert, srvKey, site)
 			mainBefore, _ := os.ReadFile(run.Driver.ConfigPath)
 
 			id, res, err := l.start(in, Secrets{}, nil)
@@ -163,4 +124,32 @@ func TestRolloutEditsTheExistingNginxSite(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startNginx starts a real nginx from a standalone main config (listening
+// on listen for its own managed block) whose included file holds site, and
+// points the rollout's inputs at it.
+func (l *lab) startNginx(in *Inputs, dir, listen, srvCert, srvKey string, site []byte) (*servertest.Running, string) {
+	t := l.t
+	in.Server = "nginx"
+	in.Origin.ConfDir, in.Origin.AccessLog = dir, filepath.Join(dir, "access.log")
+	in.Origin.TestCmd, in.Origin.ReloadCmd = "", ""
+	out, err := render.Standalone(render.Spec{ID: testZone, Server: render.Nginx, Phase: render.Soft, Mode: render.Zone,
+		Listen: listen, ServerCertFile: srvCert, ServerKeyFile: srvKey,
+		CAFile: l.pki.Path(pkitest.CAAFile), AccessLog: in.Origin.AccessLog, RuntimeDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Write(); err != nil {
+		t.Fatal(err)
+	}
+	fragment := out.Files[1].Path
+	if err := os.WriteFile(fragment, site, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := servertest.Start(t, render.Nginx, out.Files[0].Path)
+	in.Origin.Config, in.Origin.ErrorLog = run.Driver.ConfigPath, run.ErrorLog
+	off := false
+	in.Origin.Systemd = &off
+	return run, fragment
 }
