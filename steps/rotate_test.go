@@ -16,13 +16,7 @@ import (
 
 func (l *lab) rotate(id string, hook func(string) error) (*Rollout, error) {
 	l.t.Helper()
-	h, err := l.store.Open(id)
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	defer h.Close()
-	m := &Machine{Env: l.env(h.R, Secrets{}), Saver: h}
-	return h.R, m.Rotate(context.Background(), hook)
+	return l.drive(id, func(m *Machine) error { return m.Rotate(context.Background(), hook) })
 }
 
 // Rotation under the same CA, interrupted after the upload and run again:
@@ -84,13 +78,9 @@ func TestRotateUnderTheSameCA(t *testing.T) {
 
 func (l *lab) rotateNewCA(id string, hook func(string) error) (*Rollout, error) {
 	l.t.Helper()
-	h, err := l.store.Open(id)
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	defer h.Close()
-	m := &Machine{Env: l.env(h.R, Secrets{}), Saver: h}
-	return h.R, m.RotateWith(context.Background(), RotateOptions{NewCA: true}, hook)
+	return l.drive(id, func(m *Machine) error {
+		return m.RotateWith(context.Background(), RotateOptions{NewCA: true}, hook)
+	})
 }
 
 // confFiles are the bytes of the builtin origin's config files.
