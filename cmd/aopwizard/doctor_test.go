@@ -14,6 +14,7 @@ import (
 	"github.com/aopwizard/aopwizard/cfapi/cfsim"
 	"github.com/aopwizard/aopwizard/pki"
 	"github.com/aopwizard/aopwizard/pki/pkitest"
+	"github.com/aopwizard/aopwizard/steps/doctor"
 )
 
 // cfsimEnv starts a simulator holding example.test and points the
@@ -156,5 +157,26 @@ func TestExportTerraformCommand(t *testing.T) {
 	}
 	if code, _, _ := probeRunCLI(t, "export", "terraform"); code != exitUsage {
 		t.Errorf("without --zone: exit %d, want 2", code)
+	}
+}
+
+// The wizard's doctor screen reads Cloudflare with the token it holds and
+// offers the same commands as `aopwizard doctor`.
+func TestDoctorUIWiring(t *testing.T) {
+	sim, c := cfsimEnv(t, cfsim.Options{SSLMode: cfapi.SSLStrict})
+	uploadZoneCert(t, sim, c, pkitest.New(t), time.Now().Add(-24*time.Hour))
+	t.Setenv(cfapi.EnvAPIToken, "")
+	rep, err := uiDoctor{}.Diagnose(context.Background(), sim.Token(), "example.test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Problems() {
+		t.Errorf("an expired zone-level certificate is not a problem: %+v", rep.Findings)
+	}
+	if got := (uiDoctor{}).Command(doctor.ActionProbe, rep, []string{"192.0.2.1"}); got != "aopwizard probe --origin 192.0.2.1" {
+		t.Errorf("probe command %q", got)
+	}
+	if _, err := (uiDoctor{}).Diagnose(context.Background(), "", "example.test", nil); err == nil {
+		t.Error("no token at all: no error")
 	}
 }
