@@ -64,15 +64,7 @@ func newDoctorScreen(c *common) *doctorScreen {
 func (s *doctorScreen) newForm() {
 	var fields []huh.Field
 	if s.askToken {
-		fields = append(fields, huh.NewInput().Title("Cloudflare API token").
-			Description("Read access is enough: the doctor changes nothing. Kept in memory only.").
-			EchoMode(huh.EchoModePassword).Value(&s.ans.token).
-			Validate(func(v string) error {
-				if strings.TrimSpace(v) == "" {
-					return errors.New("a token is required (or set CLOUDFLARE_API_TOKEN)")
-				}
-				return nil
-			}))
+		fields = append(fields, tokenField("Read access is enough: the doctor changes nothing. Kept in memory only.", &s.ans.token))
 	}
 	fields = append(fields,
 		huh.NewInput().Title("Zone to check").Placeholder("example.com").Value(&s.ans.zone).
