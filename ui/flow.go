@@ -227,6 +227,8 @@ type Options struct {
 	Now func() time.Time
 	// Light assumes a light background until the terminal says which.
 	Light bool
+	// Doctor, when set, offers the doctor screen from the start screen.
+	Doctor Doctor
 }
 
 // ErrInterrupted is returned by Run when the operator pressed Ctrl-C; the

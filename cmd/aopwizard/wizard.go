@@ -24,7 +24,7 @@ func runWizard(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	opts := ui.Options{Token: os.Getenv("CLOUDFLARE_API_TOKEN")}
+	opts := ui.Options{Token: os.Getenv("CLOUDFLARE_API_TOKEN"), Doctor: uiDoctor{}}
 	if accessible(cmd) {
 		return ui.RunPlain(cmd.Context(), flow, opts, in, cmd.ErrOrStderr())
 	}
