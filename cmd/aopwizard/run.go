@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,9 +18,7 @@ import (
 
 	"github.com/aopwizard/aopwizard/cfapi"
 	"github.com/aopwizard/aopwizard/origin/apply"
-	"github.com/aopwizard/aopwizard/origin/cfca"
 	"github.com/aopwizard/aopwizard/origin/server"
-	"github.com/aopwizard/aopwizard/pki"
 	"github.com/aopwizard/aopwizard/steps"
 )
 
@@ -270,57 +267,19 @@ func (f *serverFlags) toInputs(o *steps.OriginInputs) {
 	}
 }
 
-// rolloutEnv wires the steps to the world: the Cloudflare client from the
-// environment, origin/apply for the server, the real prober.
+// rolloutEnv wires the steps to the world (steps.NewEnv): the Cloudflare
+// client from the environment, origin/apply for the server, the real
+// prober and the edge check the inputs ask for.
 func rolloutEnv(cmd *cobra.Command, r *steps.Rollout, cfg cfapi.Config, stateDir string, f *rolloutFlags) (*steps.Env, error) {
-	api, err := cfapi.New(cfg)
-	if err != nil {
-		return nil, asUsage(err)
-	}
-	env := &steps.Env{Rollout: r, API: api, Prober: steps.RealProber, GlobalCAPEM: cfca.PEM(),
-		ReportDir: filepath.Join(stateDir, "reports"), Emit: printer(cmd, f.jsonOut)}
-	if rolloutSeams.globalCA != nil {
-		env.GlobalCAPEM = rolloutSeams.globalCA
-	}
-	if env.Edge, err = edgeChecker(cmd.Context(), r.Inputs.Edge); err != nil {
-		return nil, asUsage(err)
-	}
-	if r.Inputs.OriginConfig == steps.OriginApply && r.Inputs.Server != "" {
-		log := progressWriter{w: cmd.ErrOrStderr()}
-		origin, err := steps.NewServerOrigin(r.Inputs, rolloutSeams.runner, log, stateDir)
-		if err != nil {
-			return nil, asUsage(err)
-		}
-		env.Origin = origin
-	}
-	return env, nil
+	env, err := steps.NewEnv(cmd.Context(), r, envOptions(cmd, cfg, stateDir, printer(cmd, f.jsonOut)))
+	return env, asUsage(err)
 }
 
-// edgeChecker is the through-Cloudflare check the inputs ask for: none
-// when skipped, else requests to each hostname (or to the given address)
-// trusting the system's roots plus the given CA.
-func edgeChecker(ctx context.Context, in steps.EdgeInputs) (steps.EdgeChecker, error) {
-	if in.Skip {
-		return nil, nil
-	}
-	e := &steps.HTTPEdge{Addr: in.Addr}
-	if in.CAFile != "" {
-		data, err := pki.ReadInput(ctx, in.CAFile, pki.MaxInputSize)
-		if err != nil {
-			return nil, fmt.Errorf("--edge-ca: %w", err)
-		}
-		certs, err := pki.ParseCertificates(data)
-		if err != nil {
-			return nil, fmt.Errorf("--edge-ca %s: %w", in.CAFile, err)
-		}
-		if e.RootCAs, err = x509.SystemCertPool(); err != nil {
-			e.RootCAs = x509.NewCertPool()
-		}
-		for _, c := range certs {
-			e.RootCAs.AddCert(c)
-		}
-	}
-	return e, nil
+// envOptions are the world the commands' rollouts run against; tests stand
+// the builtin origin and cfsim's CA in through rolloutSeams.
+func envOptions(cmd *cobra.Command, cfg cfapi.Config, stateDir string, emit func(steps.Event)) steps.EnvOptions {
+	return steps.EnvOptions{Config: cfg, StateDir: stateDir, Runner: rolloutSeams.runner, GlobalCAPEM: rolloutSeams.globalCA,
+		Log: progressWriter{w: cmd.ErrOrStderr()}, Emit: emit}
 }
 
 // progressWriter indents origin/apply's progress under the step lines.
