@@ -25,7 +25,8 @@ type EnvOptions struct {
 	// StateDir holds the rollouts, the origin checkpoints and the reports.
 	StateDir string
 	// Runner runs the origin server's config test and reload; nil runs
-	// the commands. The demo and tests pass a *BuiltinHost.
+	// the commands, or the process's BuiltinHostFor the config when they
+	// are the builtin ones. Tests pass a *BuiltinHost of their own.
 	Runner server.Runner
 	// GlobalCAPEM stands in for Cloudflare's global CA when a simulator
 	// stands in for Cloudflare; nil is Cloudflare's own (origin/cfca).
@@ -58,7 +59,11 @@ func NewEnv(ctx context.Context, r *Rollout, o EnvOptions) (*Env, error) {
 		if log == nil {
 			log = io.Discard
 		}
-		origin, err := NewServerOrigin(r.Inputs, o.Runner, log, o.StateDir)
+		runner := o.Runner
+		if runner == nil && r.Inputs.Origin.inProcess() {
+			runner = BuiltinHostFor(r.Inputs.Origin.Config)
+		}
+		origin, err := NewServerOrigin(r.Inputs, runner, log, o.StateDir)
 		if err != nil {
 			return nil, err
 		}

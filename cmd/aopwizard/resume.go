@@ -27,7 +27,11 @@ func newResumeCmd() *cobra.Command {
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !f.nonInteractive {
-				return usagef("no interactive wizard yet: pass --non-interactive")
+				w := wizardStart{stateDir: f.stateDir}
+				if len(args) > 0 {
+					w.resume = args[0]
+				}
+				return startWizard(cmd, w)
 			}
 			h, env, err := openForDriving(cmd, &f, args, (*steps.Rollout).Open, "unfinished")
 			if err != nil {

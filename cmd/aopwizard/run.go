@@ -169,14 +169,7 @@ func (p *inputProblems) err() error {
 }
 
 func runRun(cmd *cobra.Command, f *runFlags) error {
-	if !f.nonInteractive {
-		return usagef("no interactive wizard yet: pass --non-interactive with the flags (see --help)")
-	}
 	var probs inputProblems
-	stateDir, err := defaultStateDir(f.stateDir)
-	if err != nil {
-		return err
-	}
 	in := &f.in
 	in.Mode, in.OriginConfig, in.WaitOrigin, in.NoPassphrase = steps.Mode(f.mode), f.originCfg, f.waitOrig, f.noPass
 	switch f.setSSL {
@@ -186,13 +179,24 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	default:
 		probs.add(false, "--set-ssl-mode", "only \"strict\" can be set")
 	}
+	f.srv.toInputs(&in.Origin)
+	if !f.nonInteractive {
+		// The wizard asks for the rest; the flags are its defaults.
+		if err := probs.err(); err != nil {
+			return err
+		}
+		return startWizard(cmd, wizardStart{stateDir: f.stateDir, defaults: *in})
+	}
+	stateDir, err := defaultStateDir(f.stateDir)
+	if err != nil {
+		return err
+	}
 	if in.Server == "" && in.OriginConfig != steps.OriginManual {
 		if found := server.Detect(); len(found) == 1 {
 			in.Server = string(found[0])
 			fmt.Fprintf(cmd.ErrOrStderr(), "Detected %s (the only supported server installed here); pass --server to choose\n", found[0])
 		}
 	}
-	f.srv.toInputs(&in.Origin)
 	id := steps.NewID(in.Zone, time.Now())
 	if in.CertDir == "" && in.ImportCert == "" && in.ReuseCert == "" {
 		in.CertDir = filepath.Join(stateDir, "certs", id)
@@ -269,17 +273,12 @@ func (f *serverFlags) toInputs(o *steps.OriginInputs) {
 
 // rolloutEnv wires the steps to the world (steps.NewEnv): the Cloudflare
 // client from the environment, origin/apply for the server, the real
-// prober and the edge check the inputs ask for.
+// prober and the edge check the inputs ask for. Tests stand the builtin
+// origin and cfsim's CA in through rolloutSeams.
 func rolloutEnv(cmd *cobra.Command, r *steps.Rollout, cfg cfapi.Config, stateDir string, f *rolloutFlags) (*steps.Env, error) {
-	env, err := steps.NewEnv(cmd.Context(), r, envOptions(cmd, cfg, stateDir, printer(cmd, f.jsonOut)))
+	env, err := steps.NewEnv(cmd.Context(), r, steps.EnvOptions{Config: cfg, StateDir: stateDir, Runner: rolloutSeams.runner,
+		GlobalCAPEM: rolloutSeams.globalCA, Log: progressWriter{w: cmd.ErrOrStderr()}, Emit: printer(cmd, f.jsonOut)})
 	return env, asUsage(err)
-}
-
-// envOptions are the world the commands' rollouts run against; tests stand
-// the builtin origin and cfsim's CA in through rolloutSeams.
-func envOptions(cmd *cobra.Command, cfg cfapi.Config, stateDir string, emit func(steps.Event)) steps.EnvOptions {
-	return steps.EnvOptions{Config: cfg, StateDir: stateDir, Runner: rolloutSeams.runner, GlobalCAPEM: rolloutSeams.globalCA,
-		Log: progressWriter{w: cmd.ErrOrStderr()}, Emit: emit}
 }
 
 // progressWriter indents origin/apply's progress under the step lines.
