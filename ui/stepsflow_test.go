@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -300,5 +301,31 @@ func TestStepsFlowCtrlCThenResumeThere(t *testing.T) {
 	r := l.rollout(t)
 	if r.Outcome != "enforced, verified" || !r.Finished() || l.sim.Uploads(simZone) != 1 {
 		t.Fatalf("outcome %q, uploads %d, steps %+v", r.Outcome, l.sim.Uploads(simZone), r.Steps)
+	}
+}
+
+// TestStepsFlowAccessibleToDone: the accessible line prompts drive the
+// real flow to done, as the full-screen wizard does.
+func TestStepsFlowAccessibleToDone(t *testing.T) {
+	l := newSimLab(t)
+	f := NewStepsFlow(l.opts)
+	t.Cleanup(f.Close)
+	answers := strings.Join([]string{
+		simZone,
+		"", "www." + simZone, "", "", "", "", // plan: zone mode, builtin, no alerts, go ahead
+		"", "y", // generate, no passphrase
+		"",    // upload
+		"",    // origin: apply
+		"",    // enable
+		"yes", // enforce
+	}, "\n") + "\n"
+	var out bytes.Buffer
+	if err := RunPlain(context.Background(), f, Options{Token: l.sim.Token()}, strings.NewReader(answers), &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	wantLines(t, out.String(), "Step 1 of 9: Connect", "✓ Connect done", "found in the origin's log with a verified client certificate",
+		"✓ Authenticated Origin Pulls is set up for "+simZone)
+	if r := l.rollout(t); r.Outcome != "enforced, verified" || strings.Contains(out.String(), l.sim.Token()) {
+		t.Fatalf("outcome %q (or the token was printed)\n%s", r.Outcome, out.String())
 	}
 }

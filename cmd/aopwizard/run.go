@@ -96,6 +96,7 @@ func newRunCmd() *cobra.Command {
 	}
 	fl := cmd.Flags()
 	f.rolloutFlags.bind(fl)
+	fl.Bool("accessible", false, accessibleHelp)
 	fl.BoolVar(&f.yes, "yes", false, "make the changes the plan lists without asking (required with --non-interactive; see them with --dry-run)")
 	fl.StringVar(&f.passFile, "passphrase-file", "", "file holding the passphrase that encrypts the generated CA key")
 	fl.BoolVar(&f.noPass, "no-passphrase", false, "write the generated CA key unencrypted (keep it offline)")

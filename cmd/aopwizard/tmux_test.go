@@ -148,7 +148,8 @@ func (s *tmuxSession) exitCode() int {
 			return n
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("the command did not end; the screen shows:\n%s", s.screen())
+			s.t.Fatalf("the command did not end (the pane runs %s); the screen shows:\n%s",
+				s.tmux("display-message", "-p", "-t", "w", "#{pane_current_command}"), s.screen())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

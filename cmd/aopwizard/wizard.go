@@ -14,6 +14,10 @@ import (
 	"github.com/aopwizard/aopwizard/ui"
 )
 
+// accessibleHelp describes --accessible, for the commands that start the
+// wizard.
+const accessibleHelp = "line prompts and progress lines instead of the full-screen wizard (screen readers); also ACCESSIBLE=1 or TERM=dumb"
+
 // noTerminal is the answer to an interactive start without a terminal.
 const noTerminal = "no terminal for the interactive wizard; use aopwizard run --non-interactive --zone=… for scripts and CI"
 
