@@ -84,6 +84,17 @@ func (f *StepsFlow) release() {
 	}
 }
 
+// Current is the rollout the wizard drove last (nil before one was
+// created or resumed); read it once the wizard has ended.
+func (f *StepsFlow) Current() *steps.Rollout {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.h == nil {
+		return nil
+	}
+	return f.h.R
+}
+
 // Rollouts lists the unfinished rollouts no other run holds, newest first.
 func (f *StepsFlow) Rollouts(context.Context) ([]Summary, error) {
 	all, err := f.store().List()

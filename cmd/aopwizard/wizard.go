@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
 	"github.com/aopwizard/aopwizard/cfapi"
@@ -39,9 +38,8 @@ func runWizard(cmd *cobra.Command, _ []string) error {
 // are terminals; otherwise it says how to run without one (exit 2), rather
 // than failing on a Bubble Tea TTY error.
 func startWizard(cmd *cobra.Command, w wizardStart) error {
-	in, inOK := cmd.InOrStdin().(*os.File)
-	out, outOK := cmd.OutOrStdout().(*os.File)
-	if !inOK || !outOK || !term.IsTerminal(in.Fd()) || !term.IsTerminal(out.Fd()) {
+	in, _, ok := terminal(cmd)
+	if !ok {
 		return usagef(noTerminal)
 	}
 	stateDir, err := defaultStateDir(w.stateDir)
