@@ -257,7 +257,17 @@ func (f *StepsFlow) RunStep(ctx context.Context, step string, emit func(Event)) 
 		pass(steps.Event{Time: now, Rollout: r.ID, Step: name, Status: steps.StatusSkipped, Message: "not enforced: the origin stays in the soft phase"})
 		err = f.h.Save()
 	}
-	return toSummary(r), err
+	sum := toSummary(r)
+	if err != nil && name == steps.StepConnect && steps.FieldOf(err) == "set ssl mode" {
+		// A zone at Off or Flexible is common: the connect screen offers
+		// the switch (with the operator's consent) instead of a failure.
+		// The state keeps connect failed, so nothing goes on before it.
+		sum.Step(step).Status, sum.Step(step).Error, sum.Step(step).Remedy = StatusDone, "", ""
+		sum.SSLFix = "Cloudflare presents no client certificate under " + r.Zone.SSLMode + ", so AOP cannot work. " +
+			"Switch the zone to Full (strict); make sure first that the origin serves HTTPS with a certificate for the zone's hostnames."
+		return sum, nil
+	}
+	return sum, err
 }
 
 func (f *StepsFlow) env(ctx context.Context, r *steps.Rollout, emit func(steps.Event)) (*steps.Env, error) {

@@ -36,9 +36,12 @@ type simLab struct {
 	opts     StepsFlowOptions
 }
 
-func newSimLab(t *testing.T) *simLab {
+func newSimLab(t *testing.T) *simLab { return newSimLabSSL(t, cfapi.SSLStrict) }
+
+// newSimLabSSL is the lab with the zone's SSL/TLS mode at ssl.
+func newSimLabSSL(t *testing.T, ssl string) *simLab {
 	t.Helper()
-	sim := cfsim.New(cfsim.Options{Zones: []string{simZone}, SSLMode: cfapi.SSLStrict, DeployAfter: 1})
+	sim := cfsim.New(cfsim.Options{Zones: []string{simZone}, SSLMode: ssl, DeployAfter: 1})
 	srv := httptest.NewServer(sim.Handler())
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()
@@ -327,5 +330,35 @@ func TestStepsFlowAccessibleToDone(t *testing.T) {
 		"✓ Authenticated Origin Pulls is set up for "+simZone)
 	if r := l.rollout(t); r.Outcome != "enforced, verified" || strings.Contains(out.String(), l.sim.Token()) {
 		t.Fatalf("outcome %q (or the token was printed)\n%s", r.Outcome, out.String())
+	}
+}
+
+// TestStepsFlowFlexibleZoneFixedOnConnect: a zone at Flexible is offered
+// the switch to Full (strict) on the connect screen; pressing f switches it
+// and the rollout goes on.
+func TestStepsFlowFlexibleZoneFixedOnConnect(t *testing.T) {
+	l := newSimLabSSL(t, cfapi.SSLFlexible)
+	tm, f := l.program(t)
+	waitFor(t, tm, "Start a new rollout")
+	enter(tm)
+	waitFor(t, tm, "Connect to Cloudflare")
+	tm.Type(simZone)
+	enter(tm)
+	waitFor(t, tm, "needs a change", "Switch the zone to Full (strict)")
+	if got := l.sim.SSLMode(simZone); got != cfapi.SSLFlexible {
+		t.Fatalf("the SSL/TLS mode changed to %s before consent", got)
+	}
+	tm.Type("f")
+	waitFor(t, tm, "SSL/TLS mode: strict")
+	enter(tm)
+	waitFor(t, tm, "Plan the rollout")
+	if got := l.sim.SSLMode(simZone); got != cfapi.SSLStrict {
+		t.Fatalf("SSL/TLS mode %s after the fix", got)
+	}
+	if st := f.Current().Step(steps.StepConnect); st.Status != steps.StatusDone || !f.Current().Changes.SSLModeSet {
+		t.Fatalf("connect %+v, changes %+v", st, f.Current().Changes)
+	}
+	if err := tm.Quit(); err != nil {
+		t.Fatal(err)
 	}
 }
