@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -179,9 +180,11 @@ func (f *StepsFlow) SetInputs(_ context.Context, in Inputs, sec Secrets) (Summar
 		return toSummary(r), nil
 	}
 	r := f.h.R
+	before := r.Inputs
 	r.Inputs = mergeInputs(r.Inputs, in)
-	if r.Zone.ID == "" {
-		r.Zone.Name = r.Inputs.Zone
+	if err := replan(r, before); err != nil {
+		r.Inputs = before
+		return toSummary(r), err
 	}
 	relayout(r)
 	r.Updated = f.now()
@@ -205,6 +208,40 @@ func mergeInputs(base steps.Inputs, in Inputs) steps.Inputs {
 		base.AutoRevert = false
 	}
 	return base
+}
+
+// replan makes an answer changed on an earlier screen (the operator went
+// back) count: a new zone is connected again, and a new mode, hostnames or
+// certificate source planned again. Once a certificate exists for the
+// earlier answers, changing them is refused: that rollout is not this one.
+func replan(r *steps.Rollout, before steps.Inputs) error {
+	in := r.Inputs
+	zone := in.Zone != before.Zone
+	plan := zone || in.Mode != before.Mode || !slices.Equal(in.Hostnames, before.Hostnames) ||
+		(in.CertSource != before.CertSource && before.CertSource != "") || in.ImportCert != before.ImportCert ||
+		in.ImportKey != before.ImportKey || in.ImportCA != before.ImportCA || in.ReuseCert != before.ReuseCert
+	if !plan {
+		return nil
+	}
+	if zone && r.Changes.SSLModeSet {
+		return fmt.Errorf("rollout %s switched zone %s to Full (strict): start a new rollout for zone %s (rollback undoes the switch)", r.ID, before.Zone, in.Zone)
+	}
+	for _, st := range r.Steps {
+		if st.Name != steps.StepConnect && st.Name != steps.StepPlan && st.Status != steps.StatusPending {
+			return fmt.Errorf("rollout %s already has its %s step under way for zone %s, %s mode: start a new rollout to change the zone, the mode, the hostnames or the certificate",
+				r.ID, st.Name, before.Zone, orDash(string(before.Mode)))
+		}
+	}
+	r.Certificates = nil
+	for i := range r.Steps {
+		if r.Steps[i].Name == steps.StepPlan || zone && r.Steps[i].Name == steps.StepConnect {
+			r.Steps[i] = steps.StepState{Name: r.Steps[i].Name, Status: steps.StatusPending}
+		}
+	}
+	if zone {
+		r.Zone, r.Changes = steps.ZoneInfo{Name: in.Zone}, steps.Changes{}
+	}
+	return nil
 }
 
 // relayout gives the rollout the steps its inputs call for (the mode and

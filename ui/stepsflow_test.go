@@ -362,3 +362,48 @@ func TestStepsFlowFlexibleZoneFixedOnConnect(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestStepsFlowGoingBackReplans: an answer changed on an earlier screen
+// counts (the plan is made again for the new mode), until a certificate
+// exists for the earlier answers; then a change is refused and nothing
+// moves.
+func TestStepsFlowGoingBackReplans(t *testing.T) {
+	l := newSimLab(t)
+	f := NewStepsFlow(l.opts)
+	t.Cleanup(f.Close)
+	ctx := context.Background()
+	sum, err := f.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := sum.Inputs
+	in.Zone = simZone
+	run := func(step string) Summary {
+		t.Helper()
+		if _, err := f.SetInputs(ctx, in, Secrets{}); err != nil {
+			t.Fatal(err)
+		}
+		sum, err := f.RunStep(ctx, step, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		return sum
+	}
+	run(StepConnect)
+	in.Mode, in.Hostnames = ModeZone, []string{"www." + simZone}
+	run(StepPlan)
+	in.Mode = ModeHostname
+	run(StepPlan)
+	if c := f.Current().Certificates; len(c) != 1 || len(c[0].Hostnames) != 1 || f.Current().Step(steps.StepUpload) == nil {
+		t.Fatalf("not planned again for hostname mode: %+v", c)
+	}
+	in.NoPassphrase = true
+	run(StepCertificate)
+	in.Mode = ModeZone
+	if _, err := f.SetInputs(ctx, in, Secrets{}); err == nil || !strings.Contains(err.Error(), "start a new rollout") {
+		t.Fatalf("changing the mode after the certificate: %v", err)
+	}
+	if got := f.Current().Inputs.Mode; got != steps.ModeHostname {
+		t.Fatalf("the refused change moved the mode to %s", got)
+	}
+}
