@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aopwizard/aopwizard/cfapi"
 	"github.com/aopwizard/aopwizard/pki"
 	"github.com/aopwizard/aopwizard/steps"
 )
@@ -313,6 +314,10 @@ func (f *StepsFlow) env(ctx context.Context, r *steps.Rollout, emit func(steps.E
 	}
 	o := f.o.Env
 	o.Config.Token = f.token
+	if f.token == "" && o.Config.Scheme() == cfapi.AuthNone {
+		return nil, remedyError{err: errors.New("no Cloudflare API token: the steps cannot reach Cloudflare"),
+			remedy: "set " + cfapi.EnvAPIToken + " and start aopwizard again, or go back to the connect screen and type the token"}
+	}
 	o.Emit = emit
 	return steps.NewEnv(ctx, r, o)
 }
@@ -327,6 +332,16 @@ func (f *StepsFlow) Save(context.Context) error {
 	}
 	return f.h.Save()
 }
+
+// remedyError is an error that says what to do (the error screen shows it).
+type remedyError struct {
+	err    error
+	remedy string
+}
+
+func (e remedyError) Error() string  { return e.err.Error() }
+func (e remedyError) Unwrap() error  { return e.err }
+func (e remedyError) Remedy() string { return e.remedy }
 
 func toEvent(ev steps.Event) Event {
 	var fields map[string]string

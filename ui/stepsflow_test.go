@@ -407,3 +407,35 @@ func TestStepsFlowGoingBackReplans(t *testing.T) {
 		t.Fatalf("the refused change moved the mode to %s", got)
 	}
 }
+
+// TestStepsFlowTokenTypedOrSaidMissing: without a token in the
+// environment a step says what to do; the token typed on the connect
+// screen is used, and kept out of the state file.
+func TestStepsFlowTokenTypedOrSaidMissing(t *testing.T) {
+	l := newSimLab(t)
+	l.opts.Env.Config.Token = ""
+	f := NewStepsFlow(l.opts)
+	t.Cleanup(f.Close)
+	ctx := context.Background()
+	sum, _ := f.Start(ctx)
+	in := sum.Inputs
+	in.Zone = simZone
+	if _, err := f.SetInputs(ctx, in, Secrets{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.RunStep(ctx, StepConnect, nil)
+	var r remedier
+	if !errors.As(err, &r) || !strings.Contains(r.Remedy(), cfapi.EnvAPIToken) {
+		t.Fatalf("no token: %v", err)
+	}
+	if _, err := f.SetInputs(ctx, in, Secrets{Token: l.sim.Token()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.RunStep(ctx, StepConnect, nil); err != nil {
+		t.Fatal(err)
+	}
+	state, err := os.ReadFile(filepath.Join(l.stateDir, "rollouts", f.Current().ID+".json"))
+	if err != nil || strings.Contains(string(state), l.sim.Token()) {
+		t.Fatalf("the state file holds the token (or cannot be read: %v)", err)
+	}
+}
