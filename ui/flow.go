@@ -227,6 +227,9 @@ type Options struct {
 	Now func() time.Time
 	// Light assumes a light background until the terminal says which.
 	Light bool
+	// Resume is a rollout to resume at once (`aopwizard resume ID`), when
+	// the flow lists it; the start screen shows the rest.
+	Resume string
 }
 
 // ErrInterrupted is returned by Run when the operator pressed Ctrl-C; the

@@ -30,9 +30,6 @@ type StepsFlowOptions struct {
 	// NewEnv, when set, replaces steps.NewEnv (the demo wires its own
 	// world); emit receives the steps' events.
 	NewEnv func(ctx context.Context, r *steps.Rollout, emit func(steps.Event)) (*steps.Env, error)
-	// Resume, when set, is the rollout the wizard starts in: the start
-	// screen lists only it (`aopwizard resume ID`).
-	Resume string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -112,7 +109,7 @@ func (f *StepsFlow) Rollouts(context.Context) ([]Summary, error) {
 	var out []Summary
 	for _, e := range all {
 		r := e.Rollout
-		if r == nil || !r.Open() || (f.o.Resume != "" && r.ID != f.o.Resume) || (r.ID != cur && f.store().Busy(r.ID)) {
+		if r == nil || !r.Open() || (r.ID != cur && f.store().Busy(r.ID)) {
 			continue
 		}
 		out = append(out, toSummary(r))

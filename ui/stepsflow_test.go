@@ -439,3 +439,22 @@ func TestStepsFlowTokenTypedOrSaidMissing(t *testing.T) {
 		t.Fatalf("the state file holds the token (or cannot be read: %v)", err)
 	}
 }
+
+// TestResumeOptionOpensTheRolloutAtOnce: `aopwizard resume ID` lands on
+// the screen of the step the rollout reached, not on the start screen;
+// back there, the operator chooses.
+func TestResumeOptionOpensTheRolloutAtOnce(t *testing.T) {
+	f := newFakeFlow()
+	r := Summary{ID: "r9", Created: testNow, Updated: testNow, Steps: stepsFor(ModeZone),
+		Inputs: Inputs{Zone: "example.com", Mode: ModeZone, Server: "nginx"}}
+	r.Steps[0].Status, r.Steps[1].Status = StatusDone, StatusDone
+	f.rollouts = []Summary{{ID: "r8", Steps: stepsFor(ModeZone), Inputs: Inputs{Zone: "other.example"}}, r}
+	m := newTestModel(t, f, Options{Token: "env-token", Resume: "r9"}, 80, 24)
+	if got := m.screen.Step(); got != StepCertificate {
+		t.Fatalf("the wizard opened %q, want the certificate screen:\n%s", got, content(m))
+	}
+	drive(t, m, cmdMsgs(m, m.show(newStart(m.c)))...)
+	if m.screen.Step() != "" || !strings.Contains(content(m), "other.example") {
+		t.Fatalf("back on the start screen it resumed again:\n%s", content(m))
+	}
+}

@@ -27,9 +27,13 @@ func newResumeCmd() *cobra.Command {
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !f.nonInteractive {
+				// The named rollout, or the only unfinished one, at once;
+				// the start screen when there are several.
 				w := wizardStart{stateDir: f.stateDir}
 				if len(args) > 0 {
 					w.resume = args[0]
+				} else if dir, err := defaultStateDir(f.stateDir); err == nil {
+					w.resume, _ = steps.Store{Dir: dir}.Latest()
 				}
 				return startWizard(cmd, w)
 			}

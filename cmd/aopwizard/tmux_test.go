@@ -191,8 +191,8 @@ func startSimProcess(t *testing.T, bin, dir, origin, originCA string) *simProces
 // `aopwizard sim` (API and edge) and the builtin origin served by the
 // wizard itself: `run` on a terminal starts the wizard with the flags as
 // its defaults; a resize to 40x12 and back mid-flow; Ctrl-C exits 130;
-// `aopwizard` again offers the rollout where it stopped, and finishes it,
-// enforced and verified through the edge.
+// `aopwizard` again offers the rollout where it stopped; `aopwizard resume`
+// opens it there and finishes it, enforced and verified through the edge.
 func TestTmuxWizardCtrlCThenResume(t *testing.T) {
 	s := newTmux(t)
 	dir := t.TempDir()
@@ -262,8 +262,14 @@ func TestTmuxWizardCtrlCThenResume(t *testing.T) {
 	}
 
 	s.start(env, bin)
-	s.waitFor("Resume an unfinished rollout", runZone+" · zone mode · at origin")
-	s.keys("Enter")
+	s.waitFor("Resume an unfinished rollout", runZone+" · zone mode · at origin", "waits for the origin")
+	s.keys("C-c")
+	if rc := s.exitCode(); rc != 130 {
+		t.Fatalf("ctrl+c on the start screen exited %d", rc)
+	}
+
+	// `resume` opens the only unfinished rollout at once.
+	s.start(env, bin, "resume")
 	s.waitFor("soft phase")
 	s.keys("a")
 	s.waitFor("origin asks for")

@@ -21,7 +21,8 @@ const accessibleHelp = "line prompts and progress lines instead of the full-scre
 const noTerminal = "no terminal for the interactive wizard; use aopwizard run --non-interactive --zone=… for scripts and CI"
 
 // wizardStart says where the wizard starts: the state dir flag, the inputs
-// the screens do not ask for (run's flags), and a rollout to resume.
+// the screens do not ask for (run's flags), and a rollout to resume at
+// once.
 type wizardStart struct {
 	stateDir string
 	defaults steps.Inputs
@@ -47,8 +48,12 @@ func startWizard(cmd *cobra.Command, w wizardStart) error {
 		return err
 	}
 	if w.resume != "" {
-		if _, err := (steps.Store{Dir: stateDir}).Load(w.resume); err != nil {
+		r, err := (steps.Store{Dir: stateDir}).Load(w.resume)
+		if err != nil {
 			return storeErr(err)
+		}
+		if !r.Open() {
+			return usagef("rollout %s is finished or rolled back: nothing to resume (status shows it)", r.ID)
 		}
 	}
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
@@ -62,10 +67,10 @@ func startWizard(cmd *cobra.Command, w wizardStart) error {
 	}
 	defer log.Close()
 	cfg := cfapi.ConfigFromEnv(os.Getenv)
-	flow := ui.NewStepsFlow(ui.StepsFlowOptions{StateDir: stateDir, Defaults: w.defaults, Resume: w.resume,
+	flow := ui.NewStepsFlow(ui.StepsFlowOptions{StateDir: stateDir, Defaults: w.defaults,
 		Env: steps.EnvOptions{Config: cfg, StateDir: stateDir, Runner: rolloutSeams.runner, GlobalCAPEM: rolloutSeams.globalCA, Log: log}})
 	defer flow.Close()
-	opts := ui.Options{Token: cfg.Token}
+	opts := ui.Options{Token: cfg.Token, Resume: w.resume}
 	if found := server.Detect(); len(found) == 1 {
 		opts.Server = string(found[0])
 	}
