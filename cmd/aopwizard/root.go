@@ -35,7 +35,7 @@ func newRootCmd() *cobra.Command {
 	root.Flags().Bool("accessible", false, accessibleHelp)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err: err, syntax: true} })
 	root.AddCommand(newPKICmd(), newOriginCmd(), newProbeCmd(), newSimCmd(), newRunCmd(), newStatusCmd(), newResumeCmd(),
-		newRollbackCmd(), newRotateCmd(), newDoctorCmd(), newExportCmd())
+		newRollbackCmd(), newRotateCmd(), newDoctorCmd(), newExportCmd(), newDemoCmd())
 	rejectUnknownSubcommands(root)
 	return root
 }
