@@ -15,6 +15,7 @@ import (
 	"github.com/aopwizard/aopwizard/cfapi"
 	"github.com/aopwizard/aopwizard/pki/pkitest"
 	"github.com/aopwizard/aopwizard/steps"
+	"github.com/aopwizard/aopwizard/steps/demo"
 )
 
 // tmuxTimeout bounds each wait for a screen: generous, so it holds on two
@@ -292,5 +293,76 @@ func TestTmuxWizardCtrlCThenResume(t *testing.T) {
 	list, err := steps.Store{Dir: stateDir}.List()
 	if err != nil || len(list) != 1 || list[0].Rollout == nil || list[0].Rollout.Outcome != "enforced, verified" {
 		t.Fatalf("rollouts %+v (%v)", list, err)
+	}
+}
+
+// TestTmuxDemoToTheEnd drives `aopwizard demo` (the wizard on the demo's
+// world: cfsim in-process, the builtin origin, a temporary directory) in
+// tmux from the start screen to "enforced, verified through the edge",
+// with a resize to 40x12 and back mid-flow.
+func TestTmuxDemoToTheEnd(t *testing.T) {
+	s := newTmux(t)
+	dir := t.TempDir()
+	bin := buildBinary(t, dir)
+	s.start([]string{"TERM=xterm-256color", "NO_COLOR=1", "TMPDIR=" + dir}, bin, "demo")
+	s.waitFor("DEMO · the Cloudflare side is simulated", "Start a new rollout")
+	s.keys("Enter")
+	s.waitFor("Connect to Cloudflare", demo.Zone)
+	s.keys("Enter")
+	s.waitFor("SSL/TLS mode: strict")
+	s.keys("Enter")
+	s.waitFor("Plan the rollout", "Zone: your own CA")
+	s.keys("Enter")
+	s.waitFor("Hostnames", demo.Hostnames[1])
+	s.keys("Enter")
+	s.waitFor("Origin server", "builtin")
+	s.keys("Enter")
+	s.waitFor("Origin addresses")
+	s.keys("Enter")
+	s.waitFor("Expiry alert email", demo.AlertsEmail)
+	s.keys("Enter")
+	s.waitFor("Nothing has changed yet")
+	s.keys("Enter")
+	s.waitFor("Generate a new CA")
+	s.keys("Enter")
+	s.waitFor("key passphrase")
+	s.keys("Enter")
+	s.waitFor("Passphrase again")
+	s.keys("Enter")
+	s.waitFor("certificate ready")
+	s.keys("Enter")
+	s.waitFor("to upload.")
+	s.keys("Enter")
+	s.waitFor("uploaded and active")
+
+	s.resize(40, 12)
+	s.waitFor("DEMO · Cloudflare is simulated", "Upload 4/10")
+	s.resize(100, 30)
+	s.waitFor("DEMO · the Cloudflare side is simulated", "Upload      ✓ done")
+
+	s.keys("Enter")
+	s.waitFor("soft phase")
+	s.keys("a")
+	s.waitFor("origin asks for")
+	s.keys("Enter")
+	s.waitFor("to enable.")
+	s.keys("Enter")
+	s.waitFor("turned zone-level AOP on")
+	s.keys("Enter")
+	s.waitFor("checks pass", "cf-ray")
+	s.keys("Enter")
+	s.waitFor("to stay in soft mode")
+	s.keys("y")
+	s.waitFor("the origin refuses clients without")
+	s.keys("Enter")
+	s.waitFor("Create a notification policy that emails " + demo.AlertsEmail)
+	s.keys("Enter")
+	s.waitFor("│ ✓ done")
+	s.keys("Enter")
+	s.waitFor("aopwizard rollback")
+	s.keys("Enter")
+	s.waitFor("enforced, verified through the edge")
+	if rc := s.exitCode(); rc != 0 {
+		t.Fatalf("the demo exited %d; the screen shows:\n%s", rc, s.screen())
 	}
 }
