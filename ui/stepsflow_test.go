@@ -146,7 +146,7 @@ func certificateToEnd(t *testing.T, tm driver, global bool, enabled ...string) {
 		waitFor(t, tm, "uploaded and active")
 		enter(tm)
 	} else {
-		waitFor(t, tm, "Cloudflare")
+		waitFor(t, tm, "shared certificate: nothing to generate")
 		enter(tm)
 		waitFor(t, tm, "certificate ready")
 		enter(tm)
