@@ -264,3 +264,33 @@ func (b *BuiltinHost) Close() {
 	defer b.mu.Unlock()
 	b.stopLocked()
 }
+
+// builtinHosts are this process's builtin origins, by config path.
+var builtinHosts struct {
+	sync.Mutex
+	m map[string]*BuiltinHost
+}
+
+// BuiltinHostFor returns this process's BuiltinHost for the config at
+// path, made at first use: a rollout whose test and reload commands are
+// BuiltinTestCmd and BuiltinReloadCmd has its builtin origin served from
+// inside aopwizard, for as long as aopwizard runs (trials against the
+// simulator, the demo).
+func BuiltinHostFor(path string) *BuiltinHost {
+	builtinHosts.Lock()
+	defer builtinHosts.Unlock()
+	if builtinHosts.m == nil {
+		builtinHosts.m = map[string]*BuiltinHost{}
+	}
+	h := builtinHosts.m[path]
+	if h == nil {
+		h = &BuiltinHost{ConfigPath: path}
+		builtinHosts.m[path] = h
+	}
+	return h
+}
+
+// inProcess reports whether the origin's commands are a BuiltinHost's.
+func (o OriginInputs) inProcess() bool {
+	return o.TestCmd == BuiltinTestCmd && o.ReloadCmd == BuiltinReloadCmd && o.Config != ""
+}

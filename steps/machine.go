@@ -43,6 +43,9 @@ type Machine struct {
 	// machine at once without saving anything more, as a crash would.
 	// Tests use it to crash at a chosen instant.
 	Hook func(step StepName, at HookPoint) error
+	// StopAfter, when set, ends Run once that step is done or skipped
+	// (Outcome.Stopped): the wizard runs one step per screen.
+	StopAfter StepName
 }
 
 // Outcome is how a Run ended without error.
@@ -51,6 +54,8 @@ type Outcome struct {
 	Finished bool
 	// Waiting names the step that waits for consent (enforce).
 	Waiting StepName
+	// Stopped: the StopAfter step is done or skipped; later steps wait.
+	Stopped bool
 }
 
 // Interrupted wraps the context's error when a run was cancelled; the state
@@ -104,6 +109,9 @@ func (m *Machine) Run(ctx context.Context) (Outcome, error) {
 		return Outcome{}, fmt.Errorf("rollout %s was rolled back; start a new one", r.ID)
 	}
 	for i := range r.Steps {
+		if i > 0 && m.StopAfter != "" && r.Steps[i-1].Name == m.StopAfter {
+			return Outcome{Stopped: true}, nil
+		}
 		st := &r.Steps[i]
 		if st.Status == StatusSkipped {
 			continue

@@ -28,9 +28,14 @@ func (originSoftStep) Run(ctx context.Context, env *Env) error {
 }
 
 // Check: the config is in place and the origin serves it (a written but
-// not reloaded config is not done).
+// not reloaded config is not done). Once enforce is done its config stands
+// for the soft one: checking for the soft config then would undo enforce.
 func (originSoftStep) Check(ctx context.Context, env *Env) (bool, error) {
-	return phaseInPlace(ctx, env, render.Soft, &env.Rollout.Changes.Soft)
+	r := env.Rollout
+	if st := r.Step(StepEnforce); st != nil && st.Status == StatusDone {
+		return phaseInPlace(ctx, env, render.Enforce, &r.Changes.Enforce)
+	}
+	return phaseInPlace(ctx, env, render.Soft, &r.Changes.Soft)
 }
 
 func (originSoftStep) Undo(ctx context.Context, env *Env) error {

@@ -96,7 +96,11 @@ func Run(ctx context.Context, flow Flow, opts Options) error {
 // runProgram runs m as a Bubble Tea program and maps how it ended to Run's
 // errors.
 func runProgram(ctx context.Context, m *Model, popts ...tea.ProgramOption) error {
-	p := tea.NewProgram(m, append([]tea.ProgramOption{tea.WithContext(ctx)}, popts...)...)
+	return runModel(tea.NewProgram(m, append([]tea.ProgramOption{tea.WithContext(ctx)}, popts...)...), m)
+}
+
+// runModel runs p, the program of m, and maps how it ended to Run's errors.
+func runModel(p *tea.Program, m *Model) error {
 	_, err := p.Run()
 	m.cancel()
 	switch {

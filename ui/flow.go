@@ -229,6 +229,9 @@ type Options struct {
 	Light bool
 	// Doctor, when set, offers the doctor screen from the start screen.
 	Doctor Doctor
+	// Resume is a rollout to resume at once (`aopwizard resume ID`), when
+	// the flow lists it; the start screen shows the rest.
+	Resume string
 }
 
 // ErrInterrupted is returned by Run when the operator pressed Ctrl-C; the

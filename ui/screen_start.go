@@ -51,6 +51,16 @@ func (s *startScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 	case rolloutsMsg:
 		s.loaded, s.list, s.listErr = true, msg.list, msg.err
 		s.cursor = 0
+		if id := s.c.opts.Resume; id != "" {
+			// Once: back on this screen later, the operator chooses.
+			s.c.opts.Resume = ""
+			for i, r := range s.list {
+				if r.ID == id {
+					s.cursor = i
+					return s, s.choose()
+				}
+			}
+		}
 	case summaryMsg:
 		s.busy = ""
 		if msg.err != nil {
@@ -73,18 +83,23 @@ func (s *startScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 			d.SetSize(s.w, s.h)
 			return d, d.Init()
 		case key.Matches(msg, k.Enter):
-			s.err = nil
-			ctx, f := s.c.ctx, s.c.flow
-			if s.cursor < len(s.list) {
-				id := s.list[s.cursor].ID
-				s.busy = "resuming " + s.list[s.cursor].Inputs.Zone + "…"
-				return s, summaryCmd(func() (Summary, error) { return f.Resume(ctx, id) })
-			}
-			s.busy = "starting…"
-			return s, summaryCmd(func() (Summary, error) { return f.Start(ctx) })
+			return s, s.choose()
 		}
 	}
 	return s, nil
+}
+
+// choose resumes the rollout under the cursor, or starts a new one.
+func (s *startScreen) choose() tea.Cmd {
+	s.err = nil
+	ctx, f := s.c.ctx, s.c.flow
+	if s.cursor < len(s.list) {
+		id := s.list[s.cursor].ID
+		s.busy = "resuming " + s.list[s.cursor].Inputs.Zone + "…"
+		return summaryCmd(func() (Summary, error) { return f.Resume(ctx, id) })
+	}
+	s.busy = "starting…"
+	return summaryCmd(func() (Summary, error) { return f.Start(ctx) })
 }
 
 func (s *startScreen) View() string {

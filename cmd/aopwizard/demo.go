@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/aopwizard/aopwizard/steps"
 	"github.com/aopwizard/aopwizard/steps/demo"
+	"github.com/aopwizard/aopwizard/ui"
 )
 
 type demoFlags struct {
@@ -23,17 +27,20 @@ func newDemoCmd() *cobra.Command {
 		Long: "demo runs a complete rollout, from certificates to \"enforced, verified through the edge\",\n" +
 			"inside this process: a simulated Cloudflare (API and edge) holding the zone " + demo.Zone + ",\n" +
 			"an origin on 127.0.0.1 (aopwizard's builtin one, or a real nginx with --origin nginx), and\n" +
-			"every file in a temporary directory, removed at the end unless --keep.\n\n" +
+			"every file in a temporary directory, removed at the end unless --keep. On a terminal it is the\n" +
+			"interactive wizard, under a banner saying the Cloudflare side is simulated, with the demo's\n" +
+			"answers filled in. --non-interactive runs it headless with progress lines.\n\n" +
 			"Nothing touches a real Cloudflare account: the API token is the simulator's own and no\n" +
 			"CLOUDFLARE_* variable is read; nothing is sent anywhere but 127.0.0.1. For speed the demo's CA\n" +
 			"is ECDSA P-256 with no passphrase (a real rollout defaults to RSA-4096, encrypted).\n\n" +
 			"Exit status: 0 done, 1 failed, 2 bad input, 130 interrupted.",
-		Example: "  aopwizard demo --non-interactive\n" +
+		Example: "  aopwizard demo\n  aopwizard demo --non-interactive\n" +
 			"  aopwizard demo --non-interactive --mode hostname --origin nginx --keep",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDemo(cmd, f) },
 	}
 	fl := cmd.Flags()
+	fl.Bool("accessible", false, accessibleHelp)
 	fl.BoolVar(&f.nonInteractive, "non-interactive", false, "run headless with progress lines (for CI, scripts and captures)")
 	fl.StringVar(&f.mode, "mode", string(steps.ModeZone), "global (Cloudflare's certificate), zone (yours, whole zone) or hostname (yours, per hostname)")
 	fl.StringVar(&f.origin, "origin", string(demo.OriginBuiltin), "builtin (inside aopwizard) or nginx (a real nginx, when installed)")
@@ -52,22 +59,35 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 	if err != nil {
 		probs.add(false, "--origin", err.Error())
 	}
-	if !f.nonInteractive {
-		probs.add(true, "--non-interactive", "the interactive demo is not built yet")
-	}
 	if err := probs.err(); err != nil {
 		return err
 	}
+	tty, _, onTerminal := terminal(cmd)
+	if !f.nonInteractive && !onTerminal {
+		return usagef("no terminal for the interactive demo; use aopwizard demo --non-interactive for scripts and CI")
+	}
 	errw := cmd.ErrOrStderr()
 	fmt.Fprintln(errw, demo.Banner)
-	w, err := demo.Start(cmd.Context(), demo.Options{Mode: mode, Origin: origin, Keep: f.keep, Log: progressWriter{w: errw}})
+	// The wizard owns the screen: origin/apply's lines are dropped there
+	// (the origin screen shows what the step reports).
+	var log io.Writer = progressWriter{w: errw}
+	if !f.nonInteractive {
+		log = io.Discard
+	}
+	w, err := demo.Start(cmd.Context(), demo.Options{Mode: mode, Origin: origin, Keep: f.keep, Log: log})
 	if err != nil {
 		if errors.Is(err, demo.ErrNginxMissing) {
 			return asUsage(fmt.Errorf("%w (--origin builtin)", err))
 		}
 		return err
 	}
-	r, runErr := headlessDemo(cmd, w, f)
+	var r *steps.Rollout
+	var runErr error
+	if f.nonInteractive {
+		r, runErr = headlessDemo(cmd, w, f)
+	} else {
+		r, runErr = interactiveDemo(cmd, w, tty)
+	}
 	closeErr := w.Close()
 	var in *steps.Interrupted
 	switch {
@@ -96,6 +116,39 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 // runDemo around it (banner, Close, summary, exit codes) stays as it is.
 func headlessDemo(cmd *cobra.Command, w *demo.World, f demoFlags) (*steps.Rollout, error) {
 	return w.Run(cmd.Context(), printer(cmd, f.jsonOut))
+}
+
+// interactiveDemo drives the demo's world with the wizard: the world's
+// inputs are its answers' defaults, its Env the steps' world, and the
+// banner says the Cloudflare side is simulated. The world ends with the
+// process, so a Ctrl-C leaves nothing to resume (keep the files with
+// --keep).
+func interactiveDemo(cmd *cobra.Command, w *demo.World, tty *os.File) (*steps.Rollout, error) {
+	flow := ui.NewStepsFlow(ui.StepsFlowOptions{StateDir: w.StateDir, Defaults: w.Inputs(),
+		NewEnv: func(_ context.Context, r *steps.Rollout, emit func(steps.Event)) (*steps.Env, error) {
+			return w.Env(r, emit)
+		}})
+	defer flow.Close()
+	// The token is the simulator's own and never asked for.
+	opts := ui.Options{Demo: true, Token: "simulated", Server: string(w.Origin)}
+	var err error
+	if accessible(cmd) {
+		err = ui.RunPlain(cmd.Context(), flow, opts, tty, cmd.ErrOrStderr())
+	} else {
+		err = ui.Run(cmd.Context(), flow, opts)
+	}
+	r := flow.Current()
+	switch {
+	case r == nil && err == nil:
+		return nil, errors.New("the wizard ended before the demo's rollout began")
+	case r == nil:
+		return nil, err
+	case errors.Is(err, ui.ErrInterrupted):
+		return r, &steps.Interrupted{Step: r.Current(), Err: err}
+	case err == nil && !r.Finished():
+		return r, fmt.Errorf("the demo rollout stopped at %s (%s)", r.Current(), orNone(r.Outcome))
+	}
+	return r, err
 }
 
 // keptWhere says where the demo's files are when --keep kept them.

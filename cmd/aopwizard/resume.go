@@ -27,7 +27,15 @@ func newResumeCmd() *cobra.Command {
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !f.nonInteractive {
-				return usagef("no interactive wizard yet: pass --non-interactive")
+				// The named rollout, or the only unfinished one, at once;
+				// the start screen when there are several.
+				w := wizardStart{stateDir: f.stateDir}
+				if len(args) > 0 {
+					w.resume = args[0]
+				} else if dir, err := defaultStateDir(f.stateDir); err == nil {
+					w.resume, _ = steps.Store{Dir: dir}.Latest()
+				}
+				return startWizard(cmd, w)
 			}
 			h, env, err := openForDriving(cmd, &f, args, (*steps.Rollout).Open, "unfinished")
 			if err != nil {
@@ -58,6 +66,7 @@ func newResumeCmd() *cobra.Command {
 		},
 	}
 	f.bind(cmd.Flags())
+	cmd.Flags().Bool("accessible", false, accessibleHelp)
 	cmd.Flags().BoolVar(&enforce, "enforce", false, "go on to the enforce phase (the go-ahead a soft-verified rollout waits for)")
 	cmd.Flags().BoolVar(&autoRevert, "auto-revert", false, "return the origin to the soft phase when enforcing fails its checks")
 	cmd.Flags().StringVar(&setSSL, "set-ssl-mode", "", "consent to switch an Off/Flexible zone's SSL/TLS mode to Full (strict); the only value is strict")

@@ -23,6 +23,9 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"--version"}, exitOK, "aopwizard version " + buildVersion(), "", false},
 		// No arguments starts the wizard, which needs a terminal.
 		{[]string{}, exitUsage, "", "no terminal for the interactive wizard; use aopwizard run --non-interactive", false},
+		// run and resume without --non-interactive start it too.
+		{[]string{"run", "--zone", "example.com"}, exitUsage, "", "no terminal for the interactive wizard; use aopwizard run --non-interactive", false},
+		{[]string{"resume"}, exitUsage, "", "no terminal for the interactive wizard; use aopwizard run --non-interactive", false},
 		{[]string{"no-such-command"}, exitUsage, "", `unknown command "no-such-command"`, true},
 		// Every command group, not only origin: help on stdout with exit 0
 		// reads as success to a script that mistyped a subcommand.

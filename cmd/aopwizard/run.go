@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,9 +18,7 @@ import (
 
 	"github.com/aopwizard/aopwizard/cfapi"
 	"github.com/aopwizard/aopwizard/origin/apply"
-	"github.com/aopwizard/aopwizard/origin/cfca"
 	"github.com/aopwizard/aopwizard/origin/server"
-	"github.com/aopwizard/aopwizard/pki"
 	"github.com/aopwizard/aopwizard/steps"
 )
 
@@ -101,6 +98,7 @@ func newRunCmd() *cobra.Command {
 	}
 	fl := cmd.Flags()
 	f.rolloutFlags.bind(fl)
+	fl.Bool("accessible", false, accessibleHelp)
 	fl.BoolVar(&f.yes, "yes", false, "make the changes the plan lists without asking (required with --non-interactive; see them with --dry-run)")
 	fl.StringVar(&f.passFile, "passphrase-file", "", "file holding the passphrase that encrypts the generated CA key")
 	fl.BoolVar(&f.noPass, "no-passphrase", false, "write the generated CA key unencrypted (keep it offline)")
@@ -176,14 +174,7 @@ func (p *inputProblems) err() error {
 }
 
 func runRun(cmd *cobra.Command, f *runFlags) error {
-	if !f.nonInteractive {
-		return usagef("no interactive wizard yet: pass --non-interactive with the flags (see --help)")
-	}
 	var probs inputProblems
-	stateDir, err := defaultStateDir(f.stateDir)
-	if err != nil {
-		return err
-	}
 	in := &f.in
 	in.Mode, in.OriginConfig, in.WaitOrigin, in.NoPassphrase = steps.Mode(f.mode), f.originCfg, f.waitOrig, f.noPass
 	switch f.setSSL {
@@ -193,13 +184,24 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	default:
 		probs.add(false, "--set-ssl-mode", "only \"strict\" can be set")
 	}
+	f.srv.toInputs(&in.Origin)
+	if !f.nonInteractive {
+		// The wizard asks for the rest; the flags are its defaults.
+		if err := probs.err(); err != nil {
+			return err
+		}
+		return startWizard(cmd, wizardStart{stateDir: f.stateDir, defaults: *in})
+	}
+	stateDir, err := defaultStateDir(f.stateDir)
+	if err != nil {
+		return err
+	}
 	if in.Server == "" && in.OriginConfig != steps.OriginManual {
 		if found := server.Detect(); len(found) == 1 {
 			in.Server = string(found[0])
 			fmt.Fprintf(cmd.ErrOrStderr(), "Detected %s (the only supported server installed here); pass --server to choose\n", found[0])
 		}
 	}
-	f.srv.toInputs(&in.Origin)
 	id := steps.NewID(in.Zone, time.Now())
 	if in.CertDir == "" && in.ImportCert == "" && in.ReuseCert == "" {
 		in.CertDir = filepath.Join(stateDir, "certs", id)
@@ -274,57 +276,14 @@ func (f *serverFlags) toInputs(o *steps.OriginInputs) {
 	}
 }
 
-// rolloutEnv wires the steps to the world: the Cloudflare client from the
-// environment, origin/apply for the server, the real prober.
+// rolloutEnv wires the steps to the world (steps.NewEnv): the Cloudflare
+// client from the environment, origin/apply for the server, the real
+// prober and the edge check the inputs ask for. Tests stand the builtin
+// origin and cfsim's CA in through rolloutSeams.
 func rolloutEnv(cmd *cobra.Command, r *steps.Rollout, cfg cfapi.Config, stateDir string, f *rolloutFlags) (*steps.Env, error) {
-	api, err := cfapi.New(cfg)
-	if err != nil {
-		return nil, asUsage(err)
-	}
-	env := &steps.Env{Rollout: r, API: api, Prober: steps.RealProber, GlobalCAPEM: cfca.PEM(),
-		ReportDir: filepath.Join(stateDir, "reports"), Emit: printer(cmd, f.jsonOut)}
-	if rolloutSeams.globalCA != nil {
-		env.GlobalCAPEM = rolloutSeams.globalCA
-	}
-	if env.Edge, err = edgeChecker(cmd.Context(), r.Inputs.Edge); err != nil {
-		return nil, asUsage(err)
-	}
-	if r.Inputs.OriginConfig == steps.OriginApply && r.Inputs.Server != "" {
-		log := progressWriter{w: cmd.ErrOrStderr()}
-		origin, err := steps.NewServerOrigin(r.Inputs, rolloutSeams.runner, log, stateDir)
-		if err != nil {
-			return nil, asUsage(err)
-		}
-		env.Origin = origin
-	}
-	return env, nil
-}
-
-// edgeChecker is the through-Cloudflare check the inputs ask for: none
-// when skipped, else requests to each hostname (or to the given address)
-// trusting the system's roots plus the given CA.
-func edgeChecker(ctx context.Context, in steps.EdgeInputs) (steps.EdgeChecker, error) {
-	if in.Skip {
-		return nil, nil
-	}
-	e := &steps.HTTPEdge{Addr: in.Addr}
-	if in.CAFile != "" {
-		data, err := pki.ReadInput(ctx, in.CAFile, pki.MaxInputSize)
-		if err != nil {
-			return nil, fmt.Errorf("--edge-ca: %w", err)
-		}
-		certs, err := pki.ParseCertificates(data)
-		if err != nil {
-			return nil, fmt.Errorf("--edge-ca %s: %w", in.CAFile, err)
-		}
-		if e.RootCAs, err = x509.SystemCertPool(); err != nil {
-			e.RootCAs = x509.NewCertPool()
-		}
-		for _, c := range certs {
-			e.RootCAs.AddCert(c)
-		}
-	}
-	return e, nil
+	env, err := steps.NewEnv(cmd.Context(), r, steps.EnvOptions{Config: cfg, StateDir: stateDir, Runner: rolloutSeams.runner,
+		GlobalCAPEM: rolloutSeams.globalCA, Log: progressWriter{w: cmd.ErrOrStderr()}, Emit: printer(cmd, f.jsonOut)})
+	return env, asUsage(err)
 }
 
 // progressWriter indents origin/apply's progress under the step lines.
