@@ -246,13 +246,7 @@ func TestEdgeSSLModes(t *testing.T) {
 func TestEdgeOriginDown(t *testing.T) {
 	t.Parallel()
 	lab := pkitest.New(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	e := newEdgeEnv(t, lab, addr, cfsim.Options{})
+	e := newEdgeEnv(t, lab, pkitest.RefusedAddr(t), cfsim.Options{})
 	e.wantVisit("a.example.test", 521, "error code: 521")
 	e.wantVisit("www.example.org", 530, "")
 }

@@ -286,12 +286,7 @@ func TestProbeKeepsDataSentBeforeTheRequest(t *testing.T) {
 
 func TestProbeUnreachableRefused(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := pkitest.RefusedAddr(t)
 	r := Probe(context.Background(), Target{Addr: addr, SNI: "a.example.test"}, NoCert())
 	if r.Class != Unreachable || r.Reason != "refused" || r.String() != "unreachable (refused)" {
 		t.Fatalf("got %s (%s), want unreachable (refused)", r, r.Detail)
