@@ -100,8 +100,9 @@ type Associations interface {
 	DisableHostnames(ctx context.Context, zoneID, certID string, hostnames []string) ([]HostnameStatus, error)
 	VoidHostnames(ctx context.Context, zoneID, certID string, hostnames []string) ([]HostnameStatus, error)
 	HostnameStatus(ctx context.Context, zoneID, hostname string) (HostnameStatus, error)
-	// HostnameStatuses reads several hostnames in parallel, in input order,
-	// one request per hostname.
+	// HostnameStatuses reads several hostnames, in input order: from the
+	// association list when that is fewer requests, else (or for a hostname
+	// the list lacks) one request per hostname, in parallel.
 	HostnameStatuses(ctx context.Context, zoneID string, hostnames []string) ([]HostnameStatus, error)
 	// ListHostnameAssociations uses an endpoint Cloudflare hides from its
 	// docs; on ErrListUnavailable fall back to HostnameStatuses.

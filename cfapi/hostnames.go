@@ -175,8 +175,16 @@ func (c *SDKClient) HostnameStatus(ctx context.Context, zoneID, hostname string)
 	return st, nil
 }
 
-// HostnameStatuses implements Client.
+// HostnameStatuses implements Client. It reads through readHostnames, so
+// checking the 1,000 hostnames of a rollout costs a page of the association
+// list, not 1,000 requests.
 func (c *SDKClient) HostnameStatuses(ctx context.Context, zoneID string, hostnames []string) ([]HostnameStatus, error) {
+	return c.readHostnames(ctx, zoneID, hostnames)
+}
+
+// hostnameStatusesEach reads each hostname with its own request, in
+// parallel.
+func (c *SDKClient) hostnameStatusesEach(ctx context.Context, zoneID string, hostnames []string) ([]HostnameStatus, error) {
 	out := make([]HostnameStatus, len(hostnames))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.cfg.Concurrency)
@@ -277,13 +285,13 @@ func (c *SDKClient) waitHostnames(ctx context.Context, zoneID string, from []Hos
 // lacks, and every name when the list is not served, is read on its own.
 func (c *SDKClient) readHostnames(ctx context.Context, zoneID string, names []string) ([]HostnameStatus, error) {
 	if len(names) <= 1 || c.listUnavailable.Load() || int64(len(names)) <= c.listPages.Load() {
-		return c.HostnameStatuses(ctx, zoneID, names)
+		return c.hostnameStatusesEach(ctx, zoneID, names)
 	}
 	all, pages, err := c.listAssociations(ctx, zoneID, "all")
 	switch {
 	case errors.Is(err, ErrListUnavailable):
 		c.listUnavailable.Store(true)
-		return c.HostnameStatuses(ctx, zoneID, names)
+		return c.hostnameStatusesEach(ctx, zoneID, names)
 	case err != nil:
 		return nil, err
 	}
@@ -306,7 +314,7 @@ func (c *SDKClient) readHostnames(ctx context.Context, zoneID string, names []st
 		for k, i := range missing {
 			rest[k] = names[i]
 		}
-		sts, err := c.HostnameStatuses(ctx, zoneID, rest)
+		sts, err := c.hostnameStatusesEach(ctx, zoneID, rest)
 		if err != nil {
 			return nil, err
 		}

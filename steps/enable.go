@@ -20,22 +20,7 @@ func (enableStep) Run(ctx context.Context, env *Env) error {
 	zone := r.Zone.ID
 	switch r.Inputs.Mode {
 	case ModeGlobal:
-		s, err := env.API.TLSClientAuth(ctx, zone)
-		if err != nil {
-			return fail(fmt.Errorf("read global AOP: %w", err), "")
-		}
-		if s.Value == "on" {
-			env.info("global AOP is already on")
-			return nil
-		}
-		r.Changes.TLSClientAuthSet = true
-		if err := env.checkpoint(); err != nil {
-			return err
-		}
-		if _, err := env.API.SetTLSClientAuth(critical(ctx), zone, true); err != nil {
-			return fail(fmt.Errorf("turn global AOP on: %w", err), "")
-		}
-		env.info("turned global AOP on")
+		return turnTLSClientAuthOn(ctx, env, "global AOP")
 	case ModeZone:
 		on, err := env.API.ZoneAOPEnabled(ctx, zone)
 		if err != nil {
@@ -54,6 +39,12 @@ func (enableStep) Run(ctx context.Context, env *Env) error {
 		}
 		env.info("turned zone-level AOP on")
 	case ModeHostname:
+		if r.Inputs.LegacyZoneToggle {
+			// Older docs: the zone's toggle first, then the hostnames.
+			if err := turnTLSClientAuthOn(ctx, env, "the zone's AOP toggle (legacy)"); err != nil {
+				return err
+			}
+		}
 		var all []string
 		for _, c := range r.Certificates {
 			r.Changes.HostnamesEnabled = appendNew(r.Changes.HostnamesEnabled, c.Hostnames...)
@@ -73,6 +64,29 @@ func (enableStep) Run(ctx context.Context, env *Env) error {
 		}
 		env.info("every hostname association is active")
 	}
+	return nil
+}
+
+// turnTLSClientAuthOn turns the zone's tls_client_auth setting on unless it
+// is, recording that this rollout did.
+func turnTLSClientAuthOn(ctx context.Context, env *Env, what string) error {
+	r := env.Rollout
+	s, err := env.API.TLSClientAuth(ctx, r.Zone.ID)
+	if err != nil {
+		return fail(fmt.Errorf("read %s: %w", what, err), "")
+	}
+	if s.Value == "on" {
+		env.info(what + " is already on")
+		return nil
+	}
+	r.Changes.TLSClientAuthSet = true
+	if err := env.checkpoint(); err != nil {
+		return err
+	}
+	if _, err := env.API.SetTLSClientAuth(critical(ctx), r.Zone.ID, true); err != nil {
+		return fail(fmt.Errorf("turn %s on: %w", what, err), "")
+	}
+	env.info("turned " + what + " on")
 	return nil
 }
 
@@ -98,6 +112,12 @@ func (enableStep) Check(ctx context.Context, env *Env) (bool, error) {
 		return err == nil && s.Value == "on", err
 	case ModeZone:
 		return env.API.ZoneAOPEnabled(ctx, r.Zone.ID)
+	}
+	if r.Inputs.LegacyZoneToggle {
+		s, err := env.API.TLSClientAuth(ctx, r.Zone.ID)
+		if err != nil || s.Value != "on" {
+			return false, err
+		}
 	}
 	for _, c := range r.Certificates {
 		sts, err := env.API.HostnameStatuses(ctx, r.Zone.ID, c.Hostnames)

@@ -161,13 +161,19 @@ func (l *lab) resume(id string, mod func(*Rollout)) (*Rollout, Outcome, error) {
 
 func (l *lab) rollback(id string) (*Rollout, error) {
 	l.t.Helper()
+	return l.drive(id, func(m *Machine) error { return m.Rollback(context.Background()) })
+}
+
+// drive opens the rollout from its file, as a new process would, and runs
+// f on a machine for it.
+func (l *lab) drive(id string, f func(*Machine) error) (*Rollout, error) {
+	l.t.Helper()
 	h, err := l.store.Open(id)
 	if err != nil {
 		l.t.Fatal(err)
 	}
 	defer h.Close()
-	m := &Machine{Env: l.env(h.R, Secrets{}), Saver: h}
-	return h.R, m.Rollback(context.Background())
+	return h.R, f(&Machine{Env: l.env(h.R, Secrets{}), Saver: h})
 }
 
 // uploads counts certificate upload requests in cfsim's log.

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/aopwizard/aopwizard/cfapi"
+	"github.com/aopwizard/aopwizard/origin/inplace"
 	"github.com/aopwizard/aopwizard/origin/render"
 	"github.com/aopwizard/aopwizard/pki"
 )
@@ -95,14 +96,24 @@ func (in *Inputs) Validate() []Problem {
 	} else if _, err := render.ParseServer(in.Server); err != nil {
 		bad("server", err)
 	}
+	if in.LegacyZoneToggle && in.Mode != ModeHostname && in.Mode != "" {
+		bad("legacy zone toggle", fmt.Errorf("the legacy zone toggle goes with hostname mode only (%s mode sets its own level)", in.Mode))
+	}
 	if in.OriginConfig == OriginManual && len(in.Origins) == 0 {
 		missing("origins", "manual origin config needs the origin address(es) to watch")
 	}
 	if in.OriginConfig == OriginManual && in.WaitOrigin <= 0 {
 		missing("wait origin", "manual origin config needs how long to wait for the origin change")
 	}
-	// ingress-nginx takes the origin's certificate from a Kubernetes secret.
-	if in.Server != string(render.IngressNginx) {
+	if t, err := inplace.ParseTarget(in.Origin.Target); err != nil {
+		bad("target", err)
+	} else if in.Origin.Target = string(t); t == inplace.Existing && in.OriginConfig == OriginManual {
+		bad("target", errors.New("the existing site is edited only when aopwizard applies the origin config; with manual origin config you edit it yourself"))
+	}
+	// ingress-nginx takes the origin's certificate from a Kubernetes
+	// secret; an existing site (the default where the server has one)
+	// keeps its own.
+	if in.Server != string(render.IngressNginx) && in.needsServerCert() {
 		if in.Origin.ServerCert == "" {
 			missing("server cert", "the origin config needs the origin's own TLS certificate file")
 		}
@@ -255,4 +266,20 @@ func groups(hosts []string) [][]string {
 		hosts = hosts[cfapi.MaxHostnamesPerCert:]
 	}
 	return append(out, hosts)
+}
+
+// needsServerCert says whether the origin config may be aopwizard's own
+// block, which serves the origin's certificate: always in manual mode and
+// for servers aopwizard cannot edit in place; with nginx, Apache and
+// HAProxy only when that target is asked for (the default target finds the
+// site, and asks for the certificate when there is none).
+func (in *Inputs) needsServerCert() bool {
+	if in.OriginConfig == OriginManual || in.Origin.Target == string(inplace.Managed) {
+		return true
+	}
+	switch render.Server(in.Server) {
+	case render.Nginx, render.Apache, render.HAProxy:
+		return false
+	}
+	return true
 }

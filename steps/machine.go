@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // ErrAwaitingConsent is returned by a step that must not run without the
@@ -218,6 +219,14 @@ func (m *Machine) interrupted(st *StepState, cause error) error {
 func (m *Machine) Rollback(ctx context.Context) error {
 	env, r := m.Env, m.Env.Rollout
 	env.save = m.save
+	env.step = "rotate"
+	if err := undoRotations(ctx, env); err != nil {
+		env.emit(StatusFailed, "undo failed: "+err.Error())
+		return errors.Join(err, m.save())
+	}
+	if err := m.save(); err != nil {
+		return err
+	}
 	for i := len(r.Steps) - 1; i >= 0; i-- {
 		st := &r.Steps[i]
 		if st.Status == StatusPending || st.Status == StatusSkipped {
@@ -243,6 +252,37 @@ func (m *Machine) Rollback(ctx context.Context) error {
 	r.RolledBack, r.Outcome = true, "rolled back"
 	env.info("rolled back")
 	return m.save()
+}
+
+// undoRotations restores the origin changes of rotations to a new CA,
+// newest first, and hands the certificates a rotation in progress uploaded
+// to the upload step's undo, so the steps' undo finds the rollout as it
+// was before the rotations.
+func undoRotations(ctx context.Context, env *Env) error {
+	r := env.Rollout
+	if rot := r.Rotation; rot != nil {
+		for _, ch := range []*PhaseChange{&rot.Only, &rot.Both} {
+			if ch.Checkpoint == "" {
+				continue
+			}
+			if err := undoPhase(ctx, env, ch); err != nil {
+				return err
+			}
+		}
+		for _, c := range rot.New {
+			if c.Uploaded && !slices.ContainsFunc(r.Certificates, func(x CertRecord) bool { return x.ID == c.ID }) {
+				r.Certificates = append(r.Certificates, c)
+			}
+		}
+		r.Rotation = nil
+	}
+	for i := len(r.Changes.Rotated) - 1; i >= 0; i-- {
+		if err := undoPhase(ctx, env, &r.Changes.Rotated[i]); err != nil {
+			return err
+		}
+		r.Changes.Rotated = r.Changes.Rotated[:i]
+	}
+	return nil
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -1,10 +1,15 @@
 package steps
 
 import (
+	"crypto/tls"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aopwizard/aopwizard/cfapi/cfsim"
 	"github.com/aopwizard/aopwizard/origin/render"
@@ -22,31 +27,12 @@ func TestRolloutAgainstRealNginx(t *testing.T) {
 			l := newLab(t, cfsim.Options{DeployAfter: 1})
 			dir := servertest.Dir(t)
 			in := l.inputs(mode, "a.example.test", "b.example.test")
-			in.Server = "nginx"
-			in.Origin.ConfDir, in.Origin.AccessLog = dir, filepath.Join(dir, "access.log")
-			in.Origin.TestCmd, in.Origin.ReloadCmd = "", ""
 			// nginx starts from a main config whose include dir holds no
-			// AOP fragment yet: the rollout writes it.
-			out, err := render.Standalone(render.Spec{ID: testZone, Server: render.Nginx, Phase: render.Soft, Mode: render.Zone,
-				Listen: l.listen, ServerCertFile: in.Origin.ServerCert, ServerKeyFile: in.Origin.ServerKey,
-				CAFile: l.pki.Path(pkitest.CAAFile), AccessLog: in.Origin.AccessLog, RuntimeDir: dir})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := out.Write(); err != nil {
-				t.Fatal(err)
-			}
-			// The included file holds only the operator's own site: the
-			// rollout adds its block and must leave the rest alone.
+			// AOP fragment yet: the rollout writes it. The included file
+			// holds only the operator's own site: the rollout adds its
+			// block and must leave the rest alone.
 			own := []byte("server {\n    listen " + freePort(t) + ";\n    return 200 \"own\";\n}\n")
-			fragment := out.Files[1].Path
-			if err := os.WriteFile(fragment, own, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			run := servertest.Start(t, render.Nginx, out.Files[0].Path)
-			in.Origin.Config, in.Origin.ErrorLog = run.Driver.ConfigPath, run.ErrorLog
-			off := false
-			in.Origin.Systemd = &off
+			run, fragment := l.startNginx(&in, dir, l.listen, in.Origin.ServerCert, in.Origin.ServerKey, own)
 			before, _ := os.ReadFile(run.Driver.ConfigPath)
 
 			id, res, err := l.start(in, Secrets{}, nil)
@@ -68,4 +54,102 @@ func TestRolloutAgainstRealNginx(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The origin step edits the operator's existing nginx site in place when
+// one serves the hostnames (issue 10's default): no origin certificate is
+// given, the target "existing" is chosen and recorded, the site's own file
+// is the one changed (markers inside its server block), the site's answer
+// is kept for the rollout's certificate while enforcing, and rollback
+// restores the files byte for byte.
+func TestRolloutEditsTheExistingNginxSite(t *testing.T) {
+	servertest.RequireServer(t, render.Nginx)
+	for _, mode := range []Mode{ModeZone, ModeHostname} {
+		t.Run(string(mode), func(t *testing.T) {
+			l := newLab(t, cfsim.Options{DeployAfter: 1})
+			dir := servertest.Dir(t)
+			in := l.inputs(mode, "a.example.test", "b.example.test")
+			srvCert, srvKey := in.Origin.ServerCert, in.Origin.ServerKey
+			in.Origin.ServerCert, in.Origin.ServerKey = "", ""
+			// The operator's site: TLS for both hostnames on the rollout's
+			// origin address, with its own answer.
+			site := []byte("# the operator's site\nserver {\n    listen " + l.listen + " ssl;\n    server_name a.example.test b.example.test;\n" +
+				"    ssl_certificate " + srvCert + ";\n    ssl_certificate_key " + srvKey + ";\n\n" +
+				"    location / {\n        return 200 \"own site\\n\";\n    }\n}\n")
+			run, fragment := l.startNginx(&in, dir, freePort(t), srvCert, srvKey, site)
+			mainBefore, _ := os.ReadFile(run.Driver.ConfigPath)
+
+			id, res, err := l.start(in, Secrets{}, nil)
+			r := l.finished(id, res, err)
+			if r.Inputs.Origin.Target != "existing" {
+				t.Fatalf("target %q, want existing\n%s", r.Inputs.Origin.Target, l.events.text())
+			}
+			// The site's file, and the main config for the evidence
+			// log_format (http context).
+			if !slices.Contains(r.Changes.ConfigFiles, fragment) {
+				t.Fatalf("origin files %v, want the site's own %s among them", r.Changes.ConfigFiles, fragment)
+			}
+			edited, _ := os.ReadFile(fragment)
+			if !strings.Contains(string(edited), "# BEGIN aopwizard "+testZone) || !strings.Contains(string(edited), "return 200 \"own site\\n\";") {
+				t.Fatalf("the site was not edited in place:\n%s", edited)
+			}
+			pair, err := tls.LoadX509KeyPair(r.Certificates[0].CertFile, r.Certificates[0].KeyFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true,
+				TLSClientConfig: &tls.Config{ServerName: "a.example.test", InsecureSkipVerify: true, Certificates: []tls.Certificate{pair}}}} //nolint:gosec // the origin's certificate is not under test
+			req, _ := http.NewRequest(http.MethodGet, "https://"+l.listen+"/", nil)
+			req.Host = "a.example.test"
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || string(body) != "own site\n" {
+				t.Fatalf("the enforcing site answers %d %q, want the site's own 200 \"own site\"", resp.StatusCode, body)
+			}
+			if !strings.Contains(l.events.text(), "target existing") {
+				t.Errorf("the choice is not reported:\n%s", l.events.text())
+			}
+			if _, err := l.rollback(id); err != nil {
+				t.Fatalf("rollback: %v\n%s", err, l.events.text())
+			}
+			if got, _ := os.ReadFile(fragment); string(got) != string(site) {
+				t.Errorf("rollback left the site as\n%s", got)
+			}
+			if got, _ := os.ReadFile(run.Driver.ConfigPath); string(got) != string(mainBefore) {
+				t.Errorf("rollback left the main config as\n%s", got)
+			}
+		})
+	}
+}
+
+// startNginx starts a real nginx from a standalone main config (listening
+// on listen for its own managed block) whose included file holds site, and
+// points the rollout's inputs at it.
+func (l *lab) startNginx(in *Inputs, dir, listen, srvCert, srvKey string, site []byte) (*servertest.Running, string) {
+	t := l.t
+	in.Server = "nginx"
+	in.Origin.ConfDir, in.Origin.AccessLog = dir, filepath.Join(dir, "access.log")
+	in.Origin.TestCmd, in.Origin.ReloadCmd = "", ""
+	out, err := render.Standalone(render.Spec{ID: testZone, Server: render.Nginx, Phase: render.Soft, Mode: render.Zone,
+		Listen: listen, ServerCertFile: srvCert, ServerKeyFile: srvKey,
+		CAFile: l.pki.Path(pkitest.CAAFile), AccessLog: in.Origin.AccessLog, RuntimeDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Write(); err != nil {
+		t.Fatal(err)
+	}
+	fragment := out.Files[1].Path
+	if err := os.WriteFile(fragment, site, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := servertest.Start(t, render.Nginx, out.Files[0].Path)
+	in.Origin.Config, in.Origin.ErrorLog = run.Driver.ConfigPath, run.ErrorLog
+	off := false
+	in.Origin.Systemd = &off
+	return run, fragment
 }

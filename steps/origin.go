@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aopwizard/aopwizard/origin/inplace"
 	"github.com/aopwizard/aopwizard/origin/probe"
 	"github.com/aopwizard/aopwizard/origin/render"
 	"github.com/aopwizard/aopwizard/origin/server"
@@ -49,15 +50,15 @@ func (r *Rollout) spec(phase render.Phase) render.Spec {
 		Listen: in.Origin.Listen, ServerCertFile: in.Origin.ServerCert, ServerKeyFile: in.Origin.ServerKey,
 		Upstream: in.Origin.Upstream, AccessLog: in.Origin.AccessLog, ConfDir: in.Origin.ConfDir}
 	if in.Mode == ModeHostname {
-		for _, c := range r.Certificates {
+		for i, c := range r.Certificates {
 			for _, h := range c.Hostnames {
-				s.Hosts = append(s.Hosts, render.Host{Name: h, CAFile: c.CAFile})
+				s.Hosts = append(s.Hosts, render.Host{Name: h, CAFile: r.trustedCA(i)})
 			}
 		}
 		return s
 	}
 	if len(r.Certificates) > 0 {
-		s.CAFile = r.Certificates[0].CAFile
+		s.CAFile = r.trustedCA(0)
 	}
 	for _, h := range in.Hostnames {
 		s.Hosts = append(s.Hosts, render.Host{Name: h})
@@ -65,19 +66,37 @@ func (r *Rollout) spec(phase render.Phase) render.Spec {
 	return s
 }
 
+// trustedCA is the CA file the origin trusts for certificate i: during a
+// rotation to a new CA, first the bundle of both CAs.
+func (r *Rollout) trustedCA(i int) string {
+	if rot := r.Rotation; rot != nil && rot.Trust == TrustBoth && i < len(rot.Bundles) {
+		return rot.Bundles[i]
+	}
+	return r.Certificates[i].CAFile
+}
+
 // setPhase applies phase's config (apply mode) or waits for the operator to
 // (manual mode), and records the change.
 func setPhase(ctx context.Context, env *Env, phase render.Phase, ch *PhaseChange) error {
 	r := env.Rollout
 	spec := r.spec(phase)
-	if err := spec.Validate(); err != nil {
-		return badInput(err, "fix the origin settings")
+	if r.Inputs.OriginConfig == OriginApply && env.Origin == nil {
+		return errors.New("no origin applier: the rollout applies the origin config but none was given")
+	}
+	if r.Inputs.OriginConfig == OriginApply {
+		if err := chooseTarget(ctx, env, spec); err != nil {
+			return err
+		}
+	}
+	// An existing site keeps its own certificate: the in-place plan checks
+	// what it needs.
+	if r.Inputs.Origin.Target != string(inplace.Existing) {
+		if err := spec.Validate(); err != nil {
+			return badInput(err, "fix the origin settings")
+		}
 	}
 	if r.Inputs.OriginConfig == OriginManual {
 		return waitManual(ctx, env, spec)
-	}
-	if env.Origin == nil {
-		return errors.New("no origin applier: the rollout applies the origin config but none was given")
 	}
 	// A change started but not recorded (a crash) is applied again: Apply
 	// first recovers a checkpoint the crash left in progress.
@@ -124,6 +143,40 @@ func setPhase(ctx context.Context, env *Env, phase render.Phase, ch *PhaseChange
 	}
 	r.Changes.Phase = string(phase)
 	env.info("the origin serves the "+string(phase)+" phase", "checkpoint", cp, "files", strings.Join(files, " "))
+	return nil
+}
+
+// Targeter is an origin applier that can put the config in the
+// operator's own site instead of a block of its own (ServerOrigin).
+type Targeter interface {
+	ChooseTarget(ctx context.Context, spec render.Spec) (inplace.Choice, error)
+	UseTarget(t inplace.Target)
+}
+
+// chooseTarget settles, once per rollout, where the origin config goes and
+// records it in the inputs, so every later apply, check and resume edits
+// the same place.
+func chooseTarget(ctx context.Context, env *Env, spec render.Spec) error {
+	r := env.Rollout
+	t, ok := env.Origin.(Targeter)
+	if !ok {
+		return nil
+	}
+	if r.Inputs.Origin.Target == "" {
+		choice, err := t.ChooseTarget(ctx, spec)
+		if errors.Is(err, inplace.ErrNoBlock) {
+			return badInput(err, "give the origin's own certificate and key for a new server block of aopwizard's, or add TLS to the site first")
+		}
+		if err != nil {
+			return fail(fmt.Errorf("find the site that serves the hostnames: %w", err), "")
+		}
+		r.Inputs.Origin.Target = string(choice.Target)
+		env.info("origin config target "+string(choice.Target)+": "+choice.Why, "target", string(choice.Target))
+		if err := env.checkpoint(); err != nil {
+			return err
+		}
+	}
+	t.UseTarget(inplace.Target(r.Inputs.Origin.Target))
 	return nil
 }
 

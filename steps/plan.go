@@ -126,6 +126,9 @@ func summary(r *Rollout) string {
 		b.WriteString("  - turn zone-level AOP on: the certificate is presented for every proxied hostname of the zone\n")
 	case ModeHostname:
 		b.WriteString(certLine(in, "per-hostname"))
+		if in.LegacyZoneToggle {
+			b.WriteString("  - turn the zone's Authenticated Origin Pulls toggle (tls_client_auth) on, as older docs said: other proxied hostnames then get Cloudflare's shared certificate\n")
+		}
 		fmt.Fprintf(&b, "  - associate and enable %d hostname(s): %s\n", len(in.Hostnames), abbreviate(in.Hostnames, 5))
 	}
 	if in.AlertsEmail != "" {

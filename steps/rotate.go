@@ -13,48 +13,93 @@ import (
 
 	"github.com/aopwizard/aopwizard/cfapi"
 	"github.com/aopwizard/aopwizard/origin/probe"
+	"github.com/aopwizard/aopwizard/origin/render"
 	"github.com/aopwizard/aopwizard/pki"
 )
 
-// Rotation replaces the rollout's client certificates with new ones from
-// the same CA, so the origin needs no change (docs/cloudflare-api.md, "Call
-// sequence the wizard follows"): issue, upload, wait active, switch the
-// hostname associations, verify, delete the old. Each phase is recorded,
-// so an interrupted rotation continues where it stopped.
+// Rotation replaces the rollout's client certificates without a failed
+// request (docs/cloudflare-api.md, "Call sequence", rotation). Under the
+// same CA the origin needs no change: issue, upload, wait active, switch
+// the hostname associations, verify, delete the old. To a new CA the
+// origin first trusts both CAs (a bundle of the old and the new), so either
+// certificate passes while Cloudflare switches, and drops the old CA only
+// once the old certificate is deleted. Each phase is recorded, so an
+// interrupted rotation continues where it stopped.
 type Rotation struct {
 	// Phase is the last phase completed.
-	Phase string       `json:"phase"`
+	Phase string `json:"phase"`
+	// NewCA says the new certificates come from a new CA.
+	NewCA bool         `json:"new_ca,omitempty"`
 	Old   []CertRecord `json:"old"`
 	New   []CertRecord `json:"new"`
+	// Bundles[i] holds Old[i]'s and New[i]'s CA certificates (new CA only).
+	Bundles []string `json:"bundles,omitempty"`
+	// Trust is what the origin config trusts during a new-CA rotation:
+	// "" the old CA, TrustBoth the bundles, TrustNew the new CA.
+	Trust string `json:"trust,omitempty"`
+	// Both and Only are the origin changes to the bundles and to the new
+	// CA alone.
+	Both PhaseChange `json:"origin_both,omitzero"`
+	Only PhaseChange `json:"origin_new_only,omitzero"`
 }
 
-// Rotation phases, in order.
+// Rotation phases, in order; RotateTrusted and RotateDropped only to a new
+// CA.
 const (
 	RotateIssued   = "issued"
+	RotateTrusted  = "origin-trusts-both"
 	RotateUploaded = "uploaded"
 	RotateSwitched = "switched"
 	RotateVerified = "verified"
+	RotateDeleted  = "old-deleted"
+	RotateDropped  = "origin-drops-old-ca"
 )
 
-var rotatePhases = []string{"", RotateIssued, RotateUploaded, RotateSwitched, RotateVerified}
+// What the origin trusts during a new-CA rotation.
+const (
+	TrustBoth = "both"
+	TrustNew  = "new"
+)
+
+var rotatePhases = []string{"", RotateIssued, RotateTrusted, RotateUploaded, RotateSwitched, RotateVerified, RotateDeleted, RotateDropped}
 
 // ErrNotRotatable is wrapped when the rollout has no certificate this build
-// can rotate under the same CA.
-var ErrNotRotatable = errors.New("this rollout's certificate cannot be rotated under the same CA")
+// can rotate.
+var ErrNotRotatable = errors.New("this rollout's certificate cannot be rotated")
 
-// Rotate runs (or continues) a rotation of a rollout whose certificates
-// are uploaded and enabled. hook, if set, is called after each phase is
-// saved; an error stops the rotation there (tests use it as a crash).
+// RotateOptions choose the kind of rotation.
+type RotateOptions struct {
+	// NewCA issues the new certificates from a new CA instead of the
+	// rollout's.
+	NewCA bool
+}
+
+// Rotate runs (or continues) a rotation under the same CA.
 func (m *Machine) Rotate(ctx context.Context, hook func(phase string) error) error {
+	return m.RotateWith(ctx, RotateOptions{}, hook)
+}
+
+// RotateWith runs (or continues) a rotation of a rollout whose certificates
+// are uploaded and enabled. A rotation in progress is continued as it was
+// started, whatever opts say. hook, if set, is called after each phase is
+// saved; an error stops the rotation there (tests use it as a crash).
+func (m *Machine) RotateWith(ctx context.Context, opts RotateOptions, hook func(phase string) error) error {
 	env, r := m.Env, m.Env.Rollout
 	env.save, env.step = m.save, "rotate"
-	if err := rotatable(r); err != nil {
-		return err
-	}
 	if r.Rotation == nil {
-		r.Rotation = &Rotation{Old: slices.Clone(r.Certificates)}
-		env.info(fmt.Sprintf("rotating %d client certificate(s) under the same CA", len(r.Certificates)))
+		if err := rotatable(r, opts.NewCA); err != nil {
+			return err
+		}
+		r.Rotation = &Rotation{Old: slices.Clone(r.Certificates), NewCA: opts.NewCA}
+		what := "under the same CA"
+		if opts.NewCA {
+			what = "to a new CA (the origin trusts both CAs during the switch)"
+		}
+		env.info(fmt.Sprintf("rotating %d client certificate(s) %s", len(r.Certificates), what))
 	} else {
+		if r.Rotation.NewCA != opts.NewCA {
+			env.warn("continuing the rotation in progress as it was started (new CA: " + fmt.Sprint(r.Rotation.NewCA) + ")")
+		}
 		env.info("continuing the rotation after phase " + orStart(r.Rotation.Phase))
 	}
 	rot := r.Rotation
@@ -62,10 +107,14 @@ func (m *Machine) Rotate(ctx context.Context, hook func(phase string) error) err
 		name string
 		run  func(context.Context, *Env, *Rotation) error
 	}{
-		{RotateIssued, rotateIssue}, {RotateUploaded, rotateUpload}, {RotateSwitched, rotateSwitch}, {RotateVerified, rotateVerify},
+		{RotateIssued, rotateIssue}, {RotateTrusted, rotateTrustBoth}, {RotateUploaded, rotateUpload}, {RotateSwitched, rotateSwitch},
+		{RotateVerified, rotateVerify}, {RotateDeleted, rotateCleanup}, {RotateDropped, rotateDropOld},
 	}
 	for _, p := range phases {
 		if slices.Index(rotatePhases, rot.Phase) >= slices.Index(rotatePhases, p.name) {
+			continue
+		}
+		if !rot.NewCA && (p.name == RotateTrusted || p.name == RotateDropped) {
 			continue
 		}
 		if err := p.run(ctx, env, rot); err != nil {
@@ -85,8 +134,10 @@ func (m *Machine) Rotate(ctx context.Context, hook func(phase string) error) err
 			}
 		}
 	}
-	if err := rotateCleanup(ctx, env, rot); err != nil {
-		return errors.Join(err, m.save())
+	for _, ch := range []PhaseChange{rot.Both, rot.Only} {
+		if ch.Checkpoint != "" {
+			r.Changes.Rotated = append(r.Changes.Rotated, ch)
+		}
 	}
 	r.Certificates, r.Rotation = rot.New, nil
 	r.Rotations++
@@ -101,7 +152,7 @@ func orStart(p string) string {
 	return p
 }
 
-func rotatable(r *Rollout) error {
+func rotatable(r *Rollout, newCA bool) error {
 	if r.RolledBack {
 		return fmt.Errorf("%w: it was rolled back", ErrNotRotatable)
 	}
@@ -112,16 +163,26 @@ func rotatable(r *Rollout) error {
 		return fmt.Errorf("%w yet: the rollout has not enabled AOP; resume it first", ErrNotRotatable)
 	}
 	for _, c := range r.Certificates {
-		if c.Dir == "" {
-			return fmt.Errorf("%w: the CA key of %s is not in a certificate directory aopwizard made; issue a new certificate yourself and import it in a new rollout", ErrNotRotatable, c.CAFile)
+		if c.Dir == "" && !newCA {
+			return fmt.Errorf("%w under the same CA: the CA key of %s is not in a certificate directory aopwizard made; rotate to a new CA, or issue a new certificate yourself and import it in a new rollout", ErrNotRotatable, c.CAFile)
 		}
 	}
 	return nil
 }
 
-// rotateIssue issues a new client certificate from each record's CA into a
-// new directory next to the old files.
-func rotateIssue(_ context.Context, env *Env, rot *Rotation) error {
+// rotationDir is where rotation n writes next to c's files.
+func rotationDir(c CertRecord, n int) string {
+	base := c.Dir
+	if base == "" {
+		base = filepath.Dir(c.CAFile)
+	}
+	return filepath.Join(base, fmt.Sprintf("rotation-%d", n))
+}
+
+// rotateIssue issues each new client certificate: from each record's CA
+// into a new directory next to the old files, or with a new CA (and the
+// bundle of both CAs the origin trusts during the switch).
+func rotateIssue(ctx context.Context, env *Env, rot *Rotation) error {
 	r := env.Rollout
 	kt, err := pki.ParseKeyType(r.Inputs.KeyType)
 	if err != nil {
@@ -129,9 +190,14 @@ func rotateIssue(_ context.Context, env *Env, rot *Rotation) error {
 	}
 	if len(rot.New) == 0 {
 		for _, c := range rot.Old {
-			dir := filepath.Join(c.Dir, fmt.Sprintf("rotation-%d", r.Rotations+1))
-			rot.New = append(rot.New, CertRecord{Dir: c.Dir, CAFile: c.CAFile, Hostnames: c.Hostnames, Generated: true,
-				CertFile: filepath.Join(dir, pki.ClientCertFile), KeyFile: filepath.Join(dir, pki.ClientKeyFile)})
+			dir := rotationDir(c, r.Rotations+1)
+			n := CertRecord{Dir: c.Dir, CAFile: c.CAFile, Hostnames: c.Hostnames, Generated: true,
+				CertFile: filepath.Join(dir, pki.ClientCertFile), KeyFile: filepath.Join(dir, pki.ClientKeyFile)}
+			if rot.NewCA {
+				n.Dir, n.CAFile = dir, filepath.Join(dir, pki.CACertFile)
+				rot.Bundles = append(rot.Bundles, filepath.Join(dir, "ca-bundle-old-and-new.pem"))
+			}
+			rot.New = append(rot.New, n)
 		}
 	}
 	for i := range rot.New {
@@ -139,43 +205,147 @@ func rotateIssue(_ context.Context, env *Env, rot *Rotation) error {
 		if cert, err := readCert(c.CertFile); err == nil {
 			if _, err := os.Stat(c.KeyFile); err == nil {
 				describe(c, cert)
+				if rot.NewCA {
+					if err := writeBundle(rot.Old[i].CAFile, c.CAFile, rot.Bundles[i]); err != nil {
+						return err
+					}
+				}
 				continue
 			}
 		}
-		set, err := pki.LoadFiles(c.Dir, env.Secrets.CAPassphrase)
-		if errors.Is(err, pki.ErrEncryptedKey) || errors.Is(err, pki.ErrWrongPassphrase) {
-			return badInput(err, "give the CA key's passphrase")
+		if rot.NewCA {
+			if err := issueNewCA(ctx, env, c, kt); err != nil {
+				return err
+			}
+			if err := writeBundle(rot.Old[i].CAFile, c.CAFile, rot.Bundles[i]); err != nil {
+				return err
+			}
+			continue
 		}
-		if err != nil {
-			return fail(fmt.Errorf("load the CA: %w", err), "")
+		if err := issueSameCA(env, c, kt); err != nil {
+			return err
 		}
-		cn, names := r.Inputs.Zone, c.Hostnames
-		if len(names) > 0 {
-			cn = names[0]
-		}
-		leaf, err := pki.IssueClient(set.CA, pki.ClientOptions{CommonName: cn, DNSNames: names, KeyType: kt})
-		if err != nil {
-			return fail(err, "")
-		}
-		keyPEM, err := leaf.KeyPEM()
-		if err != nil {
-			return fail(err, "")
-		}
-		if err := os.MkdirAll(filepath.Dir(c.CertFile), pki.DirMode); err != nil {
-			return fail(err, "")
-		}
-		// The key first: a certificate file present means its key is too.
-		if err := renameio.WriteFile(c.KeyFile, keyPEM, pki.KeyMode); err != nil {
-			return fail(err, "")
-		}
-		clear(keyPEM)
-		if err := renameio.WriteFile(c.CertFile, leaf.CertPEM(), pki.CertMode); err != nil {
-			return fail(err, "")
-		}
-		describe(c, leaf.Cert)
-		env.info("issued the new client certificate into "+filepath.Dir(c.CertFile)+" (SHA-256 "+c.Fingerprint+", valid until "+c.NotAfter.Format("2006-01-02")+")", "fingerprint", c.Fingerprint)
 	}
 	return nil
+}
+
+func issueSameCA(env *Env, c *CertRecord, kt pki.KeyType) error {
+	r := env.Rollout
+	set, err := pki.LoadFiles(c.Dir, env.Secrets.CAPassphrase)
+	if errors.Is(err, pki.ErrEncryptedKey) || errors.Is(err, pki.ErrWrongPassphrase) {
+		return badInput(err, "give the CA key's passphrase")
+	}
+	if err != nil {
+		return fail(fmt.Errorf("load the CA: %w", err), "")
+	}
+	cn, names := r.Inputs.Zone, c.Hostnames
+	if len(names) > 0 {
+		cn = names[0]
+	}
+	leaf, err := pki.IssueClient(set.CA, pki.ClientOptions{CommonName: cn, DNSNames: names, KeyType: kt})
+	if err != nil {
+		return fail(err, "")
+	}
+	keyPEM, err := leaf.KeyPEM()
+	if err != nil {
+		return fail(err, "")
+	}
+	if err := os.MkdirAll(filepath.Dir(c.CertFile), pki.DirMode); err != nil {
+		return fail(err, "")
+	}
+	// The key first: a certificate file present means its key is too.
+	if err := renameio.WriteFile(c.KeyFile, keyPEM, pki.KeyMode); err != nil {
+		return fail(err, "")
+	}
+	clear(keyPEM)
+	if err := renameio.WriteFile(c.CertFile, leaf.CertPEM(), pki.CertMode); err != nil {
+		return fail(err, "")
+	}
+	describe(c, leaf.Cert)
+	env.info("issued the new client certificate into "+filepath.Dir(c.CertFile)+" (SHA-256 "+c.Fingerprint+", valid until "+c.NotAfter.Format("2006-01-02")+")", "fingerprint", c.Fingerprint)
+	return nil
+}
+
+// issueNewCA writes a new CA and client certificate into c.Dir, encrypted
+// as the rollout's first CA key was.
+func issueNewCA(ctx context.Context, env *Env, c *CertRecord, kt pki.KeyType) error {
+	r := env.Rollout
+	if !r.Inputs.NoPassphrase && len(env.Secrets.CAPassphrase) == 0 {
+		return badInput(errors.New("no passphrase to encrypt the new CA key"), "give the CA passphrase, or agree to an unencrypted CA key")
+	}
+	set, err := pki.NewSetContext(ctx, pki.SetOptions{Domain: r.Inputs.Zone, Hostnames: c.Hostnames, KeyType: kt})
+	if err != nil {
+		return badInput(err, "")
+	}
+	if _, err := pki.WriteFiles(c.Dir, set, pki.WriteOptions{Passphrase: env.Secrets.CAPassphrase, Unencrypted: r.Inputs.NoPassphrase}); err != nil {
+		if errors.Is(err, pki.ErrExists) {
+			return fail(err, "move the half-written directory away and run the rotation again")
+		}
+		return fail(err, "")
+	}
+	describe(c, set.Client.Cert)
+	env.info("wrote the new CA and client certificate to "+c.Dir+" (SHA-256 "+c.Fingerprint+", valid until "+c.NotAfter.Format("2006-01-02")+")", "dir", c.Dir, "fingerprint", c.Fingerprint)
+	return nil
+}
+
+// writeBundle writes the old and the new CA into one file for the origin.
+func writeBundle(oldCA, newCA, path string) error {
+	var b []byte
+	for _, f := range []string{oldCA, newCA} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return fail(fmt.Errorf("read the CA for the origin's bundle: %w", err), "restore the CA file and run the rotation again")
+		}
+		if _, err := pki.ParseCertificates(data); err != nil {
+			return fail(fmt.Errorf("%s: %w", f, err), "restore the CA file and run the rotation again")
+		}
+		b = append(b, data...)
+		if len(b) > 0 && b[len(b)-1] != '\n' {
+			b = append(b, '\n')
+		}
+	}
+	if err := renameio.WriteFile(path, b, pki.CertMode); err != nil {
+		return fail(fmt.Errorf("write the origin's CA bundle: %w", err), "")
+	}
+	return nil
+}
+
+// rotateTrustBoth makes the origin trust the old and the new CA, in its
+// current phase, and proves it accepts both certificates before the new
+// one reaches Cloudflare.
+func rotateTrustBoth(ctx context.Context, env *Env, rot *Rotation) error {
+	r := env.Rollout
+	rot.Trust = TrustBoth
+	phase := r.originPhase()
+	env.info("the origin trusts the old and the new CA during the switch", "phase", string(phase))
+	if err := setPhase(ctx, env, render.Phase(phase), &rot.Both); err != nil {
+		return err
+	}
+	old := r.Certificates
+	r.Certificates = rot.New
+	ok, detail := originLive(ctx, env, phase)
+	r.Certificates = old
+	if !ok {
+		return fail(fmt.Errorf("the origin does not accept the new certificate with both CAs trusted: %s", detail),
+			"nothing changed at Cloudflare; fix the cause and run the rotation again")
+	}
+	return nil
+}
+
+// rotateDropOld makes the origin trust the new CA only, once the old
+// certificate is gone from Cloudflare.
+func rotateDropOld(ctx context.Context, env *Env, rot *Rotation) error {
+	rot.Trust = TrustNew
+	env.info("the old certificate is deleted: the origin now trusts the new CA only")
+	return setPhase(ctx, env, render.Phase(env.Rollout.originPhase()), &rot.Only)
+}
+
+// originPhase is the origin's current phase.
+func (r *Rollout) originPhase() probe.Phase {
+	if r.Changes.Phase == string(probe.Enforce) {
+		return probe.Enforce
+	}
+	return probe.Soft
 }
 
 func rotateUpload(ctx context.Context, env *Env, rot *Rotation) error {
@@ -220,13 +390,9 @@ func rotateSwitch(ctx context.Context, env *Env, rot *Rotation) error {
 // certificates (and through the edge, when wired).
 func rotateVerify(ctx context.Context, env *Env, rot *Rotation) error {
 	r := env.Rollout
-	phase := probe.Soft
-	if r.Changes.Phase == string(probe.Enforce) {
-		phase = probe.Enforce
-	}
 	old := r.Certificates
 	r.Certificates = rot.New
-	failures := matrix(ctx, env, phase)
+	failures := matrix(ctx, env, r.originPhase())
 	failures = append(failures, edgeProof(ctx, env)...)
 	r.Certificates = old
 	if len(failures) > 0 {
@@ -236,7 +402,8 @@ func rotateVerify(ctx context.Context, env *Env, rot *Rotation) error {
 	return nil
 }
 
-// rotateCleanup deletes the old certificates this rollout uploaded.
+// rotateCleanup deletes the old certificates this rollout uploaded; from
+// then on the new ones are the rollout's.
 func rotateCleanup(ctx context.Context, env *Env, rot *Rotation) error {
 	r := env.Rollout
 	for i := range rot.Old {
@@ -251,5 +418,6 @@ func rotateCleanup(ctx context.Context, env *Env, rot *Rotation) error {
 		env.info("deleted the old certificate "+c.ID, "id", c.ID)
 		c.Uploaded = false
 	}
+	r.Certificates = rot.New
 	return nil
 }

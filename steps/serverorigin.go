@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/aopwizard/aopwizard/origin/apply"
+	"github.com/aopwizard/aopwizard/origin/inplace"
 	"github.com/aopwizard/aopwizard/origin/render"
 	"github.com/aopwizard/aopwizard/origin/server"
 )
@@ -22,6 +23,9 @@ type ServerOrigin struct {
 	Runner        server.Runner
 	CheckpointDir string
 	Log           io.Writer
+	// Target is where the config goes: aopwizard's own block (managed, the
+	// default) or the operator's site edited in place (existing).
+	Target inplace.Target
 }
 
 // NewServerOrigin builds the driver for the rollout's server from Debian's
@@ -63,47 +67,87 @@ func NewServerOrigin(in Inputs, runner server.Runner, log io.Writer, stateDir st
 	if runner == nil {
 		runner = server.NewExecRunner(log)
 	}
-	return &ServerOrigin{Driver: d, Runner: runner, CheckpointDir: cp, Log: log}, nil
+	return &ServerOrigin{Driver: d, Runner: runner, CheckpointDir: cp, Log: log, Target: inplace.Target(o.Target)}, nil
 }
 
-func (s *ServerOrigin) changes(spec render.Spec) (render.Spec, []apply.Change, error) {
+// plan is the change of spec on the server: aopwizard's own block
+// (managed), or the operator's TLS blocks edited in place (existing), with
+// the listener checks after the reload.
+func (s *ServerOrigin) plan(ctx context.Context, spec render.Spec) ([]apply.Change, []apply.Target, error) {
 	if spec.ConfDir == "" && s.Driver.ConfigPath != "" {
 		spec.ConfDir = filepath.Dir(s.Driver.ConfigPath)
 	}
-	out, err := render.Render(spec)
+	perHost, err := apply.Targets(spec)
 	if err != nil {
-		return spec, nil, err
+		return nil, nil, err
 	}
-	ch, err := apply.Changes(out, spec.ID, s.Driver)
-	return spec, ch, err
+	if s.Target != inplace.Existing {
+		out, err := render.Render(spec)
+		if err != nil {
+			return nil, nil, err
+		}
+		ch, err := apply.Changes(out, spec.ID, s.Driver)
+		return ch, perHost, err
+	}
+	in, extra, err := inplace.InputFor(spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	plan, hosts, err := inplace.PlanFor(ctx, s.Runner, s.Driver, specHostnames(spec), in)
+	switch {
+	case errors.Is(err, inplace.ErrLoose):
+		return nil, nil, fmt.Errorf("%w; the rollout edits only blocks that name the hostnames exactly: apply the origin config by hand (manual origin config), or give the hostnames their own server block", err)
+	case errors.Is(err, inplace.ErrConflict):
+		return nil, nil, fmt.Errorf("%w; the rollout does not replace the site's own client-certificate settings: remove them, or apply the origin config by hand (manual origin config)", err)
+	case err != nil:
+		return nil, nil, err
+	}
+	for _, w := range plan.Warnings {
+		fmt.Fprintf(s.Log, "warning: %s\n", w)
+	}
+	return append(extra, plan.Changes()...), inplace.ListenerTargets(hosts, perHost), nil
 }
 
-func (s *ServerOrigin) options(spec render.Spec) (apply.Options, error) {
-	o := apply.Options{Driver: s.Driver, Runner: s.Runner, CheckpointDir: s.CheckpointDir, Events: apply.TextEvents(s.Log), ID: spec.ID}
-	if spec.ID == "" {
-		return o, nil
+func specHostnames(spec render.Spec) []string {
+	names := make([]string, 0, len(spec.Hosts))
+	for _, h := range spec.Hosts {
+		names = append(names, h.Name)
 	}
-	var err error
-	o.Targets, err = apply.Targets(spec)
-	return o, err
+	return names
+}
+
+// ChooseTarget picks where the rollout's config goes: the operator's own
+// TLS site for the hostnames when the server has one, else aopwizard's own
+// block (which needs the origin's certificate and key). The builtin origin
+// has no sites of its own.
+func (s *ServerOrigin) ChooseTarget(ctx context.Context, spec render.Spec) (inplace.Choice, error) {
+	switch s.Driver.Kind {
+	case render.Nginx, render.Apache, render.HAProxy:
+	default:
+		return inplace.Choice{Target: inplace.Managed, Why: string(s.Driver.Kind) + " has no existing sites to edit: writing aopwizard's own block"}, nil
+	}
+	return inplace.ChooseTarget(ctx, s.Runner, s.Driver, spec.ID, specHostnames(spec), spec.ServerCertFile != "")
+}
+
+// UseTarget sets where Apply and Current put the config.
+func (s *ServerOrigin) UseTarget(t inplace.Target) { s.Target = t }
+
+func (s *ServerOrigin) options(targets []apply.Target, id string) apply.Options {
+	return apply.Options{Driver: s.Driver, Runner: s.Runner, CheckpointDir: s.CheckpointDir, Events: apply.TextEvents(s.Log), ID: id, Targets: targets}
 }
 
 // Apply implements OriginApplier.
 func (s *ServerOrigin) Apply(ctx context.Context, spec render.Spec) (string, []string, error) {
-	o, err := s.options(spec)
-	if err != nil {
-		return "", nil, err
-	}
 	// A run killed mid-apply left files half-changed: restore them before
 	// planning, or the plan would describe (and be checked against) them.
-	if _, err := apply.Recover(ctx, o); err != nil {
+	if _, err := apply.Recover(ctx, s.options(nil, spec.ID)); err != nil {
 		return "", nil, err
 	}
-	spec, changes, err := s.changes(spec)
+	changes, targets, err := s.plan(ctx, spec)
 	if err != nil {
 		return "", nil, err
 	}
-	res, err := apply.Apply(ctx, o, changes)
+	res, err := apply.Apply(ctx, s.options(targets, spec.ID), changes)
 	if err != nil {
 		return "", nil, err
 	}
@@ -111,8 +155,8 @@ func (s *ServerOrigin) Apply(ctx context.Context, spec render.Spec) (string, []s
 }
 
 // Current implements OriginApplier.
-func (s *ServerOrigin) Current(_ context.Context, spec render.Spec) (bool, error) {
-	_, changes, err := s.changes(spec)
+func (s *ServerOrigin) Current(ctx context.Context, spec render.Spec) (bool, error) {
+	changes, _, err := s.plan(ctx, spec)
 	if err != nil {
 		return false, err
 	}
@@ -122,8 +166,7 @@ func (s *ServerOrigin) Current(_ context.Context, spec render.Spec) (bool, error
 
 // Rollback implements OriginApplier.
 func (s *ServerOrigin) Rollback(ctx context.Context) error {
-	o, _ := s.options(render.Spec{})
-	_, err := apply.Rollback(ctx, o)
+	_, err := apply.Rollback(ctx, s.options(nil, ""))
 	return err
 }
 

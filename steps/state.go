@@ -103,6 +103,11 @@ type Inputs struct {
 	AutoRevert   bool   `json:"auto_revert,omitempty"`
 	AlertsEmail  string `json:"alerts_email,omitempty"`
 	SetSSLStrict bool   `json:"set_ssl_strict,omitempty"`
+	// LegacyZoneToggle, in hostname mode, also turns the zone's
+	// tls_client_auth setting on, as Cloudflare's older per-hostname
+	// instructions said (docs/cloudflare-api.md, "AOP levels and
+	// precedence": current docs do not, and the levels are independent).
+	LegacyZoneToggle bool `json:"legacy_zone_toggle,omitempty"`
 
 	Origin OriginInputs `json:"origin"`
 	Edge   EdgeInputs   `json:"edge"`
@@ -138,6 +143,11 @@ type OriginInputs struct {
 	// Systemd, when set, overrides whether the reload goes through
 	// systemctl (default: when systemd runs the host).
 	Systemd *bool `json:"systemd,omitempty"`
+	// Target is where the config goes: "existing" (the operator's TLS
+	// site for the hostnames, edited in place), "managed" (aopwizard's own
+	// server block), or "" until the origin step chooses: existing when
+	// the server has a site for the hostnames (docs/origin-servers.md).
+	Target string `json:"target,omitempty"`
 }
 
 // ZoneInfo is what connect found out about the zone.
@@ -193,6 +203,10 @@ type Changes struct {
 	ConfigFiles []string `json:"config_files,omitempty"`
 	// Phase is the origin phase last applied or observed.
 	Phase string `json:"origin_phase,omitempty"`
+	// Rotated are the origin changes of finished rotations to a new CA
+	// (trust both CAs, then the new one only), oldest first; rollback
+	// restores them before the phases.
+	Rotated []PhaseChange `json:"origin_rotations,omitempty"`
 }
 
 // PhaseChange is one origin config change made with origin/apply.

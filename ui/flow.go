@@ -230,6 +230,8 @@ type Options struct {
 	// Resume is a rollout to resume at once (`aopwizard resume ID`), when
 	// the flow lists it; the start screen shows the rest.
 	Resume string
+	// Doctor, when set, offers the doctor screen from the start screen.
+	Doctor Doctor
 }
 
 // ErrInterrupted is returned by Run when the operator pressed Ctrl-C; the

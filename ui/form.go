@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"errors"
+	"strings"
 	"sync"
 
 	"charm.land/bubbles/v2/key"
@@ -40,4 +42,17 @@ func updateForm(f *huh.Form, msg tea.Msg) (*huh.Form, tea.Cmd) {
 // formKeys are the footer keys while a form has the focus.
 func formKeys(k *KeyMap) []key.Binding {
 	return []key.Binding{withHelp(k.Enter, "next"), k.Prev}
+}
+
+// tokenField asks for the Cloudflare API token, masked; what desc says is
+// the access the screen needs.
+func tokenField(desc string, v *string) *huh.Input {
+	return huh.NewInput().Title("Cloudflare API token").Description(desc).
+		EchoMode(huh.EchoModePassword).Value(v).
+		Validate(func(v string) error {
+			if strings.TrimSpace(v) == "" {
+				return errors.New("a token is required (or set CLOUDFLARE_API_TOKEN)")
+			}
+			return nil
+		})
 }

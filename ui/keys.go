@@ -20,6 +20,7 @@ type KeyMap struct {
 	Fix     key.Binding
 	Scroll  key.Binding
 	QuitNow key.Binding
+	Doctor  key.Binding
 }
 
 // DefaultKeyMap is the wizard's key map. huh forms go back a field with
@@ -41,6 +42,7 @@ func DefaultKeyMap() *KeyMap {
 		Fix:     key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "fix it for me")),
 		Scroll:  key.NewBinding(key.WithKeys("pgup", "pgdown"), key.WithHelp("pgup/pgdn", "scroll")),
 		QuitNow: key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
+		Doctor:  key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "check a zone (doctor)")),
 	}
 }
 

@@ -49,15 +49,7 @@ func newConnect(c *common) *connectScreen {
 		s.askToken = true
 	}
 	if s.askToken {
-		fields = append(fields, huh.NewInput().Title("Cloudflare API token").
-			Description("Needs SSL and Certificates Edit and Zone Settings Edit on the zone. Kept in memory only.").
-			EchoMode(huh.EchoModePassword).Value(&s.ans.token).
-			Validate(func(v string) error {
-				if strings.TrimSpace(v) == "" {
-					return errors.New("a token is required (or set CLOUDFLARE_API_TOKEN)")
-				}
-				return nil
-			}))
+		fields = append(fields, tokenField("Needs SSL and Certificates Edit and Zone Settings Edit on the zone. Kept in memory only.", &s.ans.token))
 	}
 	s.zoneField = huh.NewInput()
 	fields = append(fields, s.zoneField.Title("Zone").Placeholder("example.com").

@@ -40,6 +40,9 @@ func (s *startScreen) Status() string {
 
 func (s *startScreen) Keys() []key.Binding {
 	k := s.c.keys
+	if s.c.opts.Doctor != nil {
+		return []key.Binding{k.Up, k.Down, withHelp(k.Enter, "choose"), k.Doctor}
+	}
 	return []key.Binding{k.Up, k.Down, withHelp(k.Enter, "choose")}
 }
 
@@ -75,6 +78,10 @@ func (s *startScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 			s.cursor = max(s.cursor-1, 0)
 		case key.Matches(msg, k.Down):
 			s.cursor = min(s.cursor+1, len(s.list))
+		case key.Matches(msg, k.Doctor) && s.c.opts.Doctor != nil:
+			d := newDoctorScreen(s.c)
+			d.SetSize(s.w, s.h)
+			return d, d.Init()
 		case key.Matches(msg, k.Enter):
 			return s, s.choose()
 		}
@@ -124,6 +131,9 @@ func (s *startScreen) View() string {
 		b.WriteString("\n")
 	}
 	b.WriteString(s.item(len(s.list), "Start a new rollout"))
+	if s.c.opts.Doctor != nil {
+		b.WriteString("\n" + st.Subtle.Render("Press d to check a zone's health (doctor).") + "\n")
+	}
 	if s.busy != "" {
 		b.WriteString("\n" + st.Running.Render("● "+s.busy) + "\n")
 	}

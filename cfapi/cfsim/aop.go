@@ -440,12 +440,16 @@ func (s *Sim) putAssociations(c *call) (reply, error) {
 			z.assocs[ch.host] = a
 		}
 		redeploy := a.certID != ch.certID || a.enabled == nil
+		served := ""
+		if a.enabled != nil && *a.enabled && s.lifeStatus(&a.life) == StatusActive {
+			served = a.certID
+		}
 		a.certID, a.enabled, a.updated = ch.certID, ch.enabled, now
 		switch {
 		case ch.enabled == nil:
-			a.life = lifecycle{gets: a.life.gets, deleting: true}
+			a.life, a.prev = lifecycle{gets: a.life.gets, deleting: true}, ""
 		case redeploy:
-			a.life = lifecycle{}
+			a.life, a.prev = lifecycle{}, served
 		}
 		out = append(out, s.assocObject(z, a))
 	}
@@ -512,7 +516,8 @@ func (s *Sim) listAssociations(c *call) (reply, error) {
 }
 
 // zoneClientCert picks the certificate the edge presents for host by AOP
-// precedence (s.mu held): per-hostname enabled with an active certificate;
+// precedence (s.mu held): per-hostname enabled with an active certificate
+// (while a move to another certificate deploys, the one it served before);
 // per-hostname enabled:false means none; zone-level enabled with the most
 // recently activated zone certificate; global tls_client_auth=on; none.
 func (s *Sim) zoneClientCert(z *zone, host string) (c *cert, global bool, level string) {
@@ -520,8 +525,12 @@ func (s *Sim) zoneClientCert(z *zone, host string) (c *cert, global bool, level 
 		if !*a.enabled {
 			return nil, false, "hostname-disabled"
 		}
+		want := a.certID
+		if s.lifeStatus(&a.life) != StatusActive {
+			want = a.prev // still deploying: the previous certificate serves
+		}
 		for _, x := range z.certs {
-			if x.id == a.certID && s.lifeStatus(&a.life) == StatusActive && s.certStatus(x) == StatusActive {
+			if want != "" && x.id == want && s.certStatus(x) == StatusActive {
 				return x, false, "hostname"
 			}
 		}

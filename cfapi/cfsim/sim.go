@@ -215,6 +215,11 @@ type assoc struct {
 	created  time.Time
 	updated  time.Time
 	life     lifecycle
+	// prev is the certificate the association served before it was moved
+	// to certID: deployment is asynchronous, so the edge keeps presenting
+	// it until the move is active (docs/cloudflare-api.md, "AOP levels and
+	// precedence").
+	prev string
 }
 
 // lifecycle counts GETs that observed an object to move it through the

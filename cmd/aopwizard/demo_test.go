@@ -110,25 +110,32 @@ func TestDemoBadInput(t *testing.T) {
 // standalone config and reloads nginx; at the end nginx is stopped.
 func TestDemoNginx(t *testing.T) {
 	servertest.RequireServer(t, render.Nginx)
-	tmp := demoTemp(t)
-	res := runCLI(t, "demo", "--non-interactive", "--origin", "nginx", "--keep")
-	expectDemoDone(t, res)
-	res.expect(t, 0, "(zone mode, nginx origin)", "-s reload")
-	left := entries(t, tmp)
-	if len(left) != 1 {
-		t.Fatalf("temporary directory holds %v", left)
-	}
-	dir := filepath.Join(tmp, left[0])
-	pid, err := server.ReadPID(filepath.Join(dir, "nginx", "nginx.pid"))
-	if err != nil {
-		// nginx removes its pid file when it quits: look for the process.
-		if procs := processesMentioning(t, dir); len(procs) > 0 {
-			t.Fatalf("processes left behind: %v", procs)
-		}
-		return
-	}
-	if err := syscall.Kill(pid, 0); err == nil {
-		t.Fatalf("nginx (pid %d) still runs after the demo", pid)
+	// Zone and hostname modes against a real nginx: the rollout applies
+	// both phases through origin apply, and verify and enforce each prove
+	// it through the simulated edge (expectDemoDone counts the cf-rays).
+	for _, mode := range []string{"zone", "hostname"} {
+		t.Run(mode, func(t *testing.T) {
+			tmp := demoTemp(t)
+			res := runCLI(t, "demo", "--non-interactive", "--origin", "nginx", "--mode", mode, "--keep")
+			expectDemoDone(t, res)
+			res.expect(t, 0, "("+mode+" mode, nginx origin)", "-s reload")
+			left := entries(t, tmp)
+			if len(left) != 1 {
+				t.Fatalf("temporary directory holds %v", left)
+			}
+			dir := filepath.Join(tmp, left[0])
+			pid, err := server.ReadPID(filepath.Join(dir, "nginx", "nginx.pid"))
+			if err != nil {
+				// nginx removes its pid file when it quits: look for the process.
+				if procs := processesMentioning(t, dir); len(procs) > 0 {
+					t.Fatalf("processes left behind: %v", procs)
+				}
+				return
+			}
+			if err := syscall.Kill(pid, 0); err == nil {
+				t.Fatalf("nginx (pid %d) still runs after the demo", pid)
+			}
+		})
 	}
 }
 

@@ -54,7 +54,12 @@ func newOriginRenderCmd() *cobra.Command {
 			"      --cert /etc/haproxy/certs/origin.pem --out /etc/haproxy\n" +
 			"  aopwizard origin render --server nginx --phase soft --mode global --standalone --out /tmp/lab --cert c.pem --key k.pem --listen 127.0.0.1:18443",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runOriginRender(cmd, f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := mergeSpecFile(cmd.Flags()); err != nil {
+				return err
+			}
+			return runOriginRender(cmd, f)
+		},
 	}
 	fl := cmd.Flags()
 	bindOriginSpecFlags(fl, &f, serverNames()+" (required)")
@@ -86,6 +91,7 @@ func bindOriginSpecFlags(fl *pflag.FlagSet, f *originRenderFlags, servers string
 	fl.StringVar(&f.key, "key", "", "the origin's TLS private key (not for HAProxy)")
 	fl.StringVar(&f.accessLog, "access-log", "", "evidence log path (aop1 lines); default per server, e.g. /var/log/nginx/aopwizard-<id>.log")
 	fl.StringVar(&f.id, "id", "", "the managed-block id, e.g. the zone name; default the first hostname")
+	fl.String(specFileFlag, "", "read these inputs from an origin spec file (YAML or JSON, keys named like these flags); flags given win")
 	fl.StringVar(&f.confDir, "conf-dir", "", "the server's config directory the files refer to (default: render's --out, apply's directory of --config, else the usual one, e.g. /etc/nginx)")
 }
 

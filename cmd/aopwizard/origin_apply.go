@@ -145,7 +145,12 @@ func newOriginApplyCmdWith(hooks originApplyHooks) *cobra.Command {
 			"  aopwizard origin apply --server haproxy --phase enforce --ca-file ca.pem --hostname example.com \\\n" +
 			"      --config /srv/haproxy/haproxy.cfg --reload-cmd 'kill -USR2 $(cat /srv/haproxy/pid)' --yes",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return cliError(runOriginApply(cmd, &f, hooks)) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := mergeSpecFile(cmd.Flags()); err != nil {
+				return err
+			}
+			return cliError(runOriginApply(cmd, &f, hooks))
+		},
 	}
 	bindOriginSpecFlags(cmd.Flags(), &f.spec, "nginx, apache or haproxy (default: the only one of them installed)")
 	bindClientCertFlag(cmd.Flags(), &f.spec)

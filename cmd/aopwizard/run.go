@@ -32,6 +32,8 @@ var rolloutSeams struct {
 	runner   server.Runner
 	globalCA []byte
 	hook     func(steps.StepName, steps.HookPoint) error
+	// rotateHook is called after each saved rotation phase.
+	rotateHook func(phase string) error
 }
 
 // defaultStateDir is where rollouts live without --state-dir: the one
@@ -120,6 +122,8 @@ func newRunCmd() *cobra.Command {
 	fl.BoolVar(&f.in.AutoRevert, "auto-revert", false, "return the origin to the soft phase when enforcing fails its checks")
 	fl.StringVar(&f.in.AlertsEmail, "alerts-email", "", "add Cloudflare's certificate expiry notification for this address")
 	fl.StringVar(&f.setSSL, "set-ssl-mode", "", "consent to switch an Off/Flexible zone's SSL/TLS mode to Full (strict); the only value is strict")
+	fl.StringVar(&f.in.Origin.Target, "target", "", "where the origin config goes: existing (add AOP to the site that serves the hostnames, in place) or managed (aopwizard's own server block, needs --cert and --key); default existing when the server has such a site")
+	fl.BoolVar(&f.in.LegacyZoneToggle, "legacy-zone-toggle", false, "hostname mode: also turn the zone's AOP toggle (tls_client_auth) on, as Cloudflare's older docs said; not needed today")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "connect (read-only) and print what would change, then stop")
 	fl.StringVar(&f.in.Origin.Listen, "listen", "", "the origin's HTTPS listen address in the config (default :443)")
 	fl.StringVar(&f.in.Origin.ServerCert, "cert", "", "the origin's own TLS certificate (HAProxy: cert+key in one PEM)")
@@ -138,7 +142,7 @@ var flagOf = map[string]string{
 	"builtin commands": "--config, --test-cmd and --reload-cmd", "cert dir": "--cert-dir", "key type": "--key-type",
 	"import cert": "--import-cert", "import key": "--import-key", "import ca": "--import-ca",
 	"certificate": "--import-cert/--reuse-cert", "auto revert": "--auto-revert", "alerts email": "--alerts-email",
-	"access log": "--access-log", "conf dir": "--conf-dir", "edge": "--edge", "edge ca": "--edge-ca", "set ssl mode": "--set-ssl-mode strict", "config": "--config", "checkpoint dir": "--checkpoint-dir",
+	"access log": "--access-log", "conf dir": "--conf-dir", "edge": "--edge", "edge ca": "--edge-ca", "set ssl mode": "--set-ssl-mode strict", "legacy zone toggle": "--legacy-zone-toggle", "target": "--target", "config": "--config", "checkpoint dir": "--checkpoint-dir",
 }
 
 // inputProblems collects every missing and invalid input at once.

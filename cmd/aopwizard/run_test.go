@@ -78,7 +78,9 @@ func newRunLabWrapped(t *testing.T, opts cfsim.Options, wrap func(http.Handler) 
 		t.Fatal(err)
 	}
 	rolloutSeams.runner, rolloutSeams.globalCA = l.host, sim.GlobalCAPEM()
-	t.Cleanup(func() { rolloutSeams.runner, rolloutSeams.globalCA, rolloutSeams.hook = nil, nil, nil })
+	t.Cleanup(func() {
+		rolloutSeams.runner, rolloutSeams.globalCA, rolloutSeams.hook, rolloutSeams.rotateHook = nil, nil, nil, nil
+	})
 	return l
 }
 
@@ -215,7 +217,10 @@ func TestRunNonInteractiveMissingAndBadInput(t *testing.T) {
 		{"hostname outside the zone", append(base, "--zone", runZone, "--mode", "hostname", "--hostname", "www.other.test"), nil, []string{"not in zone"}},
 		{"bad origin", append(base, "--zone", runZone, "--mode", "zone", "--origin", "example.test:99999"), nil, []string{"--origin"}},
 		{"manual without wait", append(base, "--zone", runZone, "--mode", "zone", "--server", "caddy", "--origin-config", "manual", "--origin", "127.0.0.1"), nil, []string{"--wait-origin", "--cert", "--key"}},
-		{"hostname mode without hostnames among other problems", append(base, "--zone", runZone, "--mode", "hostname", "--server", "nginx"), nil, []string{"--hostname", "--cert", "--yes"}},
+		{"hostname mode without hostnames among other problems", append(base, "--zone", runZone, "--mode", "hostname", "--server", "nginx"), nil, []string{"--hostname", "--yes"}},
+		{"managed target without the origin's certificate", append(base, "--zone", runZone, "--mode", "zone", "--server", "nginx", "--target", "managed"), nil, []string{"--cert", "--key"}},
+		{"bad target", append(base, "--zone", runZone, "--mode", "zone", "--server", "nginx", "--target", "elsewhere"), nil, []string{"--target"}},
+		{"existing target with manual origin config", append(base, "--zone", runZone, "--mode", "zone", "--server", "nginx", "--target", "existing", "--origin-config", "manual"), nil, []string{"--target", "manual"}},
 		{"caddy cannot be applied", append(base, "--zone", runZone, "--mode", "zone", "--server", "caddy"), nil, []string{"manual"}},
 		{"import incomplete", append(base, "--zone", runZone, "--mode", "zone", "--import-cert", "x.pem"), nil, []string{"--import-key", "--import-ca"}},
 		{"global with alerts", append(base, "--zone", runZone, "--mode", "global", "--alerts-email", "ops@example.test"), nil, []string{"--alerts-email"}},

@@ -70,7 +70,7 @@ func startWizard(cmd *cobra.Command, w wizardStart) error {
 	flow := ui.NewStepsFlow(ui.StepsFlowOptions{StateDir: stateDir, Defaults: w.defaults,
 		Env: steps.EnvOptions{Config: cfg, StateDir: stateDir, Runner: rolloutSeams.runner, GlobalCAPEM: rolloutSeams.globalCA, Log: log}})
 	defer flow.Close()
-	opts := ui.Options{Token: cfg.Token, Resume: w.resume}
+	opts := ui.Options{Token: cfg.Token, Resume: w.resume, Doctor: uiDoctor{}}
 	if found := server.Detect(); len(found) == 1 {
 		opts.Server = string(found[0])
 	}

@@ -2,6 +2,7 @@ package tfexport
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,11 +79,13 @@ func Render(s *Snapshot) *Output {
 	}))
 	body.AppendNewline()
 
-	v := body.AppendNewBlock("variable", []string{KeyDirVariable}).Body()
-	v.SetAttributeRaw("type", hclwrite.TokensForIdentifier("string"))
-	v.SetAttributeValue("description", cty.StringVal(
-		"Directory holding the private key of each uploaded certificate (the files named in the key file comments); Cloudflare never returns keys."))
-	body.AppendNewline()
+	if needsKeyDir(s) {
+		v := body.AppendNewBlock("variable", []string{KeyDirVariable}).Body()
+		v.SetAttributeRaw("type", hclwrite.TokensForIdentifier("string"))
+		v.SetAttributeValue("description", cty.StringVal(
+			"Directory holding the private key of each uploaded certificate (the files named in the key file comments); Cloudflare never returns keys."))
+		body.AppendNewline()
+	}
 
 	loc := body.AppendNewBlock("locals", nil).Body()
 	loc.SetAttributeValue("zone_id", cty.StringVal(s.Zone.ID))
@@ -92,11 +95,13 @@ func Render(s *Snapshot) *Output {
 
 	r.zoneSetting(s, "ssl", s.SSLMode)
 	r.zoneSetting(s, "tls_client_auth", s.TLSClientAuth)
-	r.resource(TypeZoneSettings, r.label("zone"), s.Zone.ID, "", "zone-level AOP: Cloudflare presents the newest active zone-level certificate for every proxied hostname",
-		func(b *hclwrite.Body) {
-			b.SetAttributeTraversal("zone_id", localRef("zone_id"))
-			b.SetAttributeValue("enabled", cty.BoolVal(s.ZoneAOP))
-		})
+	if !s.OmitZoneAOP {
+		r.resource(TypeZoneSettings, r.label("zone"), s.Zone.ID, "", "zone-level AOP: Cloudflare presents the newest active zone-level certificate for every proxied hostname",
+			func(b *hclwrite.Body) {
+				b.SetAttributeTraversal("zone_id", localRef("zone_id"))
+				b.SetAttributeValue("enabled", cty.BoolVal(s.ZoneAOP))
+			})
+	}
 	for _, c := range s.ZoneCerts {
 		r.certificate(s, TypeZoneCert, "zone", c)
 	}
@@ -117,6 +122,20 @@ func Render(s *Snapshot) *Output {
 	return r.out
 }
 
+// needsKeyDir: a variable without a default must be given on every plan,
+// so it is declared only when a certificate reads its key from it.
+func needsKeyDir(s *Snapshot) bool {
+	if len(s.KeyPaths) == 0 {
+		return true
+	}
+	for _, c := range append(slices.Clone(s.ZoneCerts), s.HostCerts...) {
+		if _, ok := s.KeyPaths[c.ID]; !ok {
+			return true
+		}
+	}
+	return false
+}
+
 type renderer struct {
 	f     *hclwrite.File
 	names map[string]bool
@@ -124,11 +143,15 @@ type renderer struct {
 }
 
 func (r *renderer) header(s *Snapshot) {
+	keys := "var." + KeyDirVariable
+	if !needsKeyDir(s) {
+		keys = "the rollout's key files"
+	}
 	r.f.Body().AppendUnstructuredTokens(comment(fmt.Sprintf(
 		"Authenticated Origin Pulls of zone %s (%s), exported by aopwizard.\n"+
 			"Terraform 1.5 or later imports each existing object on the first plan (import blocks); review that plan:\n"+
-			"it must show imports and no replacement. Private keys are read from var.%s; the provider keeps\n"+
-			"them in its state, which must be stored as a secret.", s.Zone.Name, s.Zone.ID, KeyDirVariable)))
+			"it must show imports and no replacement. Private keys are read from %s; the provider keeps\n"+
+			"them in its state, which must be stored as a secret.", s.Zone.Name, s.Zone.ID, keys)))
 	r.f.Body().AppendNewline()
 }
 
@@ -203,20 +226,29 @@ func (r *renderer) zoneSetting(s *Snapshot, id, value string) {
 }
 
 // certificate writes a zone-level or hostname certificate; its key is read
-// from the key directory, in a file named after the resource.
+// from the key directory, in a file named after the resource, or from the
+// file s.KeyPaths names.
 func (r *renderer) certificate(s *Snapshot, typ, kind string, c cfapi.Certificate) string {
 	id := strings.ReplaceAll(c.ID, "-", "")
 	name := r.label(kind + "_" + id[:min(8, len(id))])
-	keyFile := name + ".key"
+	keyFile, keyArg := name+".key", hclwrite.Tokens(nil)
+	if p, ok := s.KeyPaths[c.ID]; ok {
+		// TokensForValue escapes "${" and "%{", so any path stays literal.
+		keyFile, keyArg = "", hclwrite.TokensForValue(cty.StringVal(p))
+	} else {
+		keyArg = keyPath(keyFile)
+	}
 	note := fmt.Sprintf("%s certificate %s: status %s", kind, c.ID, c.Status)
 	if !c.ExpiresOn.IsZero() {
 		note += ", expires " + c.ExpiresOn.UTC().Format(time.DateOnly)
 	}
-	note += "; key file " + keyFile
+	if keyFile != "" {
+		note += "; key file " + keyFile
+	}
 	return r.resource(typ, name, s.Zone.ID+"/"+c.ID, keyFile, note, func(b *hclwrite.Body) {
 		b.SetAttributeTraversal("zone_id", localRef("zone_id"))
 		b.SetAttributeValue("certificate", cty.StringVal(c.PEM))
-		b.SetAttributeRaw("private_key", hclwrite.TokensForFunctionCall("file", keyPath(keyFile)))
+		b.SetAttributeRaw("private_key", hclwrite.TokensForFunctionCall("file", keyArg))
 		b.AppendNewline()
 		// Cloudflare never returns keys, so an imported certificate's key
 		// always differs from the state (docs/cloudflare-api.md,

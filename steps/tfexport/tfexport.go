@@ -44,6 +44,12 @@ type Snapshot struct {
 	// (no Notifications permission): the export then leaves them out and
 	// says so.
 	PoliciesUnread bool
+	// OmitZoneAOP leaves the zone-level AOP switch out (an export of a
+	// rollout that did not turn it on).
+	OmitZoneAOP bool
+	// KeyPaths maps certificate ids to the private key file each reads
+	// as is, instead of a file in the key directory variable.
+	KeyPaths map[string]string
 }
 
 // Read takes the snapshot; cf is read through every role of cfapi.Client
