@@ -58,7 +58,7 @@ func newExportTerraformCmd() *cobra.Command {
 	fl.StringVar(&f.out, "out", "", "file to write (default: stdout)")
 	fl.BoolVar(&f.force, "force", false, "replace --out if it exists")
 	fl.StringSliceVar(&f.hostnames, "hostname", nil, "hostname whose association to export where Cloudflare does not list associations; repeat for several")
-	fl.StringVar(&f.stateDir, "state-dir", "", "where rollouts live, for ID (default: $"+envStateDir+", /var/lib/aopwizard for root, else $XDG_STATE_HOME/aopwizard)")
+	fl.StringVar(&f.stateDir, "state-dir", "", "where rollouts live, for ID "+stateDirDefault)
 	return cmd
 }
 

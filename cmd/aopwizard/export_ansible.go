@@ -46,7 +46,7 @@ func newExportAnsibleCmd() *cobra.Command {
 	fl.StringVar(&f.out, "out", "aopwizard-ansible", "directory to write the playbook and role into")
 	fl.StringArrayVar(&f.zones, "zone", nil, "export the newest rollout of this zone (repeatable: one play per zone)")
 	fl.BoolVar(&f.force, "force", false, "replace a playbook that --out already holds")
-	fl.StringVar(&f.stateDir, "state-dir", "", "where rollouts live (default: $"+envStateDir+", /var/lib/aopwizard for root, else $XDG_STATE_HOME/aopwizard)")
+	fl.StringVar(&f.stateDir, "state-dir", "", "where rollouts live "+stateDirDefault)
 	return cmd
 }
 

@@ -31,7 +31,7 @@ func newRootCmd() *cobra.Command {
 		Args:          cobra.NoArgs,
 		RunE:          runWizard,
 	}
-	root.Flags().String("state-dir", "", "where rollouts, checkpoints and reports live (default: $"+envStateDir+", /var/lib/aopwizard for root, else $XDG_STATE_HOME/aopwizard)")
+	root.Flags().String("state-dir", "", "where rollouts, checkpoints and reports live "+stateDirDefault)
 	root.Flags().Bool("accessible", false, accessibleHelp)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err: err, syntax: true} })
 	root.AddCommand(newPKICmd(), newOriginCmd(), newProbeCmd(), newSimCmd(), newRunCmd(), newStatusCmd(), newResumeCmd(),

@@ -23,7 +23,11 @@ import (
 )
 
 // envStateDir overrides the default state directory.
-const envStateDir = "AOPWIZARD_STATE_DIR"
+const envStateDir = apply.StateDirEnv
+
+// stateDirDefault is the --state-dir help's default, for every command
+// that reads rollouts.
+const stateDirDefault = "(default: $" + envStateDir + ", /var/lib/aopwizard for root, else $XDG_STATE_HOME/aopwizard)"
 
 // rolloutSeams lets tests drive the builtin origin in-process (its test and
 // reload "commands"), stand cfsim's CA in for Cloudflare's global one, and
@@ -59,7 +63,7 @@ type rolloutFlags struct {
 }
 
 func (f *rolloutFlags) bind(fl *pflag.FlagSet) {
-	fl.StringVar(&f.stateDir, "state-dir", "", "where rollouts, checkpoints and reports live (default: $"+envStateDir+", /var/lib/aopwizard for root, else $XDG_STATE_HOME/aopwizard)")
+	fl.StringVar(&f.stateDir, "state-dir", "", "where rollouts, checkpoints and reports live "+stateDirDefault)
 	fl.BoolVar(&f.jsonOut, "json", false, "print one JSON event per line on stdout: {\"time\",\"rollout\",\"step\",\"status\",\"message\",\"fields\"}")
 	fl.BoolVar(&f.nonInteractive, "non-interactive", false, "run headless from flags and the environment (no prompts)")
 }

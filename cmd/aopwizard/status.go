@@ -85,7 +85,7 @@ func newStatusCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVar(&f.stateDir, "state-dir", "", "where rollouts live (default: $"+envStateDir+", /var/lib/aopwizard for root, else $XDG_STATE_HOME/aopwizard)")
+	cmd.Flags().StringVar(&f.stateDir, "state-dir", "", "where rollouts live "+stateDirDefault)
 	cmd.Flags().BoolVar(&f.jsonOut, "json", false, "print JSON on stdout")
 	return cmd
 }
