@@ -116,6 +116,22 @@ func (s *tmuxSession) waitFor(texts ...string) {
 	}
 }
 
+// planToUpload takes the wizard from the origin server question of the
+// plan screen to an uploaded certificate with every default accepted (the
+// builtin origin, no passphrase); alerts, when set, is the alert address
+// the plan screen must show.
+func (s *tmuxSession) planToUpload(alerts string) {
+	s.t.Helper()
+	for _, step := range [][]string{
+		{"Origin server", "builtin"}, {"Origin addresses"}, {"Expiry alert email", alerts}, {"Nothing has changed yet"},
+		{"Generate a new CA"}, {"key passphrase"}, {"Passphrase again"}, {"certificate ready"}, {"to upload."},
+	} {
+		s.waitFor(step...)
+		s.keys("Enter")
+	}
+	s.waitFor("uploaded and active")
+}
+
 // keys sends tmux key names (Enter, C-c, Down) one by one.
 func (s *tmuxSession) keys(keys ...string) {
 	s.t.Helper()
@@ -227,25 +243,7 @@ func TestTmuxWizardCtrlCThenResume(t *testing.T) {
 	s.waitFor("Hostnames")
 	s.typeText("www." + runZone)
 	s.keys("Enter")
-	s.waitFor("Origin server", "builtin")
-	s.keys("Enter")
-	s.waitFor("Origin addresses")
-	s.keys("Enter")
-	s.waitFor("Expiry alert email")
-	s.keys("Enter")
-	s.waitFor("Nothing has changed yet")
-	s.keys("Enter")
-	s.waitFor("Generate a new CA")
-	s.keys("Enter")
-	s.waitFor("key passphrase")
-	s.keys("Enter")
-	s.waitFor("Passphrase again")
-	s.keys("Enter")
-	s.waitFor("certificate ready")
-	s.keys("Enter")
-	s.waitFor("to upload.")
-	s.keys("Enter")
-	s.waitFor("uploaded and active")
+	s.planToUpload("")
 
 	// Narrow and short: the one-line header with the step count, no
 	// sidebar; then back, with the sidebar.
@@ -315,25 +313,7 @@ func TestTmuxDemoToTheEnd(t *testing.T) {
 	s.keys("Enter")
 	s.waitFor("Hostnames", demo.Hostnames[1])
 	s.keys("Enter")
-	s.waitFor("Origin server", "builtin")
-	s.keys("Enter")
-	s.waitFor("Origin addresses")
-	s.keys("Enter")
-	s.waitFor("Expiry alert email", demo.AlertsEmail)
-	s.keys("Enter")
-	s.waitFor("Nothing has changed yet")
-	s.keys("Enter")
-	s.waitFor("Generate a new CA")
-	s.keys("Enter")
-	s.waitFor("key passphrase")
-	s.keys("Enter")
-	s.waitFor("Passphrase again")
-	s.keys("Enter")
-	s.waitFor("certificate ready")
-	s.keys("Enter")
-	s.waitFor("to upload.")
-	s.keys("Enter")
-	s.waitFor("uploaded and active")
+	s.planToUpload(demo.AlertsEmail)
 
 	s.resize(40, 12)
 	s.waitFor("DEMO · Cloudflare is simulated", "Upload 4/10")
