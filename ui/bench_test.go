@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
+	"charm.land/huh/v2"
 )
 
 // The names here are the ones scripts/bench reads into docs/benchmarks.md:
@@ -70,34 +71,44 @@ func BenchmarkUpdate(b *testing.B) {
 	}
 }
 
-// BenchmarkUpdateKeyFormAlone is the same key press on the plan and
-// connect forms driven bare, without the root and the screen: the
-// difference to BenchmarkUpdate/connect and BenchmarkUpdate/plan is what
-// the wizard adds to huh's own cost.
-func BenchmarkUpdateKeyFormAlone(b *testing.B) {
-	t := &testing.T{}
+// BenchmarkFormKey is a key press on a bare form of one field, with huh's
+// own field against the wizard's (field.go), built alike: the ratio is why
+// the wizard draws its own fields.
+func BenchmarkFormKey(b *testing.B) {
+	st := newStyles(true)
+	opts := []huh.Option[string]{huh.NewOption("nginx", "nginx"), huh.NewOption("apache", "apache"), huh.NewOption("haproxy", "haproxy"), huh.NewOption("builtin", "builtin")}
 	cases := []struct {
-		name string
-		keys [2]tea.KeyPressMsg
-		step string
+		name  string
+		field func(v *string) huh.Field
+		keys  [2]tea.KeyPressMsg
 	}{
-		{"connect-typing", [2]tea.KeyPressMsg{press("x"), press("backspace")}, StepConnect},
-		{"plan-select", [2]tea.KeyPressMsg{press("down"), press("up")}, StepPlan},
+		{"huh-select", func(v *string) huh.Field {
+			return huh.NewSelect[string]().Title("Mode").Options(modeOptions...).Value(v)
+		}, [2]tea.KeyPressMsg{press("down"), press("up")}},
+		{"wizard-select", func(v *string) huh.Field { return newSelect(st).Title("Mode").Options(modeOptions...).Value(v) },
+			[2]tea.KeyPressMsg{press("down"), press("up")}},
+		{"huh-select-8", func(v *string) huh.Field {
+			return huh.NewSelect[string]().Title("Origin server").Options(append(opts, opts...)...).Value(v)
+		}, [2]tea.KeyPressMsg{press("down"), press("up")}},
+		{"wizard-select-8", func(v *string) huh.Field {
+			return newSelect(st).Title("Origin server").Options(append(opts, opts...)...).Value(v)
+		}, [2]tea.KeyPressMsg{press("down"), press("up")}},
+		{"huh-input", func(v *string) huh.Field {
+			return huh.NewInput().Title("Zone").Description("The domain as it appears in the Cloudflare dashboard.").Value(v)
+		}, [2]tea.KeyPressMsg{press("x"), press("backspace")}},
+		{"wizard-input", func(v *string) huh.Field {
+			return newInput(st).Title("Zone").Description("The domain as it appears in the Cloudflare dashboard.").Value(v)
+		}, [2]tea.KeyPressMsg{press("x"), press("backspace")}},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			m := atStep(t, newFakeFlow(), ModeZone, c.step, 120, 40)
-			var form *formScreen
-			switch s := m.screen.(type) {
-			case *connectScreen:
-				form = &s.formScreen
-			case *planScreen:
-				form = &s.formScreen
-			}
+			v := "example.com"
+			f := sizeForm(newForm(huh.NewGroup(c.field(&v))), nil, 120, 30)
+			_ = f.Init()
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				form.form, _ = updateForm(form.form, c.keys[i&1])
+				f, _ = updateForm(f, c.keys[i&1])
 				i++
 			}
 		})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,22 +32,32 @@ func waitFor(t *testing.T, tm driver, texts ...string) {
 	waitDrawn(t, tm, true, texts)
 }
 
-// waitAny waits until the program has drawn one of texts.
-func waitAny(t *testing.T, tm driver, texts ...string) {
+// waitDoneAny waits until a step's screen is done (its footer offers
+// retry, which it does not while the step runs: a key pressed then is
+// dropped) and has drawn one of texts. One wait, as each wait consumes
+// what it read.
+func waitDoneAny(t *testing.T, tm driver, texts ...string) {
 	t.Helper()
-	waitDrawn(t, tm, false, texts)
+	waitUntil(t, tm, func(b []byte) bool {
+		return bytes.Contains(b, []byte("r retry")) && slices.ContainsFunc(texts, func(s string) bool { return bytes.Contains(b, []byte(s)) })
+	})
 }
 
 func waitDrawn(t *testing.T, tm driver, all bool, texts []string) {
 	t.Helper()
-	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+	waitUntil(t, tm, func(b []byte) bool {
 		for _, s := range texts {
 			if bytes.Contains(b, []byte(s)) != all {
 				return !all
 			}
 		}
 		return all
-	}, teatest.WithDuration(20*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
+	})
+}
+
+func waitUntil(t *testing.T, tm driver, drawn func([]byte) bool) {
+	t.Helper()
+	teatest.WaitFor(t, tm.Output(), drawn, teatest.WithDuration(20*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
 }
 
 func startProgram(t *testing.T, f *fakeFlow, opts Options) (*teatest.TestModel, *Model) {

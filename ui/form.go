@@ -10,10 +10,11 @@ import (
 	"charm.land/huh/v2"
 )
 
-// newForm is a huh form in the wizard's theme. Its own help is off: the
-// footer shows the form's keys from the one key map.
+// newForm is a huh form around the wizard's fields (field.go). Its own help
+// and error lines are off: the footer shows the form's keys from the one
+// key map, and each field says its own error.
 func newForm(groups ...*huh.Group) *huh.Form {
-	return huh.NewForm(groups...).WithTheme(huh.ThemeFunc(formTheme)).WithShowHelp(false)
+	return huh.NewForm(groups...).WithTheme(huh.ThemeFunc(formTheme)).WithShowHelp(false).WithShowErrors(false)
 }
 
 // The themes are built once: huh asks for its theme on every update and
@@ -46,9 +47,9 @@ func formKeys(k *KeyMap) []key.Binding {
 
 // tokenField asks for the Cloudflare API token, masked; what desc says is
 // the access the screen needs.
-func tokenField(desc string, v *string) *huh.Input {
-	return huh.NewInput().Title("Cloudflare API token").Description(desc).
-		EchoMode(huh.EchoModePassword).Value(v).
+func tokenField(st *Styles, desc string, v *string) *inputField {
+	return newInput(st).Title("Cloudflare API token").Description(desc).
+		Password().Value(v).
 		Validate(func(v string) error {
 			if strings.TrimSpace(v) == "" {
 				return errors.New("a token is required (or set CLOUDFLARE_API_TOKEN)")

@@ -87,6 +87,12 @@ func (s *stepScreen) phaseKeys(idle, done []key.Binding) []key.Binding {
 type formScreen struct {
 	stepScreen
 	form *huh.Form
+	// above is how many lines the screen draws over the form, so the form
+	// gets the rest of the height and keeps its focused field in it.
+	above int
+	// selects are the form's selects: huh only ever shrinks a field to the
+	// form's height, so they are let grow again before each resize.
+	selects []*selectField
 }
 
 func (s *formScreen) Init() tea.Cmd { return s.form.Init() }
@@ -102,7 +108,20 @@ func (s *formScreen) Busy() (bool, bool) { return s.run.running, false }
 // only while no width was ever set).
 func (s *formScreen) SetSize(w, h int) {
 	s.frame.SetSize(w, h)
-	s.form = s.form.WithWidth(w)
+	s.form = sizeForm(s.form, s.selects, w, h-s.above)
+}
+
+// sizeForm fits f to w×h: huh scrolls the group to its focused field, and
+// a select taller than h scrolls its options to the selected one.
+func sizeForm(f *huh.Form, selects []*selectField, w, h int) *huh.Form {
+	for _, s := range selects {
+		s.height = 0
+	}
+	h = max(h, 3)
+	f = f.WithWidth(w).WithHeight(h)
+	// huh's group draws its fields in Update: redraw them at the new size.
+	f, _ = updateForm(f, tea.WindowSizeMsg{Width: w, Height: h})
+	return f
 }
 
 // fill passes msg to the form; once the form is complete, submit says what

@@ -36,7 +36,7 @@ func newCertificate(c *common) *certificateScreen {
 	if a.source == "" || a.source == CertCloudflare {
 		a.source = CertGenerate
 	}
-	s := &certificateScreen{formScreen: formScreen{stepScreen: newStepScreen(c, StepCertificate)}, ans: a, global: in.Mode == ModeGlobal}
+	s := &certificateScreen{formScreen: formScreen{stepScreen: newStepScreen(c, StepCertificate), above: 2}, ans: a, global: in.Mode == ModeGlobal}
 	required := func(what string) func(string) error {
 		return func(v string) error {
 			if strings.TrimSpace(v) == "" {
@@ -45,16 +45,19 @@ func newCertificate(c *common) *certificateScreen {
 			return nil
 		}
 	}
+	source := newSelect(c.st).Title("Client certificate").Value(&a.source).Options(
+		huh.NewOption("Generate a new CA and certificate here", CertGenerate),
+		huh.NewOption("Import a certificate and key I have", CertImport),
+		huh.NewOption("Reuse one already uploaded to Cloudflare", CertReuse),
+	)
+	s.selects = []*selectField{source}
+	input := func() *inputField { return newInput(c.st) }
 	s.form = newForm(
-		huh.NewGroup(huh.NewSelect[string]().Title("Client certificate").Value(&a.source).Options(
-			huh.NewOption("Generate a new CA and certificate here", CertGenerate),
-			huh.NewOption("Import a certificate and key I have", CertImport),
-			huh.NewOption("Reuse one already uploaded to Cloudflare", CertReuse),
-		)),
+		huh.NewGroup(source),
 		huh.NewGroup(
-			huh.NewInput().Title("CA key passphrase").EchoMode(huh.EchoModePassword).Value(&a.pass).
+			input().Title("CA key passphrase").Password().Value(&a.pass).
 				Description("Encrypts the CA key on disk. Empty: the key is stored unencrypted (mode 0600)."),
-			huh.NewInput().Title("Passphrase again").EchoMode(huh.EchoModePassword).Value(&a.pass2).
+			input().Title("Passphrase again").Password().Value(&a.pass2).
 				Validate(func(v string) error {
 					if v != a.pass {
 						return errors.New("the two passphrases differ")
@@ -63,13 +66,13 @@ func newCertificate(c *common) *certificateScreen {
 				}),
 		).WithHideFunc(func() bool { return a.source != CertGenerate }),
 		huh.NewGroup(
-			huh.NewInput().Title("Certificate file (PEM)").Value(&a.importCert).Validate(required("the certificate file")),
-			huh.NewInput().Title("Key file (PEM)").Value(&a.importKey).Validate(required("the key file")),
-			huh.NewInput().Title("CA file (PEM, optional)").Value(&a.importCA),
-			huh.NewInput().Title("Key passphrase (if encrypted)").EchoMode(huh.EchoModePassword).Value(&a.pass),
+			input().Title("Certificate file (PEM)").Value(&a.importCert).Validate(required("the certificate file")),
+			input().Title("Key file (PEM)").Value(&a.importKey).Validate(required("the key file")),
+			input().Title("CA file (PEM, optional)").Value(&a.importCA),
+			input().Title("Key passphrase (if encrypted)").Password().Value(&a.pass),
 		).WithHideFunc(func() bool { return a.source != CertImport }),
 		huh.NewGroup(
-			huh.NewInput().Title("Certificate id or SHA-256 fingerprint").Value(&a.reuse).Validate(required("the certificate id or fingerprint")),
+			input().Title("Certificate id or SHA-256 fingerprint").Value(&a.reuse).Validate(required("the certificate id or fingerprint")),
 		).WithHideFunc(func() bool { return a.source != CertReuse }),
 	)
 	return s

@@ -28,7 +28,7 @@ type connectScreen struct {
 	askToken bool
 	// zoneField completes from zones, the zones the token sees (when the
 	// flow can list them), asked for once per token.
-	zoneField  *huh.Input
+	zoneField  *inputField
 	zones      []string
 	zonesAsked bool
 }
@@ -49,19 +49,34 @@ func newConnect(c *common) *connectScreen {
 		s.askToken = true
 	}
 	if s.askToken {
-		fields = append(fields, tokenField("Needs SSL and Certificates Edit and Zone Settings Edit on the zone. Kept in memory only.", &s.ans.token))
+		fields = append(fields, tokenField(c.st, "Needs SSL and Certificates Edit and Zone Settings Edit on the zone. Kept in memory only.", &s.ans.token))
 	}
-	s.zoneField = huh.NewInput()
-	fields = append(fields, s.zoneField.Title("Zone").Placeholder("example.com").
+	s.zoneField = newInput(c.st).Title("Zone").Placeholder("example.com").
 		Description("The domain as it appears in the Cloudflare dashboard.").
 		Value(&s.ans.zone).Validate(func(v string) error {
 		if strings.TrimSpace(v) == "" {
 			return errors.New("the zone is required")
 		}
 		return pki.ValidateDomain(strings.TrimSpace(v))
-	}))
+	}).Note(s.zonesNote)
+	fields = append(fields, s.zoneField)
 	s.form = newForm(huh.NewGroup(fields...))
+	s.above = 2
+	if s.tokenLine() != "" {
+		s.above = 3
+	}
 	return s
+}
+
+// tokenLine says where the token comes from when the screen does not ask.
+func (s *connectScreen) tokenLine() string {
+	switch {
+	case s.askToken || s.c.opts.Token == "":
+		return ""
+	case s.c.opts.Demo:
+		return "Using the simulated Cloudflare's own API token."
+	}
+	return "Using the API token from CLOUDFLARE_API_TOKEN."
 }
 
 func (s *connectScreen) Init() tea.Cmd {
@@ -85,10 +100,19 @@ func (s *connectScreen) zonesCmd(token string) tea.Cmd {
 	}
 }
 
-// matchingZones are the zones that contain what is typed, the first few.
-func (s *connectScreen) matchingZones() []string {
+// zonesNote names the zones the token sees that contain what is typed,
+// under the zone field.
+func (s *connectScreen) zonesNote(typed string) string {
+	if m := s.matchingZones(typed); len(m) > 0 {
+		return "your zones: " + strings.Join(m, ", ")
+	}
+	return ""
+}
+
+// matchingZones are the zones that contain typed, the first few.
+func (s *connectScreen) matchingZones(typed string) []string {
 	var out []string
-	typed := strings.ToLower(strings.TrimSpace(s.ans.zone))
+	typed = strings.ToLower(strings.TrimSpace(typed))
 	for _, z := range s.zones {
 		if strings.Contains(z, typed) {
 			out = append(out, z)
@@ -128,7 +152,10 @@ func (s *connectScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 			s.zones = z.zones
 			s.zoneField.Suggestions(z.zones)
 		}
-		return s, nil
+		// huh's group draws its fields in Update: pass the news through it.
+		var cmd tea.Cmd
+		s.form, cmd = updateForm(s.form, z)
+		return s, cmd
 	}
 	if cmd, handled := s.runnerMsg(msg); handled {
 		return s, cmd
@@ -174,8 +201,8 @@ func (s *connectScreen) View() string {
 	st := s.c.st
 	var b strings.Builder
 	b.WriteString(st.Title.Render("Connect to Cloudflare") + "\n")
-	if s.c.opts.Token != "" && !s.askToken {
-		b.WriteString(st.Subtle.Render("Using the API token from CLOUDFLARE_API_TOKEN.") + "\n")
+	if s.tokenLine() != "" {
+		b.WriteString(st.Subtle.Render(s.tokenLine()) + "\n")
 	}
 	b.WriteString("\n")
 	switch {
@@ -193,9 +220,6 @@ func (s *connectScreen) View() string {
 		}
 	default:
 		b.WriteString(s.form.View())
-		if m := s.matchingZones(); len(m) > 0 && s.form.GetFocusedField() == huh.Field(s.zoneField) {
-			b.WriteString("\n" + st.Subtle.Render("your zones: "+strings.Join(m, ", ")) + "\n")
-		}
 	}
 	return b.String()
 }

@@ -64,19 +64,19 @@ func newDoctorScreen(c *common) *doctorScreen {
 func (s *doctorScreen) newForm() {
 	var fields []huh.Field
 	if s.askToken {
-		fields = append(fields, tokenField("Read access is enough: the doctor changes nothing. Kept in memory only.", &s.ans.token))
+		fields = append(fields, tokenField(s.c.st, "Read access is enough: the doctor changes nothing. Kept in memory only.", &s.ans.token))
 	}
 	fields = append(fields,
-		huh.NewInput().Title("Zone to check").Placeholder("example.com").Value(&s.ans.zone).
+		newInput(s.c.st).Title("Zone to check").Placeholder("example.com").Value(&s.ans.zone).
 			Validate(func(v string) error {
 				if strings.TrimSpace(v) == "" {
 					return errors.New("the zone is required")
 				}
 				return pki.ValidateDomain(strings.TrimSpace(v))
 			}),
-		huh.NewInput().Title("Origins to probe (optional)").Placeholder("203.0.113.10 198.51.100.7:8443").
+		newInput(s.c.st).Title("Origins to probe (optional)").Placeholder("203.0.113.10 198.51.100.7:8443").
 			Description("Addresses separated by spaces or commas; empty checks Cloudflare only.").Value(&s.ans.origins))
-	s.form = newForm(huh.NewGroup(fields...)).WithWidth(max(s.w, 10))
+	s.form = sizeForm(newForm(huh.NewGroup(fields...)), nil, max(s.w, 10), s.h-2)
 }
 
 func (s *doctorScreen) Init() tea.Cmd { return s.form.Init() }
@@ -91,7 +91,7 @@ func (s *doctorScreen) Busy() (bool, bool) { return s.running, false }
 
 func (s *doctorScreen) SetSize(w, h int) {
 	s.frame.SetSize(w, h)
-	s.form = s.form.WithWidth(w)
+	s.form = sizeForm(s.form, nil, w, h-2)
 }
 
 func (s *doctorScreen) Status() string {

@@ -27,10 +27,6 @@ type planAnswers struct {
 type planScreen struct {
 	formScreen
 	ans *planAnswers
-	// hostsField gets the live validation line under the form. (Not huh's
-	// DescriptionFunc: huh evaluates that in a command, off the UI
-	// goroutine, racing with the field's own writes.)
-	hostsField *huh.Text
 }
 
 // modeOptions explain each mode in one line.
@@ -42,7 +38,7 @@ var modeOptions = []huh.Option[string]{
 
 func newPlan(c *common) *planScreen {
 	in := c.sum.Inputs
-	a := &planAnswers{mode: in.Mode, hosts: strings.Join(in.Hostnames, "\n"), server: in.Server,
+	a := &planAnswers{mode: in.Mode, hosts: strings.Join(in.Hostnames, " "), server: in.Server,
 		origins: strings.Join(in.Origins, ", "), email: in.AlertsEmail}
 	if a.mode == "" {
 		a.mode = ModeZone
@@ -53,7 +49,7 @@ func newPlan(c *common) *planScreen {
 	if a.server == "" {
 		a.server = string(render.Nginx)
 	}
-	s := &planScreen{formScreen: formScreen{stepScreen: newStepScreen(c, StepPlan)}, ans: a, hostsField: huh.NewText()}
+	s := &planScreen{formScreen: formScreen{stepScreen: newStepScreen(c, StepPlan), above: 2}, ans: a}
 	zone := in.Zone
 	var servers []huh.Option[string]
 	for _, sv := range []render.Server{render.Nginx, render.Apache, render.HAProxy, render.Caddy, render.Traefik, render.Envoy, render.IngressNginx, render.Builtin} {
@@ -63,12 +59,15 @@ func newPlan(c *common) *planScreen {
 		}
 		servers = append(servers, huh.NewOption(label, string(sv)))
 	}
+	mode := newSelect(c.st).Title("Mode").Options(modeOptions...).Value(&a.mode)
+	server := newSelect(c.st).Title("Origin server").Options(servers...).Value(&a.server)
+	s.selects = []*selectField{mode, server}
 	s.form = newForm(
-		huh.NewGroup(huh.NewSelect[string]().Title("Mode").Options(modeOptions...).Value(&a.mode)),
+		huh.NewGroup(mode),
 		huh.NewGroup(
-			s.hostsField.Title("Hostnames").ExternalEditor(false).Lines(4).
-				Placeholder("www."+zone+"\napi."+zone).
+			newInput(c.st).Title("Hostnames").Placeholder("www."+zone+" api."+zone).
 				Value(&a.hosts).
+				Note(func(v string) string { return hostsSummary(v, zone, a.mode) }).
 				Validate(func(v string) error {
 					ok, bad := parseHostnames(v, zone)
 					if len(bad) > 0 {
@@ -81,8 +80,8 @@ func newPlan(c *common) *planScreen {
 				}),
 		),
 		huh.NewGroup(
-			huh.NewSelect[string]().Title("Origin server").Options(servers...).Value(&a.server),
-			huh.NewInput().Title("Origin addresses").Placeholder("203.0.113.10, [2001:db8::1]:8443").
+			server,
+			newInput(c.st).Title("Origin addresses").Placeholder("203.0.113.10, [2001:db8::1]:8443").
 				Description("IP[:port] of each origin, probed directly to verify.").
 				Value(&a.origins).Validate(func(v string) error {
 				_, err := parseOrigins(v)
@@ -90,7 +89,7 @@ func newPlan(c *common) *planScreen {
 			}),
 		),
 		huh.NewGroup(
-			huh.NewInput().Title("Expiry alert email (optional)").Value(&a.email).
+			newInput(c.st).Title("Expiry alert email (optional)").Value(&a.email).
 				Validate(func(v string) error {
 					if v = strings.TrimSpace(v); v != "" && !strings.Contains(v, "@") {
 						return errors.New("an email address has an @")
@@ -132,7 +131,7 @@ func hostsSummary(text, zone, mode string) string {
 	if len(bad) > 0 {
 		s += fmt.Sprintf("; %d rejected: %s", len(bad), bad[0])
 	}
-	return s + ". Paste many at once."
+	return s + ". Separate with spaces or commas; paste many at once."
 }
 
 // parseOrigins checks a comma or space separated list of IP[:port].
@@ -199,9 +198,6 @@ func (s *planScreen) View() string {
 		}
 	default:
 		b.WriteString(s.form.View())
-		if s.form.GetFocusedField() == huh.Field(s.hostsField) {
-			b.WriteString("\n" + st.Subtle.Render(hostsSummary(s.ans.hosts, s.c.sum.Inputs.Zone, s.ans.mode)) + "\n")
-		}
 	}
 	return b.String()
 }

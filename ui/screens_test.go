@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +79,13 @@ func TestConnectRequiresToken(t *testing.T) {
 	if len(f.ran) != 0 {
 		t.Fatal("connect ran without a token")
 	}
+	// What is typed is masked, on screen and once the field is left.
+	typeText(t, m, "s3cret")
+	wantIn(t, m, "> ••••••")
+	wantNotIn(t, m, "s3cret")
+	drive(t, m, press("enter"))
+	wantIn(t, m, "┃ Zone", "> ••••••")
+	wantNotIn(t, m, "s3cret")
 }
 
 func TestEscGoesBackAScreen(t *testing.T) {
@@ -558,4 +566,45 @@ func TestConnectZoneCompletion(t *testing.T) {
 			t.Fatalf("zones asked with %v", zf.tokens)
 		}
 	})
+}
+
+// TestSmallTerminalShowsTheFocusedField: at 40x12 under the demo banner,
+// a form shows the field being answered, and a long select shows the
+// option under the cursor, whatever came before them.
+func TestSmallTerminalShowsTheFocusedField(t *testing.T) {
+	f := newFakeFlow()
+	m := newTestModel(t, f, Options{Demo: true}, 40, 12)
+	keys(t, m, "enter")
+	wantIn(t, m, "Cloudflare API token", "> ")
+	typeText(t, m, "tok")
+	keys(t, m, "enter")
+	typeText(t, m, "exa")
+	wantIn(t, m, "┃ Zone", "┃ > exa")
+	checkFits(t, m, 40, 12)
+
+	m = atStep(t, newFakeFlow(), ModeZone, StepPlan, 120, 40)
+	drive(t, m, tea.WindowSizeMsg{Width: 40, Height: 12})
+	keys(t, m, "down", "down")
+	wantIn(t, m, "> Global: Cloudflare's")
+	keys(t, m, "up", "up", "enter")
+	typeText(t, m, " api.example.com")
+	wantIn(t, m, "┃ Hostnames", "api.example.com")
+	keys(t, m, "enter")
+	keys(t, m, slices.Repeat([]string{"down"}, 7)...) // to builtin, the last
+	wantIn(t, m, "┃ > builtin")
+	checkFits(t, m, 40, 12)
+	keys(t, m, "enter")
+	typeText(t, m, "127.0.0.1:8443")
+	wantIn(t, m, "┃ Origin addresses", "127.0.0.1:8443")
+	// Back to a roomy terminal: every option shows again.
+	keys(t, m, "shift+tab")
+	drive(t, m, tea.WindowSizeMsg{Width: 120, Height: 40})
+	wantIn(t, m, "nginx", "apache", "> builtin")
+
+	m = atStep(t, newFakeFlow(), ModeZone, StepCertificate, 40, 12)
+	keys(t, m, "down", "down")
+	wantIn(t, m, "> Reuse one already uploaded")
+	keys(t, m, "enter")
+	typeText(t, m, "abc")
+	wantIn(t, m, "┃ Certificate id or SHA-256", "> abc")
 }

@@ -162,7 +162,7 @@ func originToEnd(t *testing.T, tm driver, enabled []string) {
 	enter(tm)
 	waitFor(t, tm, "to enable.")
 	enter(tm)
-	waitAny(t, tm, enabled...)
+	waitDoneAny(t, tm, enabled...)
 	enter(tm)
 	waitFor(t, tm, "checks pass", "Enforcing next would mean")
 	enter(tm)
