@@ -97,7 +97,7 @@ func TestWizardZoneModeEndToEnd(t *testing.T) {
 	drive(t, m, press("enter"))
 
 	wantScreen[*originScreen](t, m)
-	wantIn(t, m, "/etc/nginx/conf.d/aop.conf", "ssl_verify_client optional;")
+	wantIn(t, m, "/etc/nginx/conf.d/aop.conf", "ssl_client_certificate /etc/nginx/aop/zone-ca.pem;")
 	drive(t, m, press("a"))
 	wantIn(t, m, "$ nginx -t", "configuration file test is successful")
 	if f.inputs[len(f.inputs)-1].OriginConfig != OriginApply {

@@ -158,7 +158,7 @@ func (f *fakeFlow) RunStep(ctx context.Context, step string, emit func(Event)) (
 		s.Plan = []string{"generate a CA and a client certificate for " + s.Inputs.Zone, "upload it as the zone certificate",
 			"configure nginx in the soft phase", "enable zone-level AOP", "verify, then enforce"}
 		s.Origin = OriginPlan{Server: "nginx", Path: "/etc/nginx/conf.d/aop.conf",
-			Config: strings.Repeat("ssl_verify_client optional;\n", 30), Commands: []string{"nginx -t", "nginx -s reload"}}
+			Config: fakeNginxSoft, Commands: []string{"nginx -t", "nginx -s reload"}}
 		s.Impact = []string{"clients reaching the origin directly get a TLS handshake failure", "health checks from outside Cloudflare fail"}
 	case StepCertificate:
 		s.Cert = &Cert{Subject: "CN=" + s.Inputs.Zone, Issuer: "CN=aopwizard CA", Serial: "01:23:45",
@@ -426,3 +426,43 @@ func keys(t testing.TB, m *Model, ks ...string) (ends []tea.Msg) {
 	}
 	return ends
 }
+
+// fakeNginxSoft is what origin/render writes for nginx in the soft phase
+// (its golden file, for example.com).
+const fakeNginxSoft = `# BEGIN aopwizard example.com
+# Rendered by aopwizard: nginx, soft phase, zone mode. Edit the spec and re-render instead of editing
+# inside the markers: re-applying replaces this block, rolling back removes it.
+log_format aopwizard_aop1_example.com 'aop1 time=$time_iso8601 sni=$ssl_server_name host=$host status=$status verify="$ssl_client_verify" '
+        'fp=$ssl_client_fingerprint serial=$ssl_client_serial subject="$ssl_client_s_dn" issuer="$ssl_client_i_dn" '
+        'client=$remote_addr ray="$http_cf_ray"';
+
+server {
+    listen 443 ssl;
+    server_name www.example.com;
+    ssl_certificate        /etc/nginx/tls/www.example.com.pem;
+    ssl_certificate_key    /etc/nginx/tls/www.example.com.key;
+    # The CA names in this bundle are sent in the CertificateRequest.
+    ssl_client_certificate /etc/nginx/aop/zone-ca.pem;
+    # SOFT: "optional" alone answers 400 to a wrong-CA or expired certificate;
+    # error_page 495 hands those requests to @aopwizard_soft, which serves them anyway.
+    ssl_verify_client optional;
+    error_page 495 = @aopwizard_soft;
+    ssl_verify_depth 2;
+    access_log /var/log/nginx/aopwizard-example.com.log aopwizard_aop1_example.com;
+    location / {
+        proxy_pass http://127.0.0.1:8080;
+        proxy_set_header Host $host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto https;
+        proxy_set_header X-Client-Verify $ssl_client_verify;
+    }
+    location @aopwizard_soft {
+        proxy_pass http://127.0.0.1:8080;
+        proxy_set_header Host $host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto https;
+        proxy_set_header X-Client-Verify $ssl_client_verify;
+    }
+}
+# END aopwizard example.com
+`

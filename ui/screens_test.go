@@ -218,7 +218,7 @@ func TestOriginManualWaitsAndCtrlCQuitsAtOnce(t *testing.T) {
 	m := atStep(t, f, ModeZone, StepOrigin, 80, 24)
 	drive(t, m, press("m"))
 	<-f.started
-	wantIn(t, m, "waiting for the origin", "ssl_verify_client optional;", "last check: origin-soft started")
+	wantIn(t, m, "waiting for the origin", "ssl_client_certificate /etc/nginx/aop/zone-ca.pem;", "last check: origin-soft started")
 	if f.inputs[len(f.inputs)-1].OriginConfig != OriginManual {
 		t.Fatal("manual did not reach the flow")
 	}
@@ -607,4 +607,17 @@ func TestSmallTerminalShowsTheFocusedField(t *testing.T) {
 	keys(t, m, "enter")
 	typeText(t, m, "abc")
 	wantIn(t, m, "┃ Certificate id or SHA-256", "> abc")
+}
+
+// TestConnectSaysWhereTheTokenComesFrom: the environment's token is named
+// as such, the demo's as the simulator's own (the demo reads no
+// CLOUDFLARE_* variable).
+func TestConnectSaysWhereTheTokenComesFrom(t *testing.T) {
+	m := newTestModel(t, newFakeFlow(), Options{Token: "env-token"}, 80, 24)
+	keys(t, m, "enter")
+	wantIn(t, m, "Using the API token from CLOUDFLARE_API_TOKEN.")
+	m = newTestModel(t, newFakeFlow(), Options{Token: "sim-token", Demo: true}, 80, 24)
+	keys(t, m, "enter")
+	wantIn(t, m, "Using the simulated Cloudflare's own API token.")
+	wantNotIn(t, m, "CLOUDFLARE_API_TOKEN")
 }
