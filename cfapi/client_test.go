@@ -1,6 +1,7 @@
 package cfapi_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -470,5 +471,29 @@ func TestMissingIDFailsWithoutRequest(t *testing.T) {
 	}
 	if n := len(h.sim.Requests()); n != 0 {
 		t.Errorf("%d requests sent for an empty zone ID", n)
+	}
+}
+
+// An endless answer (a broken proxy in front of the API) fails with
+// ErrAnswerTooLarge instead of filling the memory.
+func TestEndlessAnswerIsCut(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		chunk := bytes.Repeat([]byte(" "), 64<<10)
+		for r.Context().Err() == nil {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	c, err := cfapi.New(cfapi.Config{Token: "t", BaseURL: srv.URL + "/client/v4/", HTTPClient: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.VerifyToken(ctxT(t), "")
+	if !errors.Is(err, cfapi.ErrAnswerTooLarge) {
+		t.Fatalf("VerifyToken on an endless answer: %v", err)
 	}
 }

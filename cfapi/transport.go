@@ -72,6 +72,37 @@ type attempt struct {
 
 const maxErrorBody = 64 << 10
 
+// maxAnswer bounds a successful answer: the largest aopwizard asks for (a
+// page of certificates or of hostname associations) is well under 1 MiB,
+// so more is a broken proxy or endpoint, not data, and must not fill the
+// memory.
+const maxAnswer = 16 << 20
+
+// ErrAnswerTooLarge is a Cloudflare answer past maxAnswer.
+var ErrAnswerTooLarge = fmt.Errorf("the answer is larger than %d MiB, far more than any Cloudflare answer aopwizard asks for: check the API base URL and any proxy in between", maxAnswer>>20)
+
+// cappedBody reads at most maxAnswer bytes, then fails.
+type cappedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *cappedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// Exactly maxAnswer bytes is still an answer.
+		if n, err := b.ReadCloser.Read(make([]byte, 1)); n == 0 && err != nil {
+			return 0, err
+		}
+		return 0, ErrAnswerTooLarge
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
 func (a *attempt) middleware(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
 	start := time.Now()
 	a.sent = true
@@ -84,6 +115,8 @@ func (a *attempt) middleware(req *http.Request, next option.MiddlewareNext) (*ht
 			_ = res.Body.Close()
 			a.body = b
 			res.Body = io.NopCloser(bytes.NewReader(b))
+		} else {
+			res.Body = &cappedBody{ReadCloser: res.Body, left: maxAnswer}
 		}
 	}
 	a.c.cfg.Logger.LogAttrs(req.Context(), slog.LevelDebug, "cloudflare api call",
