@@ -278,6 +278,10 @@ func TestEnforceFailureRevertsToSoft(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "returned to the soft phase") {
 		t.Fatalf("err = %v", err)
 	}
+	// The failed cell reads as outcomes: expected, then observed.
+	if !strings.Contains(err.Error(), "right-cert: expected accepted, got rejected at TLS") {
+		t.Errorf("the failed check reads %q", err)
+	}
 	saved, _ := l.store.Load("revert-1")
 	if saved.Step(StepEnforce).Status != StatusFailed || saved.Changes.Enforce.Checkpoint != "" || saved.Changes.Phase != "soft" {
 		t.Fatalf("after the revert: %+v %+v", saved.Step(StepEnforce), saved.Changes)

@@ -67,16 +67,8 @@ func TestRolloutEditsTheExistingNginxSite(t *testing.T) {
 	for _, mode := range []Mode{ModeZone, ModeHostname} {
 		t.Run(string(mode), func(t *testing.T) {
 			l := newLab(t, cfsim.Options{DeployAfter: 1})
-			dir := servertest.Dir(t)
 			in := l.inputs(mode, "a.example.test", "b.example.test")
-			srvCert, srvKey := in.Origin.ServerCert, in.Origin.ServerKey
-			in.Origin.ServerCert, in.Origin.ServerKey = "", ""
-			// The operator's site: TLS for both hostnames on the rollout's
-			// origin address, with its own answer.
-			site := []byte("# the operator's site\nserver {\n    listen " + l.listen + " ssl;\n    server_name a.example.test b.example.test;\n" +
-				"    ssl_certificate " + srvCert + ";\n    ssl_certificate_key " + srvKey + ";\n\n" +
-				"    location / {\n        return 200 \"own site\\n\";\n    }\n}\n")
-			run, fragment := l.startNginx(&in, dir, freePort(t), srvCert, srvKey, site)
+			run, fragment, site := l.operatorSite(&in)
 			mainBefore, _ := os.ReadFile(run.Driver.ConfigPath)
 
 			id, res, err := l.start(in, Secrets{}, nil)
@@ -123,6 +115,41 @@ func TestRolloutEditsTheExistingNginxSite(t *testing.T) {
 				t.Errorf("rollback left the main config as\n%s", got)
 			}
 		})
+	}
+}
+
+// operatorSite starts a real nginx with the operator's own site: TLS for
+// both test hostnames on the rollout's origin address, with its own
+// answer; in gives no origin certificate (the site has one).
+func (l *lab) operatorSite(in *Inputs) (run *servertest.Running, fragment string, site []byte) {
+	srvCert, srvKey := in.Origin.ServerCert, in.Origin.ServerKey
+	in.Origin.ServerCert, in.Origin.ServerKey = "", ""
+	site = []byte("# the operator's site\nserver {\n    listen " + l.listen + " ssl;\n    server_name a.example.test b.example.test;\n" +
+		"    ssl_certificate " + srvCert + ";\n    ssl_certificate_key " + srvKey + ";\n\n" +
+		"    location / {\n        return 200 \"own site\\n\";\n    }\n}\n")
+	run, fragment = l.startNginx(in, servertest.Dir(l.t), freePort(l.t), srvCert, srvKey, site)
+	return run, fragment, site
+}
+
+// TestExistingSiteIsProbedWhereItListens: with the config in the
+// operator's site and no origin address given, the probes dial the
+// addresses the site listens on (not a guessed :443), and the rollout
+// gets to enforced.
+func TestExistingSiteIsProbedWhereItListens(t *testing.T) {
+	servertest.RequireServer(t, render.Nginx)
+	l := newLab(t, cfsim.Options{DeployAfter: 1})
+	in := l.inputs(ModeZone, "a.example.test", "b.example.test")
+	l.operatorSite(&in)
+	// Neither an origin address nor a listen address for a block of
+	// aopwizard's: all there is to go by is the site.
+	in.Origins, in.Origin.Listen = nil, ""
+	id, res, err := l.start(in, Secrets{}, nil)
+	r := l.finished(id, res, err)
+	if r.Inputs.Origin.Target != "existing" || !slices.Equal(r.SiteAddrs, []string{l.listen}) {
+		t.Fatalf("target %q, site addresses %v, want existing on %s\n%s", r.Inputs.Origin.Target, r.SiteAddrs, l.listen, l.events.text())
+	}
+	if !strings.Contains(l.events.text(), "probing the addresses the site listens on, "+l.listen) {
+		t.Errorf("the addresses probed are not reported:\n%s", l.events.text())
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/aopwizard/aopwizard/origin/probe"
 	"github.com/aopwizard/aopwizard/origin/render"
 	"github.com/aopwizard/aopwizard/origin/server"
+	"github.com/aopwizard/aopwizard/origin/sites"
 )
 
 // originSoftStep puts the origin in the soft phase: it trusts the CA and
@@ -162,7 +163,11 @@ func chooseTarget(ctx context.Context, env *Env, spec render.Spec) error {
 	if !ok {
 		return nil
 	}
-	if r.Inputs.Origin.Target == "" {
+	// The site is looked up to choose the target, and, when it is the
+	// operator's own site and no origin address was given, for the
+	// addresses it listens on.
+	existing := r.Inputs.Origin.Target == string(inplace.Existing)
+	if r.Inputs.Origin.Target == "" || existing && len(r.Inputs.Origins) == 0 && len(r.SiteAddrs) == 0 {
 		choice, err := t.ChooseTarget(ctx, spec)
 		if errors.Is(err, inplace.ErrNoBlock) {
 			return badInput(err, "give the origin's own certificate and key for a new server block of aopwizard's, or add TLS to the site first")
@@ -170,8 +175,14 @@ func chooseTarget(ctx context.Context, env *Env, spec render.Spec) error {
 		if err != nil {
 			return fail(fmt.Errorf("find the site that serves the hostnames: %w", err), "")
 		}
-		r.Inputs.Origin.Target = string(choice.Target)
-		env.info("origin config target "+string(choice.Target)+": "+choice.Why, "target", string(choice.Target))
+		if r.Inputs.Origin.Target == "" {
+			r.Inputs.Origin.Target = string(choice.Target)
+			env.info("origin config target "+string(choice.Target)+": "+choice.Why, "target", string(choice.Target))
+		}
+		if r.Inputs.Origin.Target == string(inplace.Existing) && len(r.Inputs.Origins) == 0 {
+			r.SiteAddrs = siteAddrs(choice.Hosts)
+			env.info("no origin address given: probing the addresses the site listens on, "+strings.Join(r.SiteAddrs, " "), "origins", strings.Join(r.SiteAddrs, " "))
+		}
 		if err := env.checkpoint(); err != nil {
 			return err
 		}
@@ -303,11 +314,30 @@ func originLive(ctx context.Context, env *Env, phase probe.Phase) (bool, string)
 	return true, ""
 }
 
-// targets are the origin addresses to probe: the given origins, else the
-// listen address of the applied config.
+// siteAddrs are the addresses the sites serving hosts listen on, each once.
+func siteAddrs(hosts []sites.Host) []string {
+	var out []string
+	for _, h := range hosts {
+		for _, b := range h.Blocks {
+			for _, a := range b.DialAddrs() {
+				if !slices.Contains(out, a) {
+					out = append(out, a)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// originAddrs are the origin addresses to probe: the given origins, else
+// those of the operator's site the config went into, else the listen
+// address of aopwizard's own block.
 func (r *Rollout) originAddrs() []string {
 	if len(r.Inputs.Origins) > 0 {
 		return r.Inputs.Origins
+	}
+	if len(r.SiteAddrs) > 0 {
+		return r.SiteAddrs
 	}
 	l := r.Inputs.Origin.Listen
 	if l == "" {
@@ -354,10 +384,10 @@ func probeMatrix(ctx context.Context, env *Env, phase probe.Phase) ([]row, error
 			caSubject = ca.Subject.String()
 		}
 		for _, res := range env.prober().Probe(ctx, targets, cases) {
-			ok, want := probe.Expect(phase, res)
-			if want == "" {
-				want = expectation(phase, res.Kind)
-			}
+			// The matrix's expected column is the outcome, as its observed
+			// column is: Expect's explanation would repeat the observation.
+			ok, _ := probe.Expect(phase, res)
+			want := expectation(phase, res.Kind)
 			if ok && caSubject != "" && len(res.AcceptableCAs) > 0 && !slices.Contains(res.AcceptableCAs, caSubject) {
 				ok, want = false, "the origin to ask for a certificate from "+caSubject
 			}

@@ -246,6 +246,10 @@ type Rollout struct {
 	Certificates  []CertRecord `json:"certificates,omitempty"`
 	Changes       Changes      `json:"changes"`
 	Steps         []StepState  `json:"steps"`
+	// SiteAddrs are the listen addresses of the operator's site the origin
+	// config went into (target existing): what the probes dial when no
+	// origin address was given, rather than a guessed :443.
+	SiteAddrs []string `json:"site_addrs,omitempty"`
 	// Outcome is the one-line state a person reads in `status`.
 	Outcome string `json:"outcome,omitempty"`
 	// Report is the path of the report file the done step wrote.
