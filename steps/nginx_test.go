@@ -153,6 +153,32 @@ func TestExistingSiteIsProbedWhereItListens(t *testing.T) {
 	}
 }
 
+// TestPlanFindsNoSiteBeforeACertificate: nginx has no TLS site for the
+// hostnames and no origin certificate was given for a block of
+// aopwizard's: the plan says so, as an input to fix, before a key is
+// generated or anything is uploaded.
+func TestPlanFindsNoSiteBeforeACertificate(t *testing.T) {
+	servertest.RequireServer(t, render.Nginx)
+	l := newLab(t, cfsim.Options{})
+	in := l.inputs(ModeZone, "a.example.test")
+	srvCert, srvKey := in.Origin.ServerCert, in.Origin.ServerKey
+	in.Origin.ServerCert, in.Origin.ServerKey = "", ""
+	other := []byte("server {\n    listen " + l.listen + " ssl;\n    server_name other.example.test;\n" +
+		"    ssl_certificate " + srvCert + ";\n    ssl_certificate_key " + srvKey + ";\n}\n")
+	l.startNginx(&in, servertest.Dir(t), freePort(t), srvCert, srvKey, other)
+	id, _, err := l.start(in, Secrets{}, nil)
+	if !IsInput(err) || !strings.Contains(err.Error(), "add TLS to the site first") {
+		t.Fatalf("plan on a server with no site for the hostnames: %v\n%s", err, l.events.text())
+	}
+	r, lerr := l.store.Load(id)
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	if st := r.Step(StepPlan); st.Status != StatusFailed || r.Step(StepCertificate).Status != StatusPending || l.sim.Uploads(testZone) != 0 {
+		t.Fatalf("plan %s, certificate %s, %d uploads", st.Status, r.Step(StepCertificate).Status, l.sim.Uploads(testZone))
+	}
+}
+
 // startNginx starts a real nginx from a standalone main config (listening
 // on listen for its own managed block) whose included file holds site, and
 // points the rollout's inputs at it.

@@ -168,12 +168,9 @@ func chooseTarget(ctx context.Context, env *Env, spec render.Spec) error {
 	// addresses it listens on.
 	existing := r.Inputs.Origin.Target == string(inplace.Existing)
 	if r.Inputs.Origin.Target == "" || existing && len(r.Inputs.Origins) == 0 && len(r.SiteAddrs) == 0 {
-		choice, err := t.ChooseTarget(ctx, spec)
-		if errors.Is(err, inplace.ErrNoBlock) {
-			return badInput(err, "give the origin's own certificate and key for a new server block of aopwizard's, or add TLS to the site first")
-		}
+		choice, err := lookupTarget(ctx, t, spec)
 		if err != nil {
-			return fail(fmt.Errorf("find the site that serves the hostnames: %w", err), "")
+			return err
 		}
 		if r.Inputs.Origin.Target == "" {
 			r.Inputs.Origin.Target = string(choice.Target)
@@ -189,6 +186,19 @@ func chooseTarget(ctx context.Context, env *Env, spec render.Spec) error {
 	}
 	t.UseTarget(inplace.Target(r.Inputs.Origin.Target))
 	return nil
+}
+
+// lookupTarget finds the site that serves spec's hostnames, and with it
+// where the config would go.
+func lookupTarget(ctx context.Context, t Targeter, spec render.Spec) (inplace.Choice, error) {
+	choice, err := t.ChooseTarget(ctx, spec)
+	if errors.Is(err, inplace.ErrNoBlock) {
+		return choice, badInput(err, "give the origin's own certificate and key for a new server block of aopwizard's, or add TLS to the site first")
+	}
+	if err != nil {
+		return choice, fail(fmt.Errorf("find the site that serves the hostnames: %w", err), "")
+	}
+	return choice, nil
 }
 
 // reloadUntilLive reloads a server whose files already hold the config but

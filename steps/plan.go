@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/aopwizard/aopwizard/cfapi"
+	"github.com/aopwizard/aopwizard/origin/inplace"
+	"github.com/aopwizard/aopwizard/origin/render"
 	"github.com/aopwizard/aopwizard/pki"
 )
 
@@ -46,6 +48,17 @@ func (planStep) Run(ctx context.Context, env *Env) error {
 	}
 	if len(r.Certificates) == 0 {
 		r.Certificates = planCerts(in)
+	}
+	// Where the origin config will go is settled by the origin step; looking
+	// now tells the plan (and --dry-run), and a server with no site for the
+	// hostnames and no certificate for a block of aopwizard's fails here,
+	// before a certificate is made.
+	if t, ok := env.Origin.(Targeter); ok && in.OriginConfig == OriginApply && in.Origin.Target == "" {
+		choice, err := lookupTarget(ctx, t, r.spec(render.Soft))
+		if err != nil {
+			return err
+		}
+		env.info("the origin config would go: "+choice.Why, "target", string(choice.Target))
 	}
 	env.Summary = summary(r)
 	for _, line := range strings.Split(strings.TrimSpace(env.Summary), "\n") {
@@ -145,6 +158,12 @@ func summary(r *Rollout) string {
 		how = "you write it; aopwizard prints it and watches the origin"
 	}
 	fmt.Fprintf(&b, "  - %s config, soft phase first (every request still served, the verification logged): %s\n", in.Server, how)
+	switch inplace.Target(in.Origin.Target) {
+	case inplace.Existing:
+		b.WriteString("    in place, in the operator's own site that serves the hostnames\n")
+	case inplace.Managed:
+		b.WriteString("    in a server block of aopwizard's own\n")
+	}
 	if in.Enforce {
 		b.WriteString("  - then the enforce phase: requests without the right client certificate are refused\n")
 	} else {

@@ -251,7 +251,8 @@ func TestRunDryRun(t *testing.T) {
 	l := newRunLab(t, cfsim.Options{SSLMode: "flexible"})
 	args := l.args("hostname", "--hostname", "a.example.test", "--dry-run", "--set-ssl-mode", "strict")
 	res := runCLI(t, args...)
-	res.expect(t, 0, "associate and enable 1 hostname", "Full (strict)", "nothing was changed")
+	res.expect(t, 0, "associate and enable 1 hostname", "Full (strict)", "nothing was changed",
+		"the origin config would go: builtin has no existing sites to edit")
 	for _, r := range l.sim.Requests() {
 		if r.Method != "GET" {
 			t.Fatalf("dry run sent %s %s", r.Method, r.Path)
