@@ -85,22 +85,9 @@ func TestRolloutEditsTheExistingNginxSite(t *testing.T) {
 			if !strings.Contains(string(edited), "# BEGIN aopwizard "+testZone) || !strings.Contains(string(edited), "return 200 \"own site\\n\";") {
 				t.Fatalf("the site was not edited in place:\n%s", edited)
 			}
-			pair, err := tls.LoadX509KeyPair(r.Certificates[0].CertFile, r.Certificates[0].KeyFile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true,
-				TLSClientConfig: &tls.Config{ServerName: "a.example.test", InsecureSkipVerify: true, Certificates: []tls.Certificate{pair}}}} //nolint:gosec // the origin's certificate is not under test
-			req, _ := http.NewRequest(http.MethodGet, "https://"+l.listen+"/", nil)
-			req.Host = "a.example.test"
-			resp, err := client.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK || string(body) != "own site\n" {
-				t.Fatalf("the enforcing site answers %d %q, want the site's own 200 \"own site\"", resp.StatusCode, body)
+			status, body, err := get(l.listen, "a.example.test", clientPair(t, r.Certificates[0]))
+			if err != nil || status != http.StatusOK || body != "own site\n" {
+				t.Fatalf("the enforcing site answers %d %q (%v), want the site's own 200 \"own site\"", status, body, err)
 			}
 			if !strings.Contains(l.events.text(), "target existing") {
 				t.Errorf("the choice is not reported:\n%s", l.events.text())
@@ -115,6 +102,74 @@ func TestRolloutEditsTheExistingNginxSite(t *testing.T) {
 				t.Errorf("rollback left the main config as\n%s", got)
 			}
 		})
+	}
+}
+
+func clientPair(t *testing.T, c CertRecord) tls.Certificate {
+	t.Helper()
+	pair, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pair
+}
+
+// get is one HTTPS request to addr for host, presenting pair; a handshake
+// the origin refuses is an error.
+func get(addr, host string, pair tls.Certificate) (int, string, error) {
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true,
+		TLSClientConfig: &tls.Config{ServerName: host, InsecureSkipVerify: true, Certificates: []tls.Certificate{pair}}}} //nolint:gosec // the origin's certificate is not under test
+	req, err := http.NewRequest(http.MethodGet, "https://"+addr+"/", nil)
+	if err != nil {
+		return 0, "", err
+	}
+	req.Host = host
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), err
+}
+
+// TestRotateToANewCAOnRealNginx: a zone rollout enforcing on a real nginx
+// rotates to a new CA; the origin then accepts the new client certificate
+// and refuses the old one, and rollback after the rotation leaves nginx's
+// files as they were before the rollout.
+func TestRotateToANewCAOnRealNginx(t *testing.T) {
+	servertest.RequireServer(t, render.Nginx)
+	l := newLab(t, cfsim.Options{DeployAfter: 1})
+	in := l.inputs(ModeZone, "a.example.test")
+	own := []byte("server {\n    listen " + freePort(t) + ";\n    return 200 \"own\";\n}\n")
+	run, fragment := l.startNginx(&in, servertest.Dir(t), l.listen, in.Origin.ServerCert, in.Origin.ServerKey, own)
+	mainBefore, _ := os.ReadFile(run.Driver.ConfigPath)
+	id, out, err := l.start(in, Secrets{}, nil)
+	before := l.finished(id, out, err)
+	oldPair := clientPair(t, before.Certificates[0])
+
+	r, err := l.rotateNewCA(id, nil)
+	if err != nil {
+		t.Fatalf("rotation: %v\n%s", err, l.events.text())
+	}
+	c := r.Certificates[0]
+	if r.Rotation != nil || c.CAFile == before.Certificates[0].CAFile {
+		t.Fatalf("after the rotation: %+v %+v", r.Rotation, c)
+	}
+	if status, _, err := get(l.listen, "a.example.test", clientPair(t, c)); err != nil || status != http.StatusOK {
+		t.Fatalf("the new client certificate gets %d (%v), want 200", status, err)
+	}
+	if status, _, err := get(l.listen, "a.example.test", oldPair); err == nil && status == http.StatusOK {
+		t.Fatal("the origin still accepts the old CA's certificate after the rotation")
+	}
+	if _, err := l.rollback(id); err != nil {
+		t.Fatalf("rollback: %v\n%s", err, l.events.text())
+	}
+	if got, _ := os.ReadFile(fragment); string(got) != string(own) {
+		t.Errorf("rollback left the included file as\n%s", got)
+	}
+	if got, _ := os.ReadFile(run.Driver.ConfigPath); string(got) != string(mainBefore) {
+		t.Error("rollback changed the main config")
 	}
 }
 
