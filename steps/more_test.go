@@ -19,14 +19,13 @@ import (
 	"github.com/aopwizard/aopwizard/pki"
 )
 
-// Manual mode: the flow prints the config, waits, the operator (here the
-// test) applies it, the flow detects it with probes and goes on.
-func TestManualModeWaitsForTheOperatorsChange(t *testing.T) {
-	l := newLab(t, cfsim.Options{})
-	in := l.inputs(ModeZone, "origin.example.test")
-	in.OriginConfig, in.Origins, in.WaitOrigin = OriginManual, []string{l.listen}, time.Minute
+// manualOperator is the operator of a manual-mode rollout: each config the
+// flow prints and waits for is written to the builtin origin and reloaded.
+// It counts the configs applied, by phase (step name when none).
+func (l *lab) manualOperator() map[string]int {
+	t := l.t
 	var pending, content string
-	applied := map[string]bool{}
+	applied := map[string]int{}
 	l.events.hook = func(e Event) {
 		if p := e.Fields["path"]; p != "" {
 			pending, content = e.Fields["phase"], e.Fields["content"]
@@ -37,8 +36,8 @@ func TestManualModeWaitsForTheOperatorsChange(t *testing.T) {
 				t.Errorf("config for %s, want %s", p, l.host.ConfigPath)
 			}
 		}
-		if strings.HasPrefix(e.Message, "waiting for the origin") && content != "" && !applied[pending] {
-			applied[pending] = true
+		if strings.HasPrefix(e.Message, "waiting for the origin") && content != "" {
+			applied[pending]++
 			if err := os.MkdirAll(filepath.Dir(l.host.ConfigPath), 0o755); err != nil {
 				t.Error(err)
 			}
@@ -51,10 +50,41 @@ func TestManualModeWaitsForTheOperatorsChange(t *testing.T) {
 			content = ""
 		}
 	}
+	return applied
+}
+
+// Manual mode: the flow prints the config, waits, the operator (here the
+// test) applies it, the flow detects it with probes and goes on.
+func TestManualModeWaitsForTheOperatorsChange(t *testing.T) {
+	l := newLab(t, cfsim.Options{})
+	in := l.inputs(ModeZone, "origin.example.test")
+	in.OriginConfig, in.Origins, in.WaitOrigin = OriginManual, []string{l.listen}, time.Minute
+	applied := l.manualOperator()
 	id, out, err := l.start(in, Secrets{}, nil)
 	r := l.finished(id, out, err)
 	if len(applied) != 2 || r.Changes.Soft.Checkpoint != "" {
 		t.Fatalf("the operator applied %v; changes %+v\n%s", applied, r.Changes, l.events.text())
+	}
+
+	// A rotation to a new CA in manual mode waits for the operator twice:
+	// the bundle of both CAs, then the new CA alone.
+	before := len(r.Certificates[0].CAFile)
+	total := func() (n int) {
+		for _, c := range applied {
+			n += c
+		}
+		return n
+	}
+	was := total()
+	r, err = l.rotateNewCA(id, nil)
+	if err != nil {
+		t.Fatalf("manual rotation: %v\n%s", err, l.events.text())
+	}
+	if r.Rotation != nil || total() != was+2 || before == 0 {
+		t.Fatalf("after the rotation %+v the operator applied %v\n%s", r.Rotation, applied, l.events.text())
+	}
+	if cfg, err := os.ReadFile(l.host.ConfigPath); err != nil || !strings.Contains(string(cfg), r.Certificates[0].CAFile) {
+		t.Fatalf("the origin does not trust the new CA: %v\n%s", err, cfg)
 	}
 }
 

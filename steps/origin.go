@@ -79,6 +79,17 @@ func (r *Rollout) trustedCA(i int) string {
 // setPhase applies phase's config (apply mode) or waits for the operator to
 // (manual mode), and records the change.
 func setPhase(ctx context.Context, env *Env, phase render.Phase, ch *PhaseChange) error {
+	return setPhaseUntil(ctx, env, phase, ch, nil)
+}
+
+// liveCheck is a condition the origin must meet besides serving its phase,
+// for a change that probing the phase alone cannot see (a rotation's CA
+// bundle is served in the same phase as the config before it).
+type liveCheck func(ctx context.Context) (bool, string)
+
+// setPhaseUntil is setPhase where, in manual mode, the operator's change
+// counts once until holds too (nil: the phase is enough).
+func setPhaseUntil(ctx context.Context, env *Env, phase render.Phase, ch *PhaseChange, until liveCheck) error {
 	r := env.Rollout
 	spec := r.spec(phase)
 	if r.Inputs.OriginConfig == OriginApply && env.Origin == nil {
@@ -97,7 +108,7 @@ func setPhase(ctx context.Context, env *Env, phase render.Phase, ch *PhaseChange
 		}
 	}
 	if r.Inputs.OriginConfig == OriginManual {
-		return waitManual(ctx, env, spec)
+		return waitManual(ctx, env, spec, until)
 	}
 	// A change started but not recorded (a crash) is applied again: Apply
 	// first recovers a checkpoint the crash left in progress.
@@ -262,7 +273,7 @@ func undoPhase(ctx context.Context, env *Env, ch *PhaseChange) error {
 
 // waitManual prints the config and where it goes, then probes the origin
 // until the phase is live or the wait is over.
-func waitManual(ctx context.Context, env *Env, spec render.Spec) error {
+func waitManual(ctx context.Context, env *Env, spec render.Spec, until liveCheck) error {
 	out, err := render.Render(spec)
 	if err != nil {
 		return badInput(err, "fix the origin settings")
@@ -281,6 +292,9 @@ func waitManual(ctx context.Context, env *Env, spec render.Spec) error {
 	}
 	for {
 		ok, detail := originLive(ctx, env, probe.Phase(spec.Phase))
+		if ok && until != nil {
+			ok, detail = until(ctx)
+		}
 		if ok {
 			env.Rollout.Changes.Phase = string(spec.Phase)
 			env.info("the origin serves the " + string(spec.Phase) + " phase")
@@ -304,6 +318,8 @@ func waitManual(ctx context.Context, env *Env, spec render.Spec) error {
 // row is one cell of the verification matrix.
 type row struct {
 	Origin, Host, Case string
+	Kind               probe.Kind
+	Class              probe.Class
 	Expected, Observed string
 	OK                 bool
 }
@@ -401,7 +417,7 @@ func probeMatrix(ctx context.Context, env *Env, phase probe.Phase) ([]row, error
 			if ok && caSubject != "" && len(res.AcceptableCAs) > 0 && !slices.Contains(res.AcceptableCAs, caSubject) {
 				ok, want = false, "the origin to ask for a certificate from "+caSubject
 			}
-			rows = append(rows, row{Origin: res.Addr, Host: res.SNI, Case: res.Case, Expected: want, Observed: res.String(), OK: ok})
+			rows = append(rows, row{Origin: res.Addr, Host: res.SNI, Case: res.Case, Kind: res.Kind, Class: res.Class, Expected: want, Observed: res.String(), OK: ok})
 		}
 	}
 	return rows, nil

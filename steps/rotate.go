@@ -318,26 +318,75 @@ func rotateTrustBoth(ctx context.Context, env *Env, rot *Rotation) error {
 	rot.Trust = TrustBoth
 	phase := r.originPhase()
 	env.info("the origin trusts the old and the new CA during the switch", "phase", string(phase))
-	if err := setPhase(ctx, env, render.Phase(phase), &rot.Both); err != nil {
+	// The bundle is served in the phase the origin was already in: what
+	// shows it is in place is the new certificate accepted.
+	newLive := func(ctx context.Context) (bool, string) {
+		return withCerts(r, rot.New, func() (bool, string) { return originLive(ctx, env, phase) })
+	}
+	if err := setPhaseUntil(ctx, env, render.Phase(phase), &rot.Both, newLive); err != nil {
 		return err
 	}
-	old := r.Certificates
-	r.Certificates = rot.New
-	ok, detail := originLive(ctx, env, phase)
-	r.Certificates = old
-	if !ok {
+	if ok, detail := newLive(ctx); !ok {
 		return fail(fmt.Errorf("the origin does not accept the new certificate with both CAs trusted: %s", detail),
 			"nothing changed at Cloudflare; fix the cause and run the rotation again")
 	}
+	// Cloudflare presents the old certificate until the new one is
+	// uploaded: an origin trusting only the new CA now would refuse it.
+	if ok, detail := originLive(ctx, env, phase); !ok {
+		return fail(fmt.Errorf("the origin no longer accepts the certificate Cloudflare presents now: %s", detail),
+			"the origin must trust both CAs (the bundle) until the rotation deletes the old certificate; fix its config and run the rotation again")
+	}
 	return nil
+}
+
+// withCerts runs check as if certs were the rollout's certificates.
+func withCerts(r *Rollout, certs []CertRecord, check func() (bool, string)) (bool, string) {
+	old := r.Certificates
+	r.Certificates = certs
+	defer func() { r.Certificates = old }()
+	return check()
 }
 
 // rotateDropOld makes the origin trust the new CA only, once the old
 // certificate is gone from Cloudflare.
 func rotateDropOld(ctx context.Context, env *Env, rot *Rotation) error {
+	r := env.Rollout
 	rot.Trust = TrustNew
+	phase := r.originPhase()
 	env.info("the old certificate is deleted: the origin now trusts the new CA only")
-	return setPhase(ctx, env, render.Phase(env.Rollout.originPhase()), &rot.Only)
+	// Both configs accept the new certificate; enforcing, the old one
+	// refused tells them apart. In the soft phase every certificate is
+	// accepted and both CAs carry the same name, so nothing outside can.
+	oldRefused := func(ctx context.Context) (bool, string) {
+		if phase != probe.Enforce {
+			return true, ""
+		}
+		return withCerts(r, rot.Old, func() (bool, string) { return refusesRightCert(ctx, env) })
+	}
+	if r.Inputs.OriginConfig == OriginManual && phase != probe.Enforce {
+		var cas []string
+		for _, c := range rot.New {
+			cas = append(cas, c.CAFile)
+		}
+		env.warn("in the soft phase the origin accepts every certificate, so whether it still trusts the old CA cannot be seen from outside: make sure its config trusts only " + strings.Join(cas, ", "))
+	}
+	return setPhaseUntil(ctx, env, render.Phase(phase), &rot.Only, oldRefused)
+}
+
+// refusesRightCert reports whether the enforcing origin refuses the
+// rollout's certificates (here: the old ones), naming the first cell that
+// still accepts one.
+func refusesRightCert(ctx context.Context, env *Env) (bool, string) {
+	rows, err := probeMatrix(ctx, env, probe.Enforce)
+	if err != nil {
+		return false, err.Error()
+	}
+	for _, x := range rows {
+		if x.Kind == probe.KindRight && x.Class != probe.RejectedHTTP && x.Class != probe.RejectedTLS {
+			return false, fmt.Sprintf("%s (%s) with the old CA's certificate: %s, want it refused", x.Origin, x.Host, x.Observed)
+		}
+	}
+	return true, ""
 }
 
 // originPhase is the origin's current phase.
