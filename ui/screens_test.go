@@ -549,6 +549,11 @@ func TestConnectZoneCompletion(t *testing.T) {
 		wantNotIn(t, m, "other.net")
 		typeText(t, m, "mple.o")
 		wantIn(t, m, "your zones: example.org")
+		// ctrl+e takes the completion.
+		drive(t, m, tea.KeyPressMsg{Code: 'e', Mod: tea.ModCtrl})
+		if s := wantScreen[*connectScreen](t, m); s.ans.zone != "example.org" {
+			t.Fatalf("ctrl+e completed to %q", s.ans.zone)
+		}
 		if len(zf.tokens) != 1 || zf.tokens[0] != "env-token" {
 			t.Fatalf("zones asked with %v", zf.tokens)
 		}
