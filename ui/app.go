@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,6 +56,10 @@ type Model struct {
 	// failing, is added to it.
 	err     error
 	saveErr error
+	// scroll is the first line of the screen's body shown, when the body
+	// is taller than the terminal (pgup/pgdn move it; a new screen starts
+	// at the top).
+	scroll int
 }
 
 // sidebarWidth is the progress sidebar's width including its border; the
@@ -193,6 +198,20 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 		return nil, true
 	case key.Matches(msg, k.Back) && !running:
 		return m.back(), true
+	case key.Matches(msg, k.Scroll):
+		// Only a body taller than the terminal scrolls here; the screens
+		// that fit (a form, the origin's own viewport) keep the keys.
+		w, h, _ := m.layout()
+		n := len(m.bodyLines(w))
+		if n <= h {
+			return nil, false
+		}
+		page := max(h-2, 1)
+		if msg.String() == "pgup" {
+			page = -page
+		}
+		m.scroll = min(max(m.scroll+page, 0), n-(h-1))
+		return nil, true
 	}
 	return nil, false
 }
@@ -205,7 +224,7 @@ func (m *Model) interrupt() tea.Cmd {
 
 // show makes s the active screen.
 func (m *Model) show(s screen) tea.Cmd {
-	m.screen = s
+	m.screen, m.scroll = s, 0
 	m.resize()
 	return s.Init()
 }
@@ -336,10 +355,7 @@ func (m *Model) render() string {
 		parts = append(parts, st.Banner.Width(m.width).Render(fit(text, m.width-2)))
 	}
 	parts = append(parts, fit(m.header(sidebar), m.width), "")
-	body := clamp(m.screen.View(), w, h)
-	if m.quitting {
-		body = clamp(st.Warn.Render("Finishing "+stepTitle(m.screen.Step())+" first, then saving and quitting…")+"\n\n"+m.screen.View(), w, h)
-	}
+	body := m.window(m.bodyLines(w), h)
 	if sidebar {
 		side := st.Sidebar.Width(sidebarWidth).Height(h).Render(m.sidebar())
 		body = lipgloss.JoinHorizontal(lipgloss.Top, side, " ", body)
@@ -419,22 +435,36 @@ func stepTitle(step string) string {
 // fit truncates one line to w cells.
 func fit(s string, w int) string { return ansi.Truncate(s, max(w, 1), "…") }
 
-// clamp wraps s at w cells (an error or remedy must be read whole, not
-// cut) and keeps its first h lines, so a small terminal shows the top of a
-// screen rather than a scrolled mess.
-func clamp(s string, w, h int) string {
+// bodyLines are the active screen's lines wrapped at w cells (an error or
+// remedy must be read whole, not cut).
+func (m *Model) bodyLines(w int) []string {
+	v := m.screen.View()
+	if m.quitting {
+		v = m.c.st.Warn.Render("Finishing "+stepTitle(m.screen.Step())+" first, then saving and quitting…") + "\n\n" + v
+	}
+	return wrapTo(strings.TrimRight(v, "\n"), w)
+}
+
+// wrapTo is s's lines, each wrapped at w cells as the terminal shows it.
+func wrapTo(s string, w int) []string {
 	var lines []string
-	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+	for _, l := range strings.Split(s, "\n") {
 		if ansi.StringWidth(l) > w {
 			l = ansi.Wrap(l, w, "")
 		}
 		lines = append(lines, strings.Split(l, "\n")...)
-		if len(lines) >= h {
-			break
-		}
 	}
-	if len(lines) > h {
-		lines = lines[:h]
+	return lines
+}
+
+// window is the h lines of lines from the scroll position; a body taller
+// than h gives its last line to where it stands and how to see the rest.
+func (m *Model) window(lines []string, h int) string {
+	if len(lines) <= h {
+		return strings.Join(lines, "\n")
 	}
-	return strings.Join(lines, "\n")
+	rows := max(h-1, 1)
+	off := min(max(m.scroll, 0), len(lines)-rows)
+	more := fmt.Sprintf("lines %d–%d of %d · pgup/pgdn scroll", off+1, off+rows, len(lines))
+	return strings.Join(append(slices.Clone(lines[off:off+rows]), m.c.st.Subtle.Render(more)), "\n")
 }

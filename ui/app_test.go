@@ -70,7 +70,7 @@ func TestWizardZoneModeEndToEnd(t *testing.T) {
 	typeText(t, m, "127.0.0.1:8443")
 	drive(t, m, press("enter"))
 	drive(t, m, press("enter")) // no alerts email
-	wantIn(t, m, "Nothing has changed yet", "1. generate a CA")
+	wantIn(t, m, "Nothing has changed yet", "In Cloudflare:", "  • upload 1 new zone-level client certificate(s)")
 	in := f.inputs[len(f.inputs)-1]
 	if in.Mode != ModeZone || strings.Join(in.Hostnames, ",") != "www.example.com,api.example.com" || in.Origins[0] != "127.0.0.1:8443" || in.Server != "nginx" {
 		t.Fatalf("plan inputs: %+v", in)

@@ -155,8 +155,15 @@ func (f *fakeFlow) RunStep(ctx context.Context, step string, emit func(Event)) (
 			s.SSLMode, s.SSLFix = "strict", ""
 		}
 	case StepPlan:
-		s.Plan = []string{"generate a CA and a client certificate for " + s.Inputs.Zone, "upload it as the zone certificate",
-			"configure nginx in the soft phase", "enable zone-level AOP", "verify, then enforce"}
+		// As the plan step writes it (steps.PlanSummary).
+		s.Plan = []string{"Rollout r1: zone mode for zone " + s.Inputs.Zone, "In Cloudflare:",
+			"  - upload 1 new zone-level client certificate(s)",
+			"  - turn zone-level AOP on: the certificate is presented for every proxied hostname of the zone",
+			"On the origin:", "  - write a CA and client certificate to /state/certs/" + s.Inputs.Zone + " (CA key encrypted)",
+			"  - nginx config, soft phase first (every request still served, the verification logged): aopwizard writes it (checkpointed, undone by rollback)",
+			"    in place, in the operator's own site that serves the hostnames",
+			"  - then the enforce phase: requests without the right client certificate are refused",
+			"Verified by probing 203.0.113.10:443 directly for www." + s.Inputs.Zone}
 		s.Origin = OriginPlan{Server: "nginx", Path: "/etc/nginx/conf.d/aop.conf",
 			Config: fakeNginxSoft, Commands: []string{"nginx -t", "nginx -s reload"}}
 		s.Impact = []string{"clients reaching the origin directly get a TLS handshake failure", "health checks from outside Cloudflare fail"}

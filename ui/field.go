@@ -312,7 +312,10 @@ func newInput(st *Styles) *inputField {
 
 func (f *inputField) Title(t string) *inputField       { f.title = t; return f }
 func (f *inputField) Description(d string) *inputField { f.desc = d; return f }
-func (f *inputField) Placeholder(p string) *inputField { f.ti.Placeholder = p; return f }
+
+// Placeholder shows an example while the field is empty, marked as one:
+// without colour (NO_COLOR) it would read as an answer.
+func (f *inputField) Placeholder(p string) *inputField { f.ti.Placeholder = "e.g. " + p; return f }
 
 func (f *inputField) Value(v *string) *inputField {
 	f.value = v

@@ -420,9 +420,9 @@ func (p *plain) result(step string) error {
 			p.say("SSL/TLS mode: %s", orDash(p.sum.SSLMode))
 		}
 	case StepPlan:
-		p.say("Nothing has changed yet. The rollout will:")
-		for i, l := range s.Plan {
-			p.say("  %d. %s", i+1, l)
+		p.say("Nothing has changed yet. This is what the rollout will do:")
+		for _, l := range s.Plan {
+			p.say("  %s", l)
 		}
 		return p.confirm("Go ahead")
 	case StepCertificate, StepUpload:

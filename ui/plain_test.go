@@ -44,7 +44,7 @@ func TestPlainZoneModeToDone(t *testing.T) {
 	}
 	wantLines(t, out, "Step 1 of 9: Connect", "Zone (the domain, e.g. example.com): ", "not a zone",
 		"✓ Connect done", "SSL/TLS mode: strict", "shop.other.org is not in zone example.com",
-		"Nothing has changed yet. The rollout will:", "  1. generate a CA", "Subject     CN=example.com",
+		"Nothing has changed yet. This is what the rollout will do:", "  In Cloudflare:", "    - upload 1 new zone-level", "Subject     CN=example.com",
 		"Cloudflare  cert-123", "  · nginx -t", "✓ 2 of 2 checks pass", "clients reaching the origin directly",
 		"✓ Authenticated Origin Pulls is set up for example.com", "Report: /state/r1/report.md")
 	if strings.Contains(out, "\x1b[") || strings.Contains(out, "╭") {

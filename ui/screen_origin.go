@@ -30,13 +30,25 @@ func (s *originScreen) Busy() (bool, bool) {
 	return s.run.running, s.run.running && s.mode == OriginApply
 }
 
-// originChrome is how many lines the screen shows around the viewport.
-const originChrome = 6
-
 func (s *originScreen) SetSize(w, h int) {
 	s.frame.SetSize(w, h)
 	s.vp.SetWidth(w)
-	s.vp.SetHeight(max(h-originChrome, 3))
+	s.fitViewport()
+}
+
+// fitViewport gives the config the lines the rest of the screen leaves,
+// as wrapped at the screen's width in the current phase.
+func (s *originScreen) fitViewport() {
+	above, below := s.chrome()
+	s.vp.SetHeight(max(s.h-wrappedHeight(above, s.w)-wrappedHeight(below, s.w), 3))
+}
+
+// wrappedHeight is how many lines s takes at w cells.
+func wrappedHeight(s string, w int) int {
+	if s == "" {
+		return 0
+	}
+	return len(wrapTo(strings.TrimSuffix(s, "\n"), w))
 }
 
 // waiting reports the manual mode's wait, during which the config stays
@@ -60,6 +72,10 @@ func (s *originScreen) Keys() []key.Binding {
 }
 
 func (s *originScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
+	// A message may change the lines around the config (a new phase, the
+	// last check): the viewport takes what they leave, before and after.
+	s.fitViewport()
+	defer s.fitViewport()
 	if _, ok := msg.(tea.KeyPressMsg); ok && s.waiting() {
 		var cmd tea.Cmd
 		s.vp, cmd = s.vp.Update(msg)
@@ -91,23 +107,41 @@ func (s *originScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 	return s, nil
 }
 
-func (s *originScreen) View() string {
+// chrome is what the screen shows above and below the config's viewport
+// in the current phase.
+func (s *originScreen) chrome() (above, below string) {
 	st := s.c.st
 	o := s.c.sum.Origin
-	var b strings.Builder
-	b.WriteString(st.Title.Render("Configure the origin (soft phase)") + "\n")
-	fmt.Fprintf(&b, "%s config for %s\n", orDash(o.Server), st.Accent.Render(orDash(o.Path)))
-	b.WriteString(st.Subtle.Render("Asks for Cloudflare's certificate, still serves clients without one.") + "\n\n")
+	var a, b strings.Builder
+	a.WriteString(st.Title.Render("Configure the origin (soft phase)") + "\n")
+	fmt.Fprintf(&a, "%s config for %s\n", orDash(o.Server), st.Accent.Render(orDash(o.Path)))
+	a.WriteString(st.Subtle.Render("Asks for Cloudflare's certificate, still serves clients without one.") + "\n\n")
 	switch {
 	case s.waiting():
 		// Above the config, so a short terminal cuts the config, not this.
-		fmt.Fprintf(&b, "%s waiting for the origin %s\n", s.run.spin.View(), st.Subtle.Render(s.run.elapsed().String()))
-		b.WriteString("Write this config, test it and reload the server.\n")
+		fmt.Fprintf(&a, "%s waiting for the origin %s\n", s.run.spin.View(), st.Subtle.Render(s.run.elapsed().String()))
+		a.WriteString("Write this config, test it and reload the server.\n")
 		if m := s.run.lastMessage(); m != "" {
-			b.WriteString(st.Subtle.Render("last check: "+m) + "\n")
+			a.WriteString(st.Subtle.Render("last check: "+m) + "\n")
 		}
-		b.WriteString(s.vp.View() + "\n")
 	case s.run.running || s.done:
+	default:
+		if len(o.Commands) > 0 {
+			b.WriteString(st.Subtle.Render("then runs: ") + strings.Join(o.Commands, " · ") + "\n")
+		}
+		b.WriteString(st.Subtle.Render(fmt.Sprintf("%d%% · ", int(s.vp.ScrollPercent()*100))))
+		b.WriteString(st.Key.Render("a") + " apply (test, write, reload; rolled back on failure) · " + st.Key.Render("m") + " I'll do it\n")
+	}
+	return a.String(), b.String()
+}
+
+func (s *originScreen) View() string {
+	st := s.c.st
+	o := s.c.sum.Origin
+	above, below := s.chrome()
+	if !s.waiting() && (s.run.running || s.done) {
+		var b strings.Builder
+		b.WriteString(above)
 		if s.done {
 			b.WriteString(st.OK.Render("✓ the origin asks for Cloudflare's certificate") + "\n")
 		}
@@ -118,13 +152,7 @@ func (s *originScreen) View() string {
 		for _, l := range s.run.output {
 			b.WriteString(st.Subtle.Render("  "+l) + "\n")
 		}
-	default:
-		b.WriteString(s.vp.View() + "\n")
-		if len(o.Commands) > 0 {
-			b.WriteString(st.Subtle.Render("then runs: ") + strings.Join(o.Commands, " · ") + "\n")
-		}
-		b.WriteString(st.Subtle.Render(fmt.Sprintf("%d%% · ", int(s.vp.ScrollPercent()*100))))
-		b.WriteString(st.Key.Render("a") + " apply (test, write, reload; rolled back on failure) · " + st.Key.Render("m") + " I'll do it\n")
+		return b.String()
 	}
-	return b.String()
+	return above + s.vp.View() + "\n" + below
 }

@@ -193,11 +193,38 @@ func (s *planScreen) View() string {
 		b.WriteString(s.run.view("working out what will change"))
 	case s.done:
 		b.WriteString("Nothing has changed yet. This is what the rollout will do:\n\n")
-		for i, l := range s.c.sum.Plan {
-			fmt.Fprintf(&b, "%s %s\n", st.Accent.Render(fmt.Sprintf("%d.", i+1)), l)
-		}
+		b.WriteString(planView(st, s.c.sum.Plan, s.w))
 	default:
 		b.WriteString(s.form.View())
+	}
+	return b.String()
+}
+
+// planView lays out the plan's lines as the plan step writes them:
+// headings ("In Cloudflare:") flush left, items ("  - …") as bullets, and
+// an item's continuation ("    …") under its text, each wrapped at w with
+// its indent kept.
+func planView(st *Styles, lines []string, w int) string {
+	var b strings.Builder
+	for _, l := range lines {
+		text := strings.TrimLeft(l, " ")
+		lead, indent := "", ""
+		switch {
+		case strings.HasPrefix(text, "- "):
+			lead, indent, text = "  "+st.Accent.Render("•")+" ", "    ", strings.TrimPrefix(text, "- ")
+		case len(text) < len(l):
+			lead, indent = "    ", "    "
+		case strings.HasSuffix(text, ":"):
+			text = st.Current.Render(text)
+		}
+		for i, part := range wrapLines(text, max(w-len(indent), 10)) {
+			if i == 0 {
+				b.WriteString(lead)
+			} else {
+				b.WriteString(indent)
+			}
+			b.WriteString(part + "\n")
+		}
 	}
 	return b.String()
 }

@@ -626,3 +626,31 @@ func TestConnectSaysWhereTheTokenComesFrom(t *testing.T) {
 	wantIn(t, m, "Using the simulated Cloudflare's own API token.")
 	wantNotIn(t, m, "CLOUDFLARE_API_TOKEN")
 }
+
+// TestTallScreenScrolls: a screen taller than the terminal (the plan at 40
+// columns) says which lines show and scrolls with pgup/pgdn; a screen with
+// its own viewport (the origin's config) keeps those keys.
+func TestTallScreenScrolls(t *testing.T) {
+	m := atStep(t, newFakeFlow(), ModeZone, StepPlan, 40, 24)
+	keys(t, m, "enter", "enter", "enter", "enter", "enter")
+	wantIn(t, m, "Nothing has changed yet", "lines 1–20 of 29 · pgup/pgdn scroll")
+	wantNotIn(t, m, "Verified by probing")
+	drive(t, m, tea.KeyPressMsg{Code: tea.KeyPgDown})
+	wantIn(t, m, "Verified by probing", "of 29 · pgup/pgdn scroll")
+	wantNotIn(t, m, "Nothing has changed yet")
+	checkFits(t, m, 40, 24)
+	drive(t, m, tea.KeyPressMsg{Code: tea.KeyPgUp})
+	wantIn(t, m, "Nothing has changed yet", "lines 1–20 of 29")
+	// The next screen starts at its top.
+	drive(t, m, tea.KeyPressMsg{Code: tea.KeyPgDown})
+	keys(t, m, "enter")
+	wantIn(t, m, "Client certificate")
+
+	m = atStep(t, newFakeFlow(), ModeZone, StepOrigin, 80, 24)
+	s := wantScreen[*originScreen](t, m)
+	drive(t, m, tea.KeyPressMsg{Code: tea.KeyPgDown})
+	if s.vp.YOffset() == 0 {
+		t.Fatal("pgdown did not scroll the origin's config")
+	}
+	wantNotIn(t, m, "· pgup/pgdn scroll")
+}

@@ -388,8 +388,10 @@ func toSummary(r *steps.Rollout) Summary {
 		s.Waiting = waitingFor[cur]
 	}
 	if sum := steps.PlanSummary(r); sum != "" {
+		// The indentation is kept: it tells headings, items and their
+		// continuations apart (planView).
 		for _, l := range strings.Split(strings.TrimSpace(sum), "\n") {
-			if l = strings.TrimSpace(l); l != "" {
+			if l = strings.TrimRight(l, " "); l != "" {
 				s.Plan = append(s.Plan, l)
 			}
 		}
