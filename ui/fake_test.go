@@ -169,7 +169,7 @@ func (f *fakeFlow) RunStep(ctx context.Context, step string, emit func(Event)) (
 		s.Impact = []string{"clients reaching the origin directly get a TLS handshake failure", "health checks from outside Cloudflare fail"}
 	case StepCertificate:
 		s.Cert = &Cert{Subject: "CN=" + s.Inputs.Zone, Issuer: "CN=aopwizard CA", Serial: "01:23:45",
-			NotBefore: testNow, NotAfter: testNow.AddDate(1, 0, 0), Fingerprint: "AB:CD:EF"}
+			NotBefore: testNow, NotAfter: testNow.AddDate(1, 0, 0), Fingerprint: fakeFingerprint}
 	case StepUpload:
 		emit(Event{Step: step, Message: "waiting for status active", Fields: map[string]string{"status": "pending_deployment"}})
 		s.Cert.ID, s.Cert.Status = "cert-123", "active"
@@ -473,3 +473,6 @@ server {
 }
 # END aopwizard example.com
 `
+
+// fakeFingerprint is a SHA-256 fingerprint as the flow reports one.
+const fakeFingerprint = "30:04:72:A3:E0:6E:0F:CB:DA:3F:A5:BC:03:EC:8C:26:CF:AA:2D:8F:F2:C0:C2:B1:89:AC:55:97:E8:F6:23:10"

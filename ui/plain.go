@@ -439,7 +439,7 @@ func (p *plain) result(step string) error {
 // cert prints the certificate's card as plain lines (no box to read out).
 func (p *plain) cert() {
 	if p.sum.Cert != nil {
-		p.say("%s", strings.TrimRight(certRows(p.st, p.sum.Cert), "\n"))
+		p.say("%s", strings.TrimRight(certRows(p.st, p.sum.Cert, 0), "\n"))
 	}
 }
 

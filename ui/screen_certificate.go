@@ -160,16 +160,31 @@ func certCard(st *Styles, c *Cert, w int) string {
 	if c == nil {
 		return st.Subtle.Render("(no certificate details)") + "\n"
 	}
-	return st.Card.Width(min(w, 80)).Render(strings.TrimRight(certRows(st, c), "\n")) + "\n"
+	card := st.Card.Width(min(w, 80))
+	return card.Render(strings.TrimRight(certRows(st, c, card.GetWidth()-card.GetHorizontalFrameSize()), "\n")) + "\n"
 }
 
-// certRows are the card's lines: label and value, the empty ones left out.
-func certRows(st *Styles, c *Cert) string {
+// certRows are the card's lines, w cells wide (0: one line each): label
+// and value, the empty ones left out. A fingerprint too long for a line
+// breaks between bytes, so no byte is split.
+func certRows(st *Styles, c *Cert, w int) string {
+	const labelW = 12
 	row := func(label, v string) string {
 		if v == "" {
 			return ""
 		}
-		return st.Label.Render(fmt.Sprintf("%-12s", label)) + v + "\n"
+		var parts []string
+		if room := w - labelW; w > 0 && len(v) > room && strings.Count(v, ":") > 1 {
+			per := max((room+1)/3, 1) // "AB:" per byte
+			bytes := strings.Split(v, ":")
+			for len(bytes) > per {
+				parts = append(parts, strings.Join(bytes[:per], ":")+":")
+				bytes = bytes[per:]
+			}
+			v = strings.Join(bytes, ":")
+		}
+		parts = append(parts, v)
+		return st.Label.Render(fmt.Sprintf("%-*s", labelW, label)) + strings.Join(parts, "\n"+strings.Repeat(" ", labelW)) + "\n"
 	}
 	validity := ""
 	if !c.NotAfter.IsZero() {
