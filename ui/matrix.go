@@ -29,13 +29,14 @@ func matrixView(st *Styles, checks []Check, w int) string {
 	}
 	// Columns as wide as their longest cell; when that does not fit, two
 	// lines a check.
-	tw, cw, ew := len("hostname @ origin"), len("case"), len("expected")
+	tw, cw, ew, ow := len("hostname @ origin"), len("case"), len("expected"), len("observed")
 	for _, c := range checks {
 		tw = max(tw, ansi.StringWidth(c.Hostname+" @ "+c.Origin))
 		cw = max(cw, ansi.StringWidth(c.Case))
 		ew = max(ew, ansi.StringWidth(c.Expected))
+		ow = max(ow, ansi.StringWidth(c.Observed))
 	}
-	if 8+1+tw+1+cw+1+ew+1+len("observed") <= w {
+	if 8+1+tw+1+cw+1+ew+1+ow <= w {
 		row := func(v, t, c, e, o string) string {
 			return pad(v, 8) + " " + pad(t, tw) + " " + pad(c, cw) + " " + pad(e, ew) + " " + o + "\n"
 		}

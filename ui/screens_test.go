@@ -654,3 +654,20 @@ func TestTallScreenScrolls(t *testing.T) {
 	}
 	wantNotIn(t, m, "· pgup/pgdn scroll")
 }
+
+// TestMatrixFitsItsWidth: the matrix takes columns only when its widest
+// row fits, observed column included; else two lines a check.
+func TestMatrixFitsItsWidth(t *testing.T) {
+	checks := []Check{{Hostname: "www.demo.example", Origin: "127.0.0.1:34151", Case: "right-cert", Expected: "accepted", Observed: "accepted (HTTP 200)", OK: true}}
+	for _, w := range []int{80, 120} {
+		v := ansi.Strip(matrixView(newStyles(true), checks, w))
+		for _, l := range strings.Split(v, "\n") {
+			if ansi.StringWidth(l) > w {
+				t.Fatalf("a %d-cell line at %d columns:\n%s", ansi.StringWidth(l), w, v)
+			}
+		}
+		if columns := strings.Contains(v, "hostname @ origin"); columns != (w == 120) {
+			t.Errorf("columns %v at %d:\n%s", columns, w, v)
+		}
+	}
+}
