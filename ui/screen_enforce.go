@@ -70,9 +70,7 @@ func (s *enforceScreen) View() string {
 		b.WriteString(st.Warn.Render("! From now on the origin refuses every TLS client without Cloudflare's certificate.") + "\n\n")
 		if len(sum.Impact) > 0 {
 			b.WriteString("What changes:\n")
-			for _, l := range sum.Impact {
-				b.WriteString("  • " + l + "\n")
-			}
+			b.WriteString(bulletList(st, sum.Impact, s.w))
 			b.WriteString("\n")
 		}
 		b.WriteString(st.Subtle.Render("aopwizard rollback undoes the rollout at any time.") + "\n\n")

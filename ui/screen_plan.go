@@ -228,3 +228,12 @@ func planView(st *Styles, lines []string, w int) string {
 	}
 	return b.String()
 }
+
+// bulletList is items as bullets, each wrapped under its own text.
+func bulletList(st *Styles, items []string, w int) string {
+	lines := make([]string, len(items))
+	for i, it := range items {
+		lines[i] = "  - " + it
+	}
+	return planView(st, lines, w)
+}

@@ -81,9 +81,7 @@ func (s *verifyScreen) View() string {
 		}
 		if s.step == StepVerify && len(sum.Impact) > 0 {
 			b.WriteString("\nEnforcing next would mean:\n")
-			for _, l := range sum.Impact {
-				b.WriteString("  • " + l + "\n")
-			}
+			b.WriteString(bulletList(st, sum.Impact, s.w))
 		}
 	}
 	return b.String()
