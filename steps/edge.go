@@ -116,10 +116,12 @@ func findRay(ctx context.Context, path, ray string) (evidence.RaySeen, bool, err
 // certificate the origin trusts. When the log is not on this machine, an
 // answer from the origin through the edge is reported, unproven in the
 // soft phase (where the origin serves every request anyway).
-func edgeProof(ctx context.Context, env *Env) []string {
+//
+// proven is true when every hostname's request was found verified.
+func edgeProof(ctx context.Context, env *Env) (failures []string, proven bool) {
 	if env.Edge == nil {
 		env.info("proof through the edge not run (no edge check configured)", "check", "edge")
-		return nil
+		return nil, false
 	}
 	r := env.Rollout
 	hosts := r.Inputs.Hostnames
@@ -128,7 +130,7 @@ func edgeProof(ctx context.Context, env *Env) []string {
 	}
 	logPath := r.evidenceLog()
 	_, statErr := os.Stat(logPath)
-	var failures []string
+	proven = true
 	for _, h := range hosts {
 		res, err := env.Edge.CheckEdge(ctx, h)
 		if err == nil && (res.Status < 200 || res.Status > 399) {
@@ -154,11 +156,12 @@ func edgeProof(ctx context.Context, env *Env) []string {
 			continue
 		}
 		kv := []string{"check", "edge", "hostname", h, "cf_ray", res.Ray, "status", strconv.Itoa(res.Status), "verified", strconv.FormatBool(res.Verified)}
+		proven = proven && res.Verified
 		if res.Verified {
 			env.info(fmt.Sprintf("edge %s: HTTP %d, cf-ray %s found in the origin's log with a verified client certificate (%s)", h, res.Status, res.Ray, res.Detail), kv...)
 			continue
 		}
 		env.warn(fmt.Sprintf("edge %s: HTTP %d, cf-ray %s; the origin's log %s is not readable here (%v), so whether it verified the certificate is unproven", h, res.Status, res.Ray, logPath, errors.Unwrap(statErr)), kv...)
 	}
-	return failures
+	return failures, proven && len(failures) == 0
 }

@@ -51,7 +51,7 @@ aop1 time=2026-11-29T01:00:01Z sni=a.example.test host=a.example.test status=200
 			r := &Rollout{ID: "r", Inputs: Inputs{Zone: "example.test", Hostnames: []string{"a.example.test"}, Server: "nginx"}}
 			r.Inputs.Origin.AccessLog = c.log
 			env := &Env{Rollout: r, Edge: c.edge, Emit: func(e Event) { events = append(events, e) }}
-			failures := edgeProof(context.Background(), env)
+			failures, _ := edgeProof(context.Background(), env)
 			got := strings.Join(failures, "; ")
 			if c.wants == "" && len(failures) > 0 || c.wants != "" && !strings.Contains(got, c.wants) {
 				t.Fatalf("failures %q, want %q", got, c.wants)

@@ -15,6 +15,10 @@ import (
 // to the soft phase when the operator asked for that.
 type enforceStep struct{}
 
+// OutcomeEnforcedEdge is the end of a rollout whose requests through
+// Cloudflare's edge were found in the origin's log, verified.
+const OutcomeEnforcedEdge = "enforced, verified through the edge"
+
 func (enforceStep) Name() StepName { return StepEnforce }
 
 func (enforceStep) Run(ctx context.Context, env *Env) error {
@@ -27,9 +31,13 @@ func (enforceStep) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	failures := matrix(ctx, env, probe.Enforce)
-	failures = append(failures, edgeProof(ctx, env)...)
+	edge, proven := edgeProof(ctx, env)
+	failures = append(failures, edge...)
 	if len(failures) == 0 {
 		r.Outcome = "enforced, verified"
+		if proven {
+			r.Outcome = OutcomeEnforcedEdge
+		}
 		env.info("enforce phase verified")
 		return nil
 	}

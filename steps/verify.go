@@ -27,7 +27,8 @@ func (verifyStep) Run(ctx context.Context, env *Env) error {
 	var failures []string
 	failures = append(failures, matrix(ctx, env, probe.Soft)...)
 	failures = append(failures, apiStatuses(ctx, env)...)
-	failures = append(failures, edgeProof(ctx, env)...)
+	edge, _ := edgeProof(ctx, env)
+	failures = append(failures, edge...)
 	if len(failures) > 0 {
 		return fail(fmt.Errorf("verification failed: %s", strings.Join(failures, "; ")), "fix what failed (the origin config, or wait for Cloudflare) and resume; nothing was enforced")
 	}

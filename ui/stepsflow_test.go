@@ -191,7 +191,7 @@ func TestStepsFlowModesStartToDone(t *testing.T) {
 				t.Fatal(fm.Err())
 			}
 			r := l.rollout(t)
-			if r.Outcome != "enforced, verified" || !r.Finished() || string(r.Inputs.Mode) != mode {
+			if r.Outcome != steps.OutcomeEnforcedEdge || !r.Finished() || string(r.Inputs.Mode) != mode {
 				t.Fatalf("rollout %s mode %s: %q, steps %+v", r.ID, r.Inputs.Mode, r.Outcome, r.Steps)
 			}
 			proofs := 0
@@ -302,7 +302,7 @@ func TestStepsFlowCtrlCThenResumeThere(t *testing.T) {
 		t.Fatal(fm.Err())
 	}
 	r := l.rollout(t)
-	if r.Outcome != "enforced, verified" || !r.Finished() || l.sim.Uploads(simZone) != 1 {
+	if r.Outcome != steps.OutcomeEnforcedEdge || !r.Finished() || l.sim.Uploads(simZone) != 1 {
 		t.Fatalf("outcome %q, uploads %d, steps %+v", r.Outcome, l.sim.Uploads(simZone), r.Steps)
 	}
 }
@@ -328,7 +328,7 @@ func TestStepsFlowAccessibleToDone(t *testing.T) {
 	}
 	wantLines(t, out.String(), "Step 1 of 9: Connect", "✓ Connect done", "found in the origin's log with a verified client certificate",
 		"✓ Authenticated Origin Pulls is set up for "+simZone)
-	if r := l.rollout(t); r.Outcome != "enforced, verified" || strings.Contains(out.String(), l.sim.Token()) {
+	if r := l.rollout(t); r.Outcome != steps.OutcomeEnforcedEdge || strings.Contains(out.String(), l.sim.Token()) {
 		t.Fatalf("outcome %q (or the token was printed)\n%s", r.Outcome, out.String())
 	}
 }

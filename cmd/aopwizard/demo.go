@@ -97,7 +97,7 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 	case runErr != nil:
 		return errors.Join(rolloutErr(runErr), closeErr)
 	}
-	fmt.Fprintf(errw, "\nDemo %s (%s mode, %s origin): %s through the edge.\n", r.ID, mode, origin, r.Outcome)
+	fmt.Fprintf(errw, "\nDemo %s (%s mode, %s origin): %s.\n", r.ID, mode, origin, r.Outcome)
 	fmt.Fprintln(errw, demo.Banner)
 	if f.keep {
 		fmt.Fprintf(errw, "Kept the demo's files in %s (report: %s).\n", w.Dir, r.Report)

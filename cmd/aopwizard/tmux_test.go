@@ -289,7 +289,7 @@ func TestTmuxWizardCtrlCThenResume(t *testing.T) {
 		t.Fatalf("the resumed wizard exited %d; the screen shows:\n%s", rc, s.screen())
 	}
 	list, err := steps.Store{Dir: stateDir}.List()
-	if err != nil || len(list) != 1 || list[0].Rollout == nil || list[0].Rollout.Outcome != "enforced, verified" {
+	if err != nil || len(list) != 1 || list[0].Rollout == nil || list[0].Rollout.Outcome != steps.OutcomeEnforcedEdge {
 		t.Fatalf("rollouts %+v (%v)", list, err)
 	}
 }

@@ -272,7 +272,7 @@ func (w *World) NewRollout(in steps.Inputs, emit func(steps.Event)) (*steps.Hand
 }
 
 // Run is the headless demo: the whole rollout with Inputs, enforce
-// included, to "enforced, verified". It returns the rollout as it ended.
+// included, to "enforced, verified through the edge". It returns the rollout as it ended.
 // A cancelled ctx stops it with a *steps.Interrupted.
 func (w *World) Run(ctx context.Context, emit func(steps.Event)) (*steps.Rollout, error) {
 	h, env, err := w.NewRollout(w.Inputs(), emit)

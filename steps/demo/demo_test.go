@@ -36,7 +36,7 @@ func TestStartNewRolloutClose(t *testing.T) {
 	}
 	out, err := (&steps.Machine{Env: env, Saver: h}).Run(context.Background())
 	h.Close()
-	if err != nil || !out.Finished || h.R.Outcome != "enforced, verified" {
+	if err != nil || !out.Finished || h.R.Outcome != steps.OutcomeEnforcedEdge {
 		t.Fatalf("outcome %+v %q: %v\n%s", out, h.R.Outcome, err, strings.Join(msgs, "\n"))
 	}
 	if n := w.Sim.Sim.Uploads(Zone); n != 1 {
