@@ -175,6 +175,8 @@ func (f *fakeFlow) RunStep(ctx context.Context, step string, emit func(Event)) (
 		s.Cert.ID, s.Cert.Status = "cert-123", "active"
 	case StepOrigin:
 		emit(Event{Step: step, Message: "nginx -t", Fields: map[string]string{"output": "nginx: configuration file test is successful"}})
+	case StepAlerts:
+		emit(Event{Step: step, Status: "info", Message: "expiry notifications go to " + s.Inputs.AlertsEmail})
 	case StepVerify, StepEnforce:
 		s.Matrix = nil
 		for _, c := range []struct {

@@ -211,6 +211,18 @@ func (r *runner) view(label string) string {
 	return b.String()
 }
 
+// said is what the step reported (its info and warning lines, not its
+// start and end), newest last, for a screen to show once it is done.
+func (r *runner) said() []string {
+	var out []string
+	for _, ev := range r.events {
+		if ev.Status == "info" || ev.Status == "warning" {
+			out = append(out, ev.Message)
+		}
+	}
+	return out
+}
+
 // lastMessage is the newest progress line, "" before any.
 func (r *runner) lastMessage() string {
 	if len(r.events) == 0 {

@@ -30,6 +30,9 @@ func (s *actionScreen) View() string {
 		b.WriteString(s.run.view("running"))
 	case s.done:
 		b.WriteString(st.OK.Render("✓ done") + "\n")
+		for _, l := range s.run.said() {
+			b.WriteString(st.Subtle.Render("· ") + l + "\n")
+		}
 	case s.step == StepAlerts:
 		b.WriteString("Create a notification policy that emails " + s.c.sum.Inputs.AlertsEmail + "\nbefore the client certificate expires.\n\n")
 		b.WriteString("Press " + st.Key.Render("enter") + " to create it.\n")

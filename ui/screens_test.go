@@ -338,6 +338,8 @@ func TestAlertsScreen(t *testing.T) {
 	if len(f.ran) != 1 || f.ran[0] != StepAlerts {
 		t.Fatalf("ran %v", f.ran)
 	}
+	// Done, it says what the step did, not only that it is done.
+	wantIn(t, m, "✓ done", "· expiry notifications go to ops@example.com")
 }
 
 func TestHelpToggleAndTyping(t *testing.T) {
