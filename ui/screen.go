@@ -87,9 +87,10 @@ func (s *stepScreen) phaseKeys(idle, done []key.Binding) []key.Binding {
 type formScreen struct {
 	stepScreen
 	form *huh.Form
-	// above is how many lines the screen draws over the form, so the form
-	// gets the rest of the height and keeps its focused field in it.
-	above int
+	// head is what the screen draws over the form (its title, ending in an
+	// empty line): the form gets the rest of the height, as wrapped at the
+	// screen's width, and keeps its focused field in it.
+	head func() string
 	// selects are the form's selects: huh only ever shrinks a field to the
 	// form's height, so they are let grow again before each resize.
 	selects []*selectField
@@ -108,7 +109,7 @@ func (s *formScreen) Busy() (bool, bool) { return s.run.running, false }
 // only while no width was ever set).
 func (s *formScreen) SetSize(w, h int) {
 	s.frame.SetSize(w, h)
-	s.form = sizeForm(s.form, s.selects, w, h-s.above)
+	s.form = sizeForm(s.form, s.selects, w, h-wrappedHeight(s.head(), w))
 }
 
 // sizeForm fits f to w×h: huh scrolls the group to its focused field, and
@@ -138,3 +139,8 @@ func (s *formScreen) fill(msg tea.Msg, submit func() (Inputs, Secrets)) tea.Cmd 
 
 // next asks the root for the screen of the rollout's current step.
 func next() tea.Msg { return nextMsg{} }
+
+// titleHead is a form screen's head that is its title alone.
+func titleHead(st *Styles, title string) func() string {
+	return func() string { return st.Title.Render(title) + "\n\n" }
+}

@@ -36,7 +36,7 @@ func newCertificate(c *common) *certificateScreen {
 	if a.source == "" || a.source == CertCloudflare {
 		a.source = CertGenerate
 	}
-	s := &certificateScreen{formScreen: formScreen{stepScreen: newStepScreen(c, StepCertificate), above: 2}, ans: a, global: in.Mode == ModeGlobal}
+	s := &certificateScreen{formScreen: formScreen{stepScreen: newStepScreen(c, StepCertificate), head: titleHead(c.st, "Client certificate")}, ans: a, global: in.Mode == ModeGlobal}
 	required := func(what string) func(string) error {
 		return func(v string) error {
 			if strings.TrimSpace(v) == "" {
@@ -134,7 +134,7 @@ func (s *certificateScreen) submit() (Inputs, Secrets) {
 func (s *certificateScreen) View() string {
 	st := s.c.st
 	var b strings.Builder
-	b.WriteString(st.Title.Render("Client certificate") + "\n\n")
+	b.WriteString(s.head())
 	switch {
 	case s.run.running:
 		label := "preparing the certificate"

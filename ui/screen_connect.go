@@ -61,9 +61,12 @@ func newConnect(c *common) *connectScreen {
 	}).Note(s.zonesNote)
 	fields = append(fields, s.zoneField)
 	s.form = newForm(huh.NewGroup(fields...))
-	s.above = 2
-	if s.tokenLine() != "" {
-		s.above = 3
+	s.head = func() string {
+		h := c.st.Title.Render("Connect to Cloudflare") + "\n"
+		if s.tokenLine() != "" {
+			h += c.st.Subtle.Render(s.tokenLine()) + "\n"
+		}
+		return h + "\n"
 	}
 	return s
 }
@@ -200,11 +203,7 @@ func (s *connectScreen) inputs() Inputs {
 func (s *connectScreen) View() string {
 	st := s.c.st
 	var b strings.Builder
-	b.WriteString(st.Title.Render("Connect to Cloudflare") + "\n")
-	if s.tokenLine() != "" {
-		b.WriteString(st.Subtle.Render(s.tokenLine()) + "\n")
-	}
-	b.WriteString("\n")
+	b.WriteString(s.head())
 	switch {
 	case s.run.running:
 		b.WriteString(s.run.view("checking the token and zone " + s.ans.zone))

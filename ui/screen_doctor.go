@@ -76,7 +76,7 @@ func (s *doctorScreen) newForm() {
 			}),
 		newInput(s.c.st).Title("Origins to probe (optional)").Placeholder("203.0.113.10 198.51.100.7:8443").
 			Description("Addresses separated by spaces or commas; empty checks Cloudflare only.").Value(&s.ans.origins))
-	s.form = sizeForm(newForm(huh.NewGroup(fields...)), nil, max(s.w, 10), s.h-2)
+	s.form = sizeForm(newForm(huh.NewGroup(fields...)), nil, max(s.w, 10), s.h-wrappedHeight(s.intro(), s.w))
 }
 
 func (s *doctorScreen) Init() tea.Cmd { return s.form.Init() }
@@ -91,7 +91,7 @@ func (s *doctorScreen) Busy() (bool, bool) { return s.running, false }
 
 func (s *doctorScreen) SetSize(w, h int) {
 	s.frame.SetSize(w, h)
-	s.form = sizeForm(s.form, nil, w, h-2)
+	s.form = sizeForm(s.form, nil, w, h-wrappedHeight(s.intro(), w))
 }
 
 func (s *doctorScreen) Status() string {
@@ -247,5 +247,10 @@ func (s *doctorScreen) View() string {
 		lines := s.wrapped()
 		return strings.Join(lines[min(s.offset, len(lines)):], "\n")
 	}
-	return st.Subtle.Render("Checks any zone, set up by aopwizard or not; changes nothing.") + "\n\n" + s.form.View()
+	return s.intro() + s.form.View()
+}
+
+// intro is the line over the doctor's form.
+func (s *doctorScreen) intro() string {
+	return s.c.st.Subtle.Render("Checks any zone, set up by aopwizard or not; changes nothing.") + "\n\n"
 }

@@ -49,7 +49,7 @@ func newPlan(c *common) *planScreen {
 	if a.server == "" {
 		a.server = string(render.Nginx)
 	}
-	s := &planScreen{formScreen: formScreen{stepScreen: newStepScreen(c, StepPlan), above: 2}, ans: a}
+	s := &planScreen{formScreen: formScreen{stepScreen: newStepScreen(c, StepPlan), head: titleHead(c.st, "Plan the rollout")}, ans: a}
 	zone := in.Zone
 	var servers []huh.Option[string]
 	for _, sv := range []render.Server{render.Nginx, render.Apache, render.HAProxy, render.Caddy, render.Traefik, render.Envoy, render.IngressNginx, render.Builtin} {
@@ -187,7 +187,7 @@ func (s *planScreen) submit() (Inputs, Secrets) {
 func (s *planScreen) View() string {
 	st := s.c.st
 	var b strings.Builder
-	b.WriteString(st.Title.Render("Plan the rollout") + "\n\n")
+	b.WriteString(s.head())
 	switch {
 	case s.run.running:
 		b.WriteString(s.run.view("working out what will change"))

@@ -588,6 +588,12 @@ func TestSmallTerminalShowsTheFocusedField(t *testing.T) {
 	typeText(t, m, "exa")
 	wantIn(t, m, "┃ Zone", "┃ > exa")
 	checkFits(t, m, 40, 12)
+	// The demo's line about its token wraps at 40 columns: the form still
+	// fits under it.
+	m = newTestModel(t, newFakeFlow(), Options{Demo: true, Token: "sim-token"}, 40, 12)
+	keys(t, m, "enter")
+	wantIn(t, m, "Using the simulated", "┃ Zone", "┃ > e.g. example.com")
+	wantNotIn(t, m, "pgup/pgdn scroll")
 
 	m = atStep(t, newFakeFlow(), ModeZone, StepPlan, 120, 40)
 	drive(t, m, tea.WindowSizeMsg{Width: 40, Height: 12})
