@@ -10,6 +10,7 @@ import (
 
 	"github.com/aopwizard/aopwizard/cfapi"
 	"github.com/aopwizard/aopwizard/origin/cfca"
+	"github.com/aopwizard/aopwizard/origin/inplace"
 	"github.com/aopwizard/aopwizard/origin/render"
 	"github.com/aopwizard/aopwizard/origin/server"
 	"github.com/aopwizard/aopwizard/pki"
@@ -106,6 +107,44 @@ func PlanSummary(r *Rollout) string {
 		return ""
 	}
 	return summary(r)
+}
+
+// OriginView is the origin change the rollout will make, before it does:
+// where it goes and what changes.
+type OriginView struct {
+	// Target is where the config goes on a server aopwizard edits
+	// (empty for the rendered files of a manual config), and Why says why.
+	Target inplace.Target
+	Why    string
+	// Files are the files changed; Diff is their change, as unified diffs.
+	Files []string
+	Diff  string
+	// Commands test and reload the server.
+	Commands []string
+}
+
+// Previewer is an origin applier that can show its change before making
+// it (ServerOrigin).
+type Previewer interface {
+	Preview(ctx context.Context, spec render.Spec) (OriginView, error)
+}
+
+// PreviewOrigin is the soft phase's change on the origin as the origin
+// step would make it: on a server aopwizard edits, the diff at the target
+// it would choose (an existing site is edited in place, which a rendered
+// block of aopwizard's would not show); otherwise nil, and OriginPreview's
+// rendered files are what the operator writes.
+func PreviewOrigin(ctx context.Context, env *Env) (*OriginView, error) {
+	r := env.Rollout
+	p, ok := env.Origin.(Previewer)
+	if !ok || r.Inputs.OriginConfig != OriginApply || len(r.Certificates) == 0 {
+		return nil, nil
+	}
+	v, err := p.Preview(ctx, r.spec(render.Soft))
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
 }
 
 // OriginPreview is the soft phase's origin configuration for review: the

@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"context"
 	"crypto/tls"
 	"io"
 	"net/http"
@@ -260,4 +261,31 @@ func (l *lab) startNginx(in *Inputs, dir, listen, srvCert, srvKey string, site [
 	off := false
 	in.Origin.Systemd = &off
 	return run, fragment
+}
+
+// TestPreviewOriginShowsTheInPlaceEdit: before the origin step, the
+// preview of a rollout whose hostnames the operator's nginx site serves is
+// the diff of that site's file (where the rendered block of aopwizard's
+// could not even be made: no certificate was given), and writes nothing.
+func TestPreviewOriginShowsTheInPlaceEdit(t *testing.T) {
+	servertest.RequireServer(t, render.Nginx)
+	l := newLab(t, cfsim.Options{})
+	in := l.inputs(ModeZone, "a.example.test", "b.example.test")
+	_, fragment, site := l.operatorSite(&in)
+	r := NewRollout("preview-1", in, time.Now().UTC())
+	r.Certificates = planCerts(&r.Inputs)
+	r.Certificates[0].CAFile = l.pki.Path(pkitest.CAAFile)
+	v, err := PreviewOrigin(context.Background(), l.env(r, Secrets{}))
+	if err != nil || v == nil {
+		t.Fatalf("preview: %+v, %v", v, err)
+	}
+	if v.Target != "existing" || !slices.Contains(v.Files, fragment) || !strings.Contains(v.Diff, "+    ssl_verify_client optional_no_ca;") {
+		t.Fatalf("preview target %q files %v:\n%s", v.Target, v.Files, v.Diff)
+	}
+	if got, _ := os.ReadFile(fragment); string(got) != string(site) {
+		t.Fatalf("the preview wrote the site:\n%s", got)
+	}
+	if r.Inputs.Origin.Target != "" {
+		t.Fatalf("the preview recorded target %q", r.Inputs.Origin.Target)
+	}
 }

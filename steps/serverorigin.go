@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 
 	"github.com/aopwizard/aopwizard/origin/apply"
 	"github.com/aopwizard/aopwizard/origin/inplace"
@@ -127,6 +128,48 @@ func (s *ServerOrigin) ChooseTarget(ctx context.Context, spec render.Spec) (inpl
 		return inplace.Choice{Target: inplace.Managed, Why: string(s.Driver.Kind) + " has no existing sites to edit: writing aopwizard's own block"}, nil
 	}
 	return inplace.ChooseTarget(ctx, s.Runner, s.Driver, spec.ID, specHostnames(spec), spec.ServerCertFile != "")
+}
+
+// Preview implements Previewer: the target the origin step would choose
+// (the recorded one when there is one), and the change of spec there as a
+// diff of each file, computed without writing anything.
+func (s *ServerOrigin) Preview(ctx context.Context, spec render.Spec) (OriginView, error) {
+	v := OriginView{Target: s.Target}
+	if v.Target == "" {
+		choice, err := s.ChooseTarget(ctx, spec)
+		if err != nil {
+			return v, err
+		}
+		v.Target, v.Why = choice.Target, choice.Why
+	}
+	saved := s.Target
+	s.Target = v.Target
+	defer func() { s.Target = saved }()
+	changes, _, err := s.plan(ctx, spec)
+	if err != nil {
+		return v, err
+	}
+	for _, c := range changes {
+		v.Files = append(v.Files, c.Path)
+	}
+	if v.Diff, err = apply.DryRun(changes); err != nil {
+		return v, err
+	}
+	// The commands as given, else as derived (the reload's may need the
+	// pid file of a server not running yet: then it is left out).
+	test, reload := s.Driver.TestCmd, s.Driver.ReloadCmd
+	if test == "" {
+		test = strings.Join(s.Driver.TestArgv(), " ")
+	}
+	if argv, err := s.Driver.ReloadArgv(); reload == "" && err == nil {
+		reload = strings.Join(argv, " ")
+	}
+	for _, c := range []string{test, reload} {
+		if c != "" {
+			v.Commands = append(v.Commands, c)
+		}
+	}
+	return v, nil
 }
 
 // UseTarget sets where Apply and Current put the config.

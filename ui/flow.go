@@ -185,11 +185,25 @@ type Cert struct {
 // OriginPlan is the origin configuration the wizard writes or shows.
 type OriginPlan struct {
 	Server string
-	// Path is the file the configuration goes to.
-	Path   string
+	// Path is the file the configuration goes to (the files it changes,
+	// for a diff).
+	Path string
+	// Where says where the change goes and why (a diff's target).
+	Where  string
 	Config string
+	// Diff is set when Config is the change as unified diffs, not the
+	// files to write.
+	Diff bool
 	// Commands are the commands apply runs (test, reload).
 	Commands []string
+}
+
+// OriginPreviewer is optional: a Flow that works out the origin change as
+// the origin step will make it (for nginx, Apache and HAProxy, the
+// operator's own site edited in place) gives the origin screen that diff
+// instead of the rendered files. nil: the summary's files stand.
+type OriginPreviewer interface {
+	PreviewOrigin(ctx context.Context) (*OriginPlan, error)
 }
 
 // Check is one cell of the verification matrix.

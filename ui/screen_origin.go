@@ -16,12 +16,65 @@ type originScreen struct {
 	stepScreen
 	vp   viewport.Model
 	mode string
+	// plan is what the screen shows: the summary's rendered files, until
+	// the flow's preview of the change on the server arrives (previewing).
+	plan       OriginPlan
+	previewing bool
+	previewErr error
+}
+
+// originPreviewMsg is the flow's preview of the origin change.
+type originPreviewMsg struct {
+	plan *OriginPlan
+	err  error
 }
 
 func newOrigin(c *common) *originScreen {
-	s := &originScreen{stepScreen: newStepScreen(c, StepOrigin), vp: viewport.New()}
-	s.vp.SetContent(c.sum.Origin.Config)
+	s := &originScreen{stepScreen: newStepScreen(c, StepOrigin), vp: viewport.New(), plan: c.sum.Origin}
+	// While the preview is on its way the rendered files may not be what
+	// happens (an existing site is edited in place): nothing is shown yet.
+	if _, s.previewing = c.flow.(OriginPreviewer); !s.previewing {
+		s.setPlan(s.plan)
+	}
 	return s
+}
+
+// Init asks the flow for the change as the origin step will make it: it
+// reads the server's config, so it runs in a command.
+func (s *originScreen) Init() tea.Cmd {
+	p, ok := s.c.flow.(OriginPreviewer)
+	if !ok {
+		return nil
+	}
+	ctx := s.c.ctx
+	return func() tea.Msg {
+		plan, err := p.PreviewOrigin(ctx)
+		return originPreviewMsg{plan: plan, err: err}
+	}
+}
+
+func (s *originScreen) setPlan(p OriginPlan) {
+	s.plan = p
+	s.vp.SetContent(diffView(s.c.st, p))
+}
+
+// diffView marks a diff's added and removed lines, in glyph and colour.
+func diffView(st *Styles, p OriginPlan) string {
+	if !p.Diff {
+		return p.Config
+	}
+	lines := strings.Split(p.Config, "\n")
+	for i, l := range lines {
+		switch {
+		case strings.HasPrefix(l, "+++"), strings.HasPrefix(l, "---"):
+			lines[i] = st.Subtle.Render(l)
+		case strings.HasPrefix(l, "+"):
+			lines[i] = st.OK.Render(l)
+		case strings.HasPrefix(l, "-"):
+			lines[i] = st.Fail.Render(l)
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // Busy: applying edits the server's files and reloads it, which must not
@@ -76,6 +129,19 @@ func (s *originScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 	// last check): the viewport takes what they leave, before and after.
 	s.fitViewport()
 	defer s.fitViewport()
+	if p, ok := msg.(originPreviewMsg); ok {
+		s.previewing = false
+		switch {
+		case p.err != nil:
+			s.previewErr = p.err
+			s.setPlan(s.c.sum.Origin)
+		case p.plan != nil:
+			s.setPlan(*p.plan)
+		default:
+			s.setPlan(s.c.sum.Origin)
+		}
+		return s, nil
+	}
 	if _, ok := msg.(tea.KeyPressMsg); ok && s.waiting() {
 		var cmd tea.Cmd
 		s.vp, cmd = s.vp.Update(msg)
@@ -111,10 +177,23 @@ func (s *originScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 // in the current phase.
 func (s *originScreen) chrome() (above, below string) {
 	st := s.c.st
-	o := s.c.sum.Origin
+	o := s.plan
 	var a, b strings.Builder
 	a.WriteString(st.Title.Render("Configure the origin (soft phase)") + "\n")
-	fmt.Fprintf(&a, "%s config for %s\n", orDash(o.Server), st.Accent.Render(orDash(o.Path)))
+	switch {
+	case s.previewing:
+		fmt.Fprintf(&a, "%s: %s\n", orDash(o.Server), st.Subtle.Render("reading the server's configuration…"))
+	case o.Diff:
+		fmt.Fprintf(&a, "%s: changes %s\n", orDash(o.Server), st.Accent.Render(orDash(o.Path)))
+		if o.Where != "" {
+			a.WriteString(st.Subtle.Render(o.Where) + "\n")
+		}
+	default:
+		fmt.Fprintf(&a, "%s config for %s\n", orDash(o.Server), st.Accent.Render(orDash(o.Path)))
+	}
+	if s.previewErr != nil {
+		a.WriteString(st.Warn.Render("! ") + "could not work out the change on this server: " + s.previewErr.Error() + "\n")
+	}
 	a.WriteString(st.Subtle.Render("Asks for Cloudflare's certificate, still serves clients without one.") + "\n\n")
 	switch {
 	case s.waiting():
@@ -137,7 +216,7 @@ func (s *originScreen) chrome() (above, below string) {
 
 func (s *originScreen) View() string {
 	st := s.c.st
-	o := s.c.sum.Origin
+	o := s.plan
 	above, below := s.chrome()
 	if !s.waiting() && (s.run.running || s.done) {
 		var b strings.Builder

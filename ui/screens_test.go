@@ -679,3 +679,42 @@ func TestMatrixFitsItsWidth(t *testing.T) {
 		}
 	}
 }
+
+// previewFlow is a flow that previews the origin change as a diff.
+type previewFlow struct {
+	*fakeFlow
+	err error
+}
+
+func (p *previewFlow) PreviewOrigin(context.Context) (*OriginPlan, error) {
+	if p.err != nil {
+		return nil, p.err
+	}
+	return &OriginPlan{Server: "nginx", Path: "/etc/nginx/sites-enabled/shop", Diff: true,
+		Where:  "the site's own TLS blocks serve www.example.com: adding verification to them in place",
+		Config: "--- /etc/nginx/sites-enabled/shop\n+++ /etc/nginx/sites-enabled/shop\n@@ -3,3 +3,5 @@\n     ssl_certificate_key /etc/ssl/shop.key;\n+    ssl_verify_client optional_no_ca;\n }\n"}, nil
+}
+
+// TestOriginScreenShowsThePreview: with a flow that works out the change
+// on the server, the origin screen shows where it goes and the diff (an
+// existing site edited in place), not the rendered block; a preview that
+// fails is said, and the rendered files stand.
+func TestOriginScreenShowsThePreview(t *testing.T) {
+	f := &previewFlow{fakeFlow: newFakeFlow()}
+	atStep(t, f.fakeFlow, ModeZone, StepOrigin, 100, 30) // the rollout, up to the origin
+	show := func() *Model {
+		m := newTestModel(t, f, Options{Token: "env-token"}, 100, 30)
+		*m.c.sum = f.snapshot()
+		init := m.show(m.screenFor(StepOrigin))
+		wantIn(t, m, "nginx: reading the server's configuration…")
+		drive(t, m, cmdMsgs(m, init)...)
+		return m
+	}
+	m := show()
+	wantIn(t, m, "nginx: changes /etc/nginx/sites-enabled/shop", "adding verification to", "+    ssl_verify_client optional_no_ca;")
+	wantNotIn(t, m, "reading the server's configuration", "ssl_client_certificate /etc/nginx/aop/zone-ca.pem;")
+
+	f.err = errors.New("nginx -T failed")
+	m = show()
+	wantIn(t, m, "could not work out the change on this server: nginx -T failed", "ssl_client_certificate /etc/nginx/aop/zone-ca.pem;")
+}

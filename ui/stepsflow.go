@@ -459,3 +459,25 @@ func lastChecks(events []steps.Event) (matrix []Check, evidence, impact []string
 	}
 	return matrix, append(enabled, checked...), impact
 }
+
+// PreviewOrigin implements OriginPreviewer: the soft phase's change on a
+// server aopwizard edits, as the origin step will make it (the operator's
+// site edited in place, or aopwizard's own block), as a diff; nil for a
+// manual config, whose rendered files the summary already holds.
+func (f *StepsFlow) PreviewOrigin(ctx context.Context) (*OriginPlan, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.h == nil {
+		return nil, nil
+	}
+	r := f.h.R
+	env, err := f.env(ctx, r, nil)
+	if err != nil {
+		return nil, err
+	}
+	v, err := steps.PreviewOrigin(ctx, env)
+	if v == nil || err != nil {
+		return nil, err
+	}
+	return &OriginPlan{Server: r.Inputs.Server, Path: strings.Join(v.Files, ", "), Where: v.Why, Config: v.Diff, Commands: v.Commands, Diff: true}, nil
+}
