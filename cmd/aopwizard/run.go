@@ -125,7 +125,7 @@ func newRunCmd() *cobra.Command {
 	fl.BoolVar(&f.in.Enforce, "enforce", false, "go on to the enforce phase after a passing verify")
 	fl.BoolVar(&f.in.AutoRevert, "auto-revert", false, "return the origin to the soft phase when enforcing fails its checks")
 	fl.StringVar(&f.in.AlertsEmail, "alerts-email", "", "add Cloudflare's certificate expiry notification for this address")
-	fl.StringVar(&f.setSSL, "set-ssl-mode", "", "consent to switch an Off/Flexible zone's SSL/TLS mode to Full (strict); the only value is strict")
+	fl.StringVar(&f.setSSL, "set-ssl-mode", "", "consent to switch the zone's SSL/TLS mode to Full (strict): required under Off or Flexible, recommended under Full; the only value is strict")
 	fl.StringVar(&f.in.Origin.Target, "target", "", "where the origin config goes: existing (add AOP to the site that serves the hostnames, in place) or managed (aopwizard's own server block, needs --cert and --key); default existing when the server has such a site")
 	fl.BoolVar(&f.in.LegacyZoneToggle, "legacy-zone-toggle", false, "hostname mode: also turn the zone's AOP toggle (tls_client_auth) on, as Cloudflare's older docs said; not needed today")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "connect (read-only) and print what would change, then stop")

@@ -262,6 +262,24 @@ func TestRunDryRun(t *testing.T) {
 	}
 }
 
+// SSL mode Full lets the rollout go on with a warning; --set-ssl-mode
+// strict switches it to Full (strict), and rollback puts Full back.
+func TestRunSSLModeFullSwitchedWithConsent(t *testing.T) {
+	l := newRunLab(t, cfsim.Options{SSLMode: "full"})
+	runCLI(t, append(l.args("zone"), "--set-ssl-mode", "strict")...).expect(t, 0, "from full to Full (strict)")
+	if got := l.sim.SSLMode(runZone); got != "strict" {
+		t.Fatalf("ssl mode %s after run --set-ssl-mode strict", got)
+	}
+	ids := l.rolloutIDs(t)
+	if len(ids) != 1 {
+		t.Fatalf("rollouts %v", ids)
+	}
+	runCLI(t, "rollback", ids[0], "--state-dir", l.stateDir, "--yes").expect(t, 0, "rolled back")
+	if got := l.sim.SSLMode(runZone); got != "full" {
+		t.Fatalf("ssl mode %s after rollback, want full", got)
+	}
+}
+
 // SSL mode Flexible blocks with the fix explained (exit 2) unless consent.
 func TestRunSSLModePreflight(t *testing.T) {
 	l := newRunLab(t, cfsim.Options{SSLMode: "flexible"})
