@@ -92,8 +92,7 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 	var in *steps.Interrupted
 	switch {
 	case errors.As(runErr, &in):
-		// Nothing to resume: the demo's world ended with this process.
-		return errors.Join(fmt.Errorf("demo interrupted during %s; the simulator and the origin are stopped%s: %w", in.Step, keptWhere(w), in.Err), closeErr)
+		return errors.Join(&demoInterrupted{step: in.Step, w: w, err: in.Err}, closeErr)
 	case runErr != nil:
 		return errors.Join(rolloutErr(runErr), closeErr)
 	}
@@ -141,6 +140,8 @@ func interactiveDemo(cmd *cobra.Command, w *demo.World, tty *os.File) (*steps.Ro
 	switch {
 	case r == nil && err == nil:
 		return nil, errors.New("the wizard ended before the demo's rollout began")
+	case r == nil && errors.Is(err, ui.ErrInterrupted):
+		return nil, &steps.Interrupted{Err: err}
 	case r == nil:
 		return nil, err
 	case errors.Is(err, ui.ErrInterrupted):
@@ -151,10 +152,27 @@ func interactiveDemo(cmd *cobra.Command, w *demo.World, tty *os.File) (*steps.Ro
 	return r, err
 }
 
-// keptWhere says where the demo's files are when --keep kept them.
-func keptWhere(w *demo.World) string {
-	if w.Keep {
-		return "; its files are kept in " + w.Dir
-	}
-	return " and its files removed"
+// demoInterrupted is a demo stopped by Ctrl-C. Unlike a real rollout it
+// cannot be resumed: its Cloudflare was simulated in the process that
+// ended, so the message says to start again rather than to resume (the
+// interruption's own words, ui.ErrInterrupted's, say to resume). It
+// unwraps to the interruption: exit 130.
+type demoInterrupted struct {
+	step steps.StepName
+	w    *demo.World
+	err  error
 }
+
+func (e *demoInterrupted) Error() string {
+	msg := "demo interrupted"
+	if e.step != "" {
+		msg += " during " + string(e.step)
+	}
+	msg += ": the demo's simulated Cloudflare lived only in this process, so there is nothing to resume; aopwizard demo starts a new demo"
+	if e.w.Keep {
+		return msg + " (this one's files are kept in " + e.w.Dir + ": certificates, configs, logs, state)"
+	}
+	return msg + " (the simulator and the origin are stopped, the demo's files removed)"
+}
+
+func (e *demoInterrupted) Unwrap() error { return e.err }

@@ -7,8 +7,10 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -84,14 +86,32 @@ func newRunLabWrapped(t *testing.T, opts cfsim.Options, wrap func(http.Handler) 
 	return l
 }
 
+// freeAddr is a free 127.0.0.1 address for an origin that a later process
+// or step binds. Its port is below the kernel's ephemeral range: a port
+// from 127.0.0.1:0 can be handed to any outgoing connection of this machine
+// between the close here and the bind there (seen under load: the builtin
+// origin's reload failed with "address already in use").
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := netListen()
-	if err != nil {
-		t.Fatal(err)
+	lo := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 12000 {
+				lo = n
+			}
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	var err error
+	for range 100 {
+		var ln net.Listener
+		ln, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(10000+rand.IntN(lo-10000))))
+		if err == nil {
+			defer ln.Close()
+			return ln.Addr().String()
+		}
+	}
+	t.Fatalf("no free port below %d: %v", lo, err)
+	return ""
 }
 
 // args is a complete headless run for mode on the builtin origin.
@@ -309,13 +329,6 @@ func TestResumeRefusesCorruptState(t *testing.T) {
 		t.Fatal("the file was changed")
 	}
 	runCLI(t, "resume", "nope", "--non-interactive", "--state-dir", l.stateDir).expect(t, 2, "no such rollout")
-}
-
-func netListen() (interface {
-	Close() error
-	Addr() net.Addr
-}, error) {
-	return net.Listen("tcp", "127.0.0.1:0")
 }
 
 // Ctrl-C: the state is saved, exit 130, and resume finishes.
