@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -306,14 +307,21 @@ func (p progressWriter) Write(b []byte) (int, error) {
 // printer shows events as progress lines on stderr and, with --json, as
 // JSON lines on stdout.
 func printer(cmd *cobra.Command, jsonOut bool) func(steps.Event) {
+	return printerBroken(cmd, jsonOut, nil)
+}
+
+// printerBroken is printer calling broken, once, with the first error
+// writing an event (a closed pipe on stdout or stderr).
+func printerBroken(cmd *cobra.Command, jsonOut bool, broken func(error)) func(steps.Event) {
 	var mu sync.Mutex
 	enc := json.NewEncoder(cmd.OutOrStdout())
 	errw := cmd.ErrOrStderr()
 	return func(ev steps.Event) {
 		mu.Lock()
 		defer mu.Unlock()
+		var werr error
 		if jsonOut {
-			_ = enc.Encode(ev)
+			werr = enc.Encode(ev)
 		}
 		line := ev.Message
 		switch ev.Status {
@@ -326,9 +334,15 @@ func printer(cmd *cobra.Command, jsonOut bool) func(steps.Event) {
 		case steps.StatusRunning:
 			line = "… " + line
 		}
-		fmt.Fprintf(errw, "%-11s %s\n", ev.Step, line)
+		_, err := fmt.Fprintf(errw, "%-11s %s\n", ev.Step, line)
+		werr = cmp.Or(werr, err)
 		if c := ev.Fields["content"]; c != "" {
-			fmt.Fprint(errw, c)
+			_, err = fmt.Fprint(errw, c)
+			werr = cmp.Or(werr, err)
+		}
+		if werr != nil && broken != nil {
+			broken(werr)
+			broken = nil
 		}
 	}
 }
