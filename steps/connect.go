@@ -71,6 +71,17 @@ func (connectStep) Run(ctx context.Context, env *Env) error {
 	return nil
 }
 
+// ConsentSSLStrict records the operator's consent to switch the zone to
+// Full (strict). Given after connect found the zone at Full, where connect
+// only warned, it makes connect run again to switch it (resume with the
+// consent, the wizard's fix on the connect screen).
+func (r *Rollout) ConsentSSLStrict() {
+	r.Inputs.SetSSLStrict = true
+	if st := r.Step(StepConnect); st != nil && st.Status == StatusDone && r.Zone.SSLMode == cfapi.SSLFull && !r.Changes.SSLModeSet {
+		st.Status = StatusPending
+	}
+}
+
 // Check re-verifies the token and the zone: cheap, and a resume needs
 // working credentials anyway.
 func (connectStep) Check(ctx context.Context, env *Env) (bool, error) {

@@ -11,8 +11,9 @@ import (
 
 // TestConnectFullModeSwitchesToStrictWithConsent: under Full, AOP works
 // but Cloudflare does not check the origin's certificate. Without consent
-// connect warns and leaves the mode; with it, connect switches the zone to
-// Full (strict) as for Off and Flexible, and rollback restores Full.
+// connect warns and leaves the mode; with it, given before connect or
+// after, connect switches the zone to Full (strict) as for Off and
+// Flexible, and rollback restores Full.
 func TestConnectFullModeSwitchesToStrictWithConsent(t *testing.T) {
 	for _, consent := range []bool{false, true} {
 		t.Run(map[bool]string{false: "no consent", true: "consent"}[consent], func(t *testing.T) {
@@ -41,6 +42,19 @@ func TestConnectFullModeSwitchesToStrictWithConsent(t *testing.T) {
 			}
 			if got := strings.Contains(l.events.text(), "Full (strict) is recommended"); got != warned {
 				t.Fatalf("warned %v, want %v:\n%s", got, warned, l.events.text())
+			}
+			if !consent {
+				// Consent given later (resume with it, the wizard's fix):
+				// connect runs again and switches.
+				r, err := l.drive(r.ID, func(m *Machine) error {
+					m.Env.Rollout.ConsentSSLStrict()
+					m.StopAfter = StepConnect
+					_, err := m.Run(context.Background())
+					return err
+				})
+				if err != nil || l.sim.SSLMode(testZone) != "strict" || !r.Changes.SSLModeSet || r.Changes.SSLModeBefore != "full" {
+					t.Fatalf("consent after connect: %v, ssl mode %s, changes %+v\n%s", err, l.sim.SSLMode(testZone), r.Changes, l.events.text())
+				}
 			}
 			if _, err := l.rollback(r.ID); err != nil {
 				t.Fatalf("rollback: %v\n%s", err, l.events.text())

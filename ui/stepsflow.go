@@ -219,11 +219,8 @@ func mergeInputs(base steps.Inputs, in Inputs) steps.Inputs {
 // earlier answers, changing them is refused: that rollout is not this one.
 func replan(r *steps.Rollout, before steps.Inputs) error {
 	in := r.Inputs
-	if st := r.Step(steps.StepConnect); in.SetSSLStrict && st != nil && st.Status == steps.StatusDone &&
-		r.Zone.SSLMode == cfapi.SSLFull && !r.Changes.SSLModeSet {
-		// Consent to Full (strict) given after connect found the zone at
-		// Full, where connect only warned: connect runs again to switch.
-		st.Status = steps.StatusPending
+	if in.SetSSLStrict {
+		r.ConsentSSLStrict()
 	}
 	zone := in.Zone != before.Zone
 	plan := zone || in.Mode != before.Mode || !slices.Equal(in.Hostnames, before.Hostnames) ||

@@ -52,7 +52,7 @@ func newResumeCmd() *cobra.Command {
 			switch setSSL {
 			case "":
 			case "strict":
-				r.Inputs.SetSSLStrict = true
+				r.ConsentSSLStrict()
 			default:
 				return usagef("--set-ssl-mode: only \"strict\" can be set; nothing was changed")
 			}

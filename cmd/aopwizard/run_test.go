@@ -283,20 +283,33 @@ func TestRunDryRun(t *testing.T) {
 }
 
 // SSL mode Full lets the rollout go on with a warning; --set-ssl-mode
-// strict switches it to Full (strict), and rollback puts Full back.
+// strict, given to run or later to resume, switches it to Full (strict),
+// and rollback puts Full back.
 func TestRunSSLModeFullSwitchedWithConsent(t *testing.T) {
-	l := newRunLab(t, cfsim.Options{SSLMode: "full"})
-	runCLI(t, append(l.args("zone"), "--set-ssl-mode", "strict")...).expect(t, 0, "from full to Full (strict)")
-	if got := l.sim.SSLMode(runZone); got != "strict" {
-		t.Fatalf("ssl mode %s after run --set-ssl-mode strict", got)
-	}
-	ids := l.rolloutIDs(t)
-	if len(ids) != 1 {
-		t.Fatalf("rollouts %v", ids)
-	}
-	runCLI(t, "rollback", ids[0], "--state-dir", l.stateDir, "--yes").expect(t, 0, "rolled back")
-	if got := l.sim.SSLMode(runZone); got != "full" {
-		t.Fatalf("ssl mode %s after rollback, want full", got)
+	for _, later := range []bool{false, true} {
+		t.Run(map[bool]string{false: "run", true: "resume"}[later], func(t *testing.T) {
+			l := newRunLab(t, cfsim.Options{SSLMode: "full"})
+			if later {
+				runCLI(t, l.args("zone")...).expect(t, 0, "Full (strict) is recommended", "soft, verified")
+				if got := l.sim.SSLMode(runZone); got != "full" {
+					t.Fatalf("ssl mode %s without consent", got)
+				}
+				runCLI(t, "resume", "--non-interactive", "--state-dir", l.stateDir, "--set-ssl-mode", "strict").expect(t, 0, "from full to Full (strict)")
+			} else {
+				runCLI(t, append(l.args("zone"), "--set-ssl-mode", "strict")...).expect(t, 0, "from full to Full (strict)")
+			}
+			if got := l.sim.SSLMode(runZone); got != "strict" {
+				t.Fatalf("ssl mode %s after the consent", got)
+			}
+			ids := l.rolloutIDs(t)
+			if len(ids) != 1 {
+				t.Fatalf("rollouts %v", ids)
+			}
+			runCLI(t, "rollback", ids[0], "--state-dir", l.stateDir, "--yes").expect(t, 0, "rolled back")
+			if got := l.sim.SSLMode(runZone); got != "full" {
+				t.Fatalf("ssl mode %s after rollback, want full", got)
+			}
+		})
 	}
 }
 
