@@ -350,7 +350,7 @@ func TestStepsFlowSSLModeFixedOnConnect(t *testing.T) {
 			waitFor(t, tm, "Connect to Cloudflare")
 			tm.Type(simZone)
 			enter(tm)
-			waitFor(t, tm, "needs a change", tc.fix, "to set it to Full (strict)")
+			waitFor(t, tm, tc.fix, "to set it to Full (strict)")
 			if got := l.sim.SSLMode(simZone); got != tc.mode {
 				t.Fatalf("the SSL/TLS mode changed to %s before consent", got)
 			}
