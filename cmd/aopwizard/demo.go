@@ -201,6 +201,8 @@ func (e *demoInterrupted) Error() string {
 	return msg + ": the demo's simulated Cloudflare lived only in this process, so there is nothing to resume; aopwizard demo starts a new demo" + demoFiles(e.w)
 }
 
+func (e *demoInterrupted) Unwrap() error { return e.err }
+
 // demoFiles says what became of a stopped demo's world and files.
 func demoFiles(w *demo.World) string {
 	if w.Keep {
@@ -208,5 +210,3 @@ func demoFiles(w *demo.World) string {
 	}
 	return " (the simulator and the origin are stopped, the demo's files removed)"
 }
-
-func (e *demoInterrupted) Unwrap() error { return e.err }
