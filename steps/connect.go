@@ -49,10 +49,12 @@ func (connectStep) Run(ctx context.Context, env *Env) error {
 		r.Changes.SSLModeBefore = ssl.Value
 	}
 	r.Zone.SSLMode = ssl.Value
+	// Full lets AOP work but leaves the origin's certificate unchecked: the
+	// consent to Full (strict) covers it as it covers Off and Flexible.
 	switch {
-	case ssl.Value == "full":
+	case ssl.Value == cfapi.SSLFull && !r.Inputs.SetSSLStrict:
 		env.warn("the SSL/TLS encryption mode is Full: Cloudflare does not check the origin's certificate; Full (strict) is recommended with AOP", "ssl_mode", ssl.Value)
-	case cfapi.SSLModeAllowsAOP(ssl.Value):
+	case ssl.Value != cfapi.SSLFull && cfapi.SSLModeAllowsAOP(ssl.Value):
 		env.info("SSL/TLS encryption mode "+ssl.Value+" lets Cloudflare present client certificates", "ssl_mode", ssl.Value)
 	case r.Inputs.SetSSLStrict && env.DryRun:
 		env.warn("the SSL/TLS encryption mode is "+ssl.Value+"; the rollout will switch it to Full (strict)", "ssl_mode", ssl.Value)
@@ -67,6 +69,17 @@ func (connectStep) Run(ctx context.Context, env *Env) error {
 			"make sure the origin serves HTTPS with a valid certificate, then switch the zone to Full (strict) in the dashboard (SSL/TLS > Overview), or consent to aopwizard switching it to Full (strict)", "set ssl mode")
 	}
 	return nil
+}
+
+// ConsentSSLStrict records the operator's consent to switch the zone to
+// Full (strict). Given after connect found the zone at Full, where connect
+// only warned, it makes connect run again to switch it (resume with the
+// consent, the wizard's fix on the connect screen).
+func (r *Rollout) ConsentSSLStrict() {
+	r.Inputs.SetSSLStrict = true
+	if st := r.Step(StepConnect); st != nil && st.Status == StatusDone && r.Zone.SSLMode == cfapi.SSLFull && !r.Changes.SSLModeSet {
+		st.Status = StatusPending
+	}
 }
 
 // Check re-verifies the token and the zone: cheap, and a resume needs

@@ -15,6 +15,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/term"
 
+	"github.com/aopwizard/aopwizard/cfapi"
 	"github.com/aopwizard/aopwizard/pki"
 )
 
@@ -408,7 +409,9 @@ func (p *plain) result(step string) error {
 		p.say("SSL/TLS mode: %s", orDash(s.SSLMode))
 		if s.SSLFix != "" {
 			p.say("%s", s.SSLFix)
-			fix, err := p.yes("Set it to Full (strict) now", true)
+			// Under Off or Flexible AOP cannot work; Full only leaves the
+			// origin's certificate unchecked, so the switch is not the default.
+			fix, err := p.yes("Set it to Full (strict) now", s.SSLMode != cfapi.SSLFull)
 			if err != nil || !fix {
 				return err
 			}

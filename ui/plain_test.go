@@ -30,7 +30,7 @@ func wantLines(t *testing.T, out string, want ...string) {
 func TestPlainZoneModeToDone(t *testing.T) {
 	f := newFakeFlow()
 	answers := strings.Join([]string{
-		"not a zone", "example.com", "", // zone (re-asked), fix SSL mode: yes
+		"not a zone", "example.com", "y", // zone (re-asked), fix SSL mode (Full: not the default): yes
 		"", "www.example.com, shop.other.org", "www.example.com", "", "127.0.0.1:8443", "", "", // plan, go ahead
 		"", "y", // generate, no passphrase
 		"",    // upload
@@ -64,7 +64,7 @@ func TestPlainRetryAfterFailure(t *testing.T) {
 	f.fail[StepConnect] = errFake
 	out, err := runPlain(t, f, "example.com\n\nn\n")
 	wantLines(t, out, "✗ Connect failed: "+errFake.Error(), "What to do: check the connect inputs and retry", "Retry (Y/n)",
-		"✓ Connect done", "Set it to Full (strict) now (Y/n)", "Step 2 of 9: Plan")
+		"✓ Connect done", "Set it to Full (strict) now (y/N)", "Step 2 of 9: Plan")
 	if err == nil || !strings.Contains(err.Error(), "the input ended") {
 		t.Fatalf("err %v\n%s", err, out)
 	}

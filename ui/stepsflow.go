@@ -34,6 +34,11 @@ type StepsFlowOptions struct {
 	Now func() time.Time
 }
 
+// sslFullAdvice is the connect screen's fix for a zone at Full: AOP works,
+// but Full (strict) is recommended (docs/cloudflare-api.md "SSL mode").
+const sslFullAdvice = "AOP works under Full, but Cloudflare does not check the origin's certificate, so Full (strict) is recommended. " +
+	"Make sure first that the origin serves HTTPS with a valid certificate for the zone's hostnames (publicly trusted, or from Cloudflare's Origin CA)."
+
 // manualWait is how long manual origin mode waits for the operator's
 // change when the inputs do not say.
 const manualWait = 30 * time.Minute
@@ -214,6 +219,9 @@ func mergeInputs(base steps.Inputs, in Inputs) steps.Inputs {
 // earlier answers, changing them is refused: that rollout is not this one.
 func replan(r *steps.Rollout, before steps.Inputs) error {
 	in := r.Inputs
+	if in.SetSSLStrict {
+		r.ConsentSSLStrict()
+	}
 	zone := in.Zone != before.Zone
 	plan := zone || in.Mode != before.Mode || !slices.Equal(in.Hostnames, before.Hostnames) ||
 		(in.CertSource != before.CertSource && before.CertSource != "") || in.ImportCert != before.ImportCert ||
@@ -301,6 +309,9 @@ func (f *StepsFlow) RunStep(ctx context.Context, step string, emit func(Event)) 
 		sum.SSLFix = "Cloudflare presents no client certificate under " + r.Zone.SSLMode + ", so AOP cannot work. " +
 			"Switch the zone to Full (strict); make sure first that the origin serves HTTPS with a certificate for the zone's hostnames."
 		return sum, nil
+	}
+	if err == nil && name == steps.StepConnect && r.Zone.SSLMode == cfapi.SSLFull {
+		sum.SSLFix = sslFullAdvice
 	}
 	return sum, err
 }

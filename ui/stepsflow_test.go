@@ -333,33 +333,65 @@ func TestStepsFlowAccessibleToDone(t *testing.T) {
 	}
 }
 
-// TestStepsFlowFlexibleZoneFixedOnConnect: a zone at Flexible is offered
-// the switch to Full (strict) on the connect screen; pressing f switches it
-// and the rollout goes on.
-func TestStepsFlowFlexibleZoneFixedOnConnect(t *testing.T) {
-	l := newSimLabSSL(t, cfapi.SSLFlexible)
-	tm, f := l.program(t)
-	waitFor(t, tm, "Start a new rollout")
-	enter(tm)
-	waitFor(t, tm, "Connect to Cloudflare")
-	tm.Type(simZone)
-	enter(tm)
-	waitFor(t, tm, "needs a change", "Switch the zone to Full (strict)")
-	if got := l.sim.SSLMode(simZone); got != cfapi.SSLFlexible {
-		t.Fatalf("the SSL/TLS mode changed to %s before consent", got)
+// TestStepsFlowSSLModeFixedOnConnect: a zone at Flexible (AOP cannot
+// work) or Full (AOP works, the origin's certificate goes unchecked) is
+// offered the switch to Full (strict) on the connect screen; pressing f
+// switches it, recorded as the rollout's change, and the rollout goes on.
+func TestStepsFlowSSLModeFixedOnConnect(t *testing.T) {
+	for _, tc := range []struct{ mode, fix string }{
+		{cfapi.SSLFlexible, "Switch the zone to Full (strict)"},
+		{cfapi.SSLFull, "Full (strict) is recommended"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			l := newSimLabSSL(t, tc.mode)
+			tm, f := l.program(t)
+			waitFor(t, tm, "Start a new rollout")
+			enter(tm)
+			waitFor(t, tm, "Connect to Cloudflare")
+			tm.Type(simZone)
+			enter(tm)
+			waitFor(t, tm, tc.fix, "to set it to Full (strict)")
+			if got := l.sim.SSLMode(simZone); got != tc.mode {
+				t.Fatalf("the SSL/TLS mode changed to %s before consent", got)
+			}
+			tm.Type("f")
+			waitFor(t, tm, "SSL/TLS mode: strict")
+			enter(tm)
+			waitFor(t, tm, "Plan the rollout")
+			if got := l.sim.SSLMode(simZone); got != cfapi.SSLStrict {
+				t.Fatalf("SSL/TLS mode %s after the fix", got)
+			}
+			if st := f.Current().Step(steps.StepConnect); st.Status != steps.StatusDone || !f.Current().Changes.SSLModeSet ||
+				f.Current().Changes.SSLModeBefore != tc.mode {
+				t.Fatalf("connect %+v, changes %+v", st, f.Current().Changes)
+			}
+			if err := tm.Quit(); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
-	tm.Type("f")
-	waitFor(t, tm, "SSL/TLS mode: strict")
-	enter(tm)
-	waitFor(t, tm, "Plan the rollout")
-	if got := l.sim.SSLMode(simZone); got != cfapi.SSLStrict {
-		t.Fatalf("SSL/TLS mode %s after the fix", got)
-	}
-	if st := f.Current().Step(steps.StepConnect); st.Status != steps.StatusDone || !f.Current().Changes.SSLModeSet {
-		t.Fatalf("connect %+v, changes %+v", st, f.Current().Changes)
-	}
-	if err := tm.Quit(); err != nil {
-		t.Fatal(err)
+}
+
+// TestStepsFlowAccessibleFullZoneOffersStrict: the accessible prompts
+// offer the same switch for a zone at Full, not taken by default (AOP
+// works under Full).
+func TestStepsFlowAccessibleFullZoneOffersStrict(t *testing.T) {
+	for answer, want := range map[string]string{"y": cfapi.SSLStrict, "": cfapi.SSLFull} {
+		t.Run(want, func(t *testing.T) {
+			l := newSimLabSSL(t, cfapi.SSLFull)
+			f := NewStepsFlow(l.opts)
+			t.Cleanup(f.Close)
+			var out bytes.Buffer
+			// The answers end after the switch: RunPlain stops there.
+			_ = RunPlain(context.Background(), f, Options{Token: l.sim.Token()}, strings.NewReader(simZone+"\n"+answer+"\n"), &out)
+			wantLines(t, out.String(), "SSL/TLS mode: full", "Full (strict) is recommended", "Set it to Full (strict) now (y/N)")
+			if got := l.sim.SSLMode(simZone); got != want {
+				t.Fatalf("SSL/TLS mode %s, want %s\n%s", got, want, out.String())
+			}
+			if want == cfapi.SSLStrict && !strings.Contains(out.String(), "SSL/TLS mode: strict") {
+				t.Fatalf("the switch was not reported:\n%s", out.String())
+			}
+		})
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -66,6 +68,12 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 	if !f.nonInteractive && !onTerminal {
 		return usagef("no terminal for the interactive demo; use aopwizard demo --non-interactive for scripts and CI")
 	}
+	// Go kills a program that writes to a closed pipe on stdout or stderr
+	// unless it takes SIGPIPE: the demo would leave its directory behind.
+	// Taken, the write fails and the demo stops and cleans up.
+	sigpipe := make(chan os.Signal, 1)
+	signal.Notify(sigpipe, syscall.SIGPIPE)
+	defer signal.Stop(sigpipe)
 	errw := cmd.ErrOrStderr()
 	fmt.Fprintln(errw, demo.Banner)
 	// The wizard owns the screen: origin/apply's lines are dropped there
@@ -90,10 +98,12 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 	}
 	closeErr := w.Close()
 	var in *steps.Interrupted
+	var closed *outputClosed
 	switch {
+	case errors.As(runErr, &closed):
+		return errors.Join(fmt.Errorf("%w%s", closed, demoFiles(w)), closeErr)
 	case errors.As(runErr, &in):
-		// Nothing to resume: the demo's world ended with this process.
-		return errors.Join(fmt.Errorf("demo interrupted during %s; the simulator and the origin are stopped%s: %w", in.Step, keptWhere(w), in.Err), closeErr)
+		return errors.Join(&demoInterrupted{step: in.Step, w: w, err: in.Err}, closeErr)
 	case runErr != nil:
 		return errors.Join(rolloutErr(runErr), closeErr)
 	}
@@ -114,9 +124,28 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 // interactive wizard is another driver of the same world: it takes
 // w.Inputs() as its defaults and drives w.NewRollout's rollout itself, and
 // runDemo around it (banner, Close, summary, exit codes) stays as it is.
+//
+// Output that can no longer be written (demo --json | head -1) stops the
+// rollout as Ctrl-C would, and runDemo cleans up.
 func headlessDemo(cmd *cobra.Command, w *demo.World, f demoFlags) (*steps.Rollout, error) {
-	return w.Run(cmd.Context(), printer(cmd, f.jsonOut))
+	ctx, cancel := context.WithCancelCause(cmd.Context())
+	defer cancel(nil)
+	r, err := w.Run(ctx, printerBroken(cmd, f.jsonOut, func(err error) { cancel(&outputClosed{err: err}) }))
+	var closed *outputClosed
+	if errors.As(context.Cause(ctx), &closed) {
+		return r, closed
+	}
+	return r, err
 }
+
+// outputClosed is a write of the demo's events that failed.
+type outputClosed struct{ err error }
+
+func (e *outputClosed) Error() string {
+	return "the demo stopped: writing its output failed: " + e.err.Error()
+}
+
+func (e *outputClosed) Unwrap() error { return e.err }
 
 // interactiveDemo drives the demo's world with the wizard: the world's
 // inputs are its answers' defaults, its Env the steps' world, and the
@@ -141,6 +170,8 @@ func interactiveDemo(cmd *cobra.Command, w *demo.World, tty *os.File) (*steps.Ro
 	switch {
 	case r == nil && err == nil:
 		return nil, errors.New("the wizard ended before the demo's rollout began")
+	case r == nil && errors.Is(err, ui.ErrInterrupted):
+		return nil, &steps.Interrupted{Err: err}
 	case r == nil:
 		return nil, err
 	case errors.Is(err, ui.ErrInterrupted):
@@ -151,10 +182,31 @@ func interactiveDemo(cmd *cobra.Command, w *demo.World, tty *os.File) (*steps.Ro
 	return r, err
 }
 
-// keptWhere says where the demo's files are when --keep kept them.
-func keptWhere(w *demo.World) string {
-	if w.Keep {
-		return "; its files are kept in " + w.Dir
+// demoInterrupted is a demo stopped by Ctrl-C. Unlike a real rollout it
+// cannot be resumed: its Cloudflare was simulated in the process that
+// ended, so the message says to start again rather than to resume (the
+// interruption's own words, ui.ErrInterrupted's, say to resume). It
+// unwraps to the interruption: exit 130.
+type demoInterrupted struct {
+	step steps.StepName
+	w    *demo.World
+	err  error
+}
+
+func (e *demoInterrupted) Error() string {
+	msg := "demo interrupted"
+	if e.step != "" {
+		msg += " during " + string(e.step)
 	}
-	return " and its files removed"
+	return msg + ": the demo's simulated Cloudflare lived only in this process, so there is nothing to resume; aopwizard demo starts a new demo" + demoFiles(e.w)
+}
+
+func (e *demoInterrupted) Unwrap() error { return e.err }
+
+// demoFiles says what became of a stopped demo's world and files.
+func demoFiles(w *demo.World) string {
+	if w.Keep {
+		return " (this one's files are kept in " + w.Dir + ": certificates, configs, logs, state)"
+	}
+	return " (the simulator and the origin are stopped, the demo's files removed)"
 }

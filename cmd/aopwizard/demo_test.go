@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -191,19 +192,7 @@ func TestDemoInterruptedExits130AndCleansUp(t *testing.T) {
 			if err := cmd.Process.Signal(os.Interrupt); err != nil {
 				t.Fatal(err)
 			}
-			var err error
-			select {
-			case err = <-exited:
-			case <-time.After(servertest.Timeout):
-				t.Fatalf("the demo did not exit after Ctrl-C:\n%s", stderr.String())
-			}
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
-				t.Fatalf("exit %v, want 130\n%s", err, stderr.String())
-			}
-			if !strings.Contains(stderr.String(), "demo interrupted during") {
-				t.Errorf("no word of the interruption:\n%s", stderr.String())
-			}
+			expectExit(t, exited, &stderr, "Ctrl-C", exitInterrupted, "demo interrupted during")
 			if left := entries(t, tmp); len(left) != 0 {
 				t.Fatalf("the interrupted demo left %v", left)
 			}
@@ -214,5 +203,55 @@ func TestDemoInterruptedExits130AndCleansUp(t *testing.T) {
 				return nil
 			})
 		})
+	}
+}
+
+// `demo --json | head -1`: stdout closes after the first event. The demo
+// stops, says why, exits 1 and removes its directory. Before, Go's SIGPIPE
+// killed it mid-run and the directory stayed.
+func TestDemoStopsAndCleansUpWhenStdoutCloses(t *testing.T) {
+	tmp := demoTemp(t)
+	cmd := exec.Command(os.Args[0], "demo", "--non-interactive", "--json")
+	cmd.Env = append(os.Environ(), "AOPWIZARD_TEST_RUN_MAIN=1")
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr pkitest.LockedBuffer
+	cmd.Stdout, cmd.Stderr = wr, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill() }()
+	wr.Close()
+	line, err := bufio.NewReader(rd).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "{") {
+		t.Fatalf("first line %q (%v)\n%s", line, err, stderr.String())
+	}
+	rd.Close()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	expectExit(t, exited, &stderr, "its stdout closed", exitFailure, "the demo stopped: writing its output failed")
+	if left := entries(t, tmp); len(left) != 0 {
+		t.Fatalf("the demo left %v in its temporary directory", left)
+	}
+}
+
+// expectExit waits for the demo process to exit once after (what the test
+// did to it) happened, and checks its exit code and that stderr says says.
+func expectExit(t *testing.T, exited <-chan error, stderr *pkitest.LockedBuffer, after string, code int, says string) {
+	t.Helper()
+	var err error
+	select {
+	case err = <-exited:
+	case <-time.After(servertest.Timeout):
+		t.Fatalf("the demo did not exit after %s:\n%s", after, stderr.String())
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != code {
+		t.Fatalf("exit %v after %s, want %d\n%s", err, after, code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), says) {
+		t.Errorf("after %s stderr does not say %q:\n%s", after, says, stderr.String())
 	}
 }

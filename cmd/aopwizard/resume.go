@@ -52,7 +52,7 @@ func newResumeCmd() *cobra.Command {
 			switch setSSL {
 			case "":
 			case "strict":
-				r.Inputs.SetSSLStrict = true
+				r.ConsentSSLStrict()
 			default:
 				return usagef("--set-ssl-mode: only \"strict\" can be set; nothing was changed")
 			}
@@ -69,7 +69,7 @@ func newResumeCmd() *cobra.Command {
 	cmd.Flags().Bool("accessible", false, accessibleHelp)
 	cmd.Flags().BoolVar(&enforce, "enforce", false, "go on to the enforce phase (the go-ahead a soft-verified rollout waits for)")
 	cmd.Flags().BoolVar(&autoRevert, "auto-revert", false, "return the origin to the soft phase when enforcing fails its checks")
-	cmd.Flags().StringVar(&setSSL, "set-ssl-mode", "", "consent to switch an Off/Flexible zone's SSL/TLS mode to Full (strict); the only value is strict")
+	cmd.Flags().StringVar(&setSSL, "set-ssl-mode", "", "consent to switch the zone's SSL/TLS mode to Full (strict): required under Off or Flexible, recommended under Full; the only value is strict")
 	cmd.Flags().StringVar(&f.passFile, "passphrase-file", "", "the CA passphrase, when the certificate step has yet to run")
 	return cmd
 }

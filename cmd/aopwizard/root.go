@@ -66,8 +66,33 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	var runErr error
+	catchRunErrors(root, &runErr)
 	err := fang.Execute(ctx, root, fang.WithErrorHandler(errorHandler), fang.WithVersion(buildVersion()))
+	if err == nil && runErr != nil {
+		errorHandler(stderr, fang.Styles{}, runErr)
+		err = runErr
+	}
 	return exitCode(ctx, err)
+}
+
+// catchRunErrors keeps the commands' own errors from fang: to style the
+// error it prints, fang asks the terminal for its background colour, and
+// right after the full-screen wizard that query could block for good
+// (in tmux under load the wizard hung after Ctrl-C on a blank screen, in
+// lipgloss's read of the reply). execute prints them instead, as plainly
+// as errorHandler does for fang. Syntax errors, found before any command
+// runs, still go through fang.
+func catchRunErrors(c *cobra.Command, caught *error) {
+	for _, sub := range c.Commands() {
+		catchRunErrors(sub, caught)
+	}
+	if run := c.RunE; run != nil {
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			*caught = run(cmd, args)
+			return nil
+		}
+	}
 }
 
 // errorHandler prints errors plainly: they already say what is wrong and

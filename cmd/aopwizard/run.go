@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -125,7 +126,7 @@ func newRunCmd() *cobra.Command {
 	fl.BoolVar(&f.in.Enforce, "enforce", false, "go on to the enforce phase after a passing verify")
 	fl.BoolVar(&f.in.AutoRevert, "auto-revert", false, "return the origin to the soft phase when enforcing fails its checks")
 	fl.StringVar(&f.in.AlertsEmail, "alerts-email", "", "add Cloudflare's certificate expiry notification for this address")
-	fl.StringVar(&f.setSSL, "set-ssl-mode", "", "consent to switch an Off/Flexible zone's SSL/TLS mode to Full (strict); the only value is strict")
+	fl.StringVar(&f.setSSL, "set-ssl-mode", "", "consent to switch the zone's SSL/TLS mode to Full (strict): required under Off or Flexible, recommended under Full; the only value is strict")
 	fl.StringVar(&f.in.Origin.Target, "target", "", "where the origin config goes: existing (add AOP to the site that serves the hostnames, in place) or managed (aopwizard's own server block, needs --cert and --key); default existing when the server has such a site")
 	fl.BoolVar(&f.in.LegacyZoneToggle, "legacy-zone-toggle", false, "hostname mode: also turn the zone's AOP toggle (tls_client_auth) on, as Cloudflare's older docs said; not needed today")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "connect (read-only) and print what would change, then stop")
@@ -306,14 +307,21 @@ func (p progressWriter) Write(b []byte) (int, error) {
 // printer shows events as progress lines on stderr and, with --json, as
 // JSON lines on stdout.
 func printer(cmd *cobra.Command, jsonOut bool) func(steps.Event) {
+	return printerBroken(cmd, jsonOut, nil)
+}
+
+// printerBroken is printer calling broken, once, with the first error
+// writing an event (a closed pipe on stdout or stderr).
+func printerBroken(cmd *cobra.Command, jsonOut bool, broken func(error)) func(steps.Event) {
 	var mu sync.Mutex
 	enc := json.NewEncoder(cmd.OutOrStdout())
 	errw := cmd.ErrOrStderr()
 	return func(ev steps.Event) {
 		mu.Lock()
 		defer mu.Unlock()
+		var werr error
 		if jsonOut {
-			_ = enc.Encode(ev)
+			werr = enc.Encode(ev)
 		}
 		line := ev.Message
 		switch ev.Status {
@@ -326,9 +334,15 @@ func printer(cmd *cobra.Command, jsonOut bool) func(steps.Event) {
 		case steps.StatusRunning:
 			line = "… " + line
 		}
-		fmt.Fprintf(errw, "%-11s %s\n", ev.Step, line)
+		_, err := fmt.Fprintf(errw, "%-11s %s\n", ev.Step, line)
+		werr = cmp.Or(werr, err)
 		if c := ev.Fields["content"]; c != "" {
-			fmt.Fprint(errw, c)
+			_, err = fmt.Fprint(errw, c)
+			werr = cmp.Or(werr, err)
+		}
+		if werr != nil && broken != nil {
+			broken(werr)
+			broken = nil
 		}
 	}
 }

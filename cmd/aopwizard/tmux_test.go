@@ -60,6 +60,11 @@ func newTmux(t *testing.T) *tmuxSession {
 	dir := t.TempDir()
 	s := &tmuxSession{t: t, socket: filepath.Join(dir, "tmux.sock"), dir: dir}
 	t.Cleanup(func() { _ = exec.Command("tmux", "-S", s.socket, "kill-server").Run() })
+	// A session of its own keeps the server up while start replaces the
+	// binary's session: killing the only session ends the server, and a
+	// new-session right after can reach the server on its way out and fail
+	// (seen under load).
+	s.tmux("new-session", "-d", "-s", "keep", "sleep 600")
 	return s
 }
 
@@ -73,7 +78,9 @@ func (s *tmuxSession) tmux(args ...string) string {
 }
 
 // start runs argv with env in a new window of 100x30; its exit code goes
-// to a file that exitCode reads.
+// to a file that exitCode reads. The shell stays (sleep) so the pane keeps
+// the program's last lines: with remain-on-exit instead, tmux drops what a
+// program prints just before it exits.
 func (s *tmuxSession) start(env []string, argv ...string) {
 	s.t.Helper()
 	s.runs++
@@ -83,12 +90,10 @@ func (s *tmuxSession) start(env []string, argv ...string) {
 	}
 	rc := s.rcFile()
 	line := "env " + strings.Join(quoted, " ") + "; echo $? > " + strconv.Quote(rc+".tmp") + " && mv " + strconv.Quote(rc+".tmp") + " " + strconv.Quote(rc) + "; sleep 600"
-	if s.runs == 1 {
-		s.tmux("new-session", "-d", "-s", "w", "-x", "100", "-y", "30", line)
-	} else {
+	if s.runs > 1 {
 		s.tmux("kill-session", "-t", "w")
-		s.tmux("new-session", "-d", "-s", "w", "-x", "100", "-y", "30", line)
 	}
+	s.tmux("new-session", "-d", "-s", "w", "-x", "100", "-y", "30", line)
 }
 
 func (s *tmuxSession) rcFile() string { return filepath.Join(s.dir, fmt.Sprintf("rc%d", s.runs)) }
@@ -344,5 +349,57 @@ func TestTmuxDemoToTheEnd(t *testing.T) {
 	s.waitFor("enforced, verified through the edge")
 	if rc := s.exitCode(); rc != 0 {
 		t.Fatalf("the demo exited %d; the screen shows:\n%s", rc, s.screen())
+	}
+}
+
+// screenJoined is the pane with the lines the terminal wrapped joined:
+// what a program printed, however long its lines.
+func (s *tmuxSession) screenJoined() string {
+	return s.tmux("capture-pane", "-p", "-J", "-t", "w")
+}
+
+// TestTmuxDemoCtrlCSaysStartANewOne: Ctrl-C in `aopwizard demo` exits 130
+// and says the demo cannot be resumed (its Cloudflare lived in that
+// process) but `aopwizard demo` starts a new one; its temporary directory
+// is removed, or with --keep kept and named.
+func TestTmuxDemoCtrlCSaysStartANewOne(t *testing.T) {
+	s := newTmux(t)
+	dir := t.TempDir()
+	bin := buildBinary(t, dir)
+	for _, keep := range []bool{false, true} {
+		tmp := filepath.Join(dir, fmt.Sprintf("tmp-keep-%v", keep))
+		if err := os.Mkdir(tmp, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		argv := []string{bin, "demo"}
+		if keep {
+			argv = append(argv, "--keep")
+		}
+		s.start([]string{"TERM=xterm-256color", "NO_COLOR=1", "TMPDIR=" + tmp}, argv...)
+		s.waitFor("Start a new rollout")
+		s.keys("Enter")
+		s.waitFor("Connect to Cloudflare", demo.Zone)
+		s.keys("Enter")
+		s.waitFor("SSL/TLS mode: strict")
+		s.keys("C-c")
+		if rc := s.exitCode(); rc != exitInterrupted {
+			t.Fatalf("ctrl+c in the demo exited %d; the screen shows:\n%s", rc, s.screenJoined())
+		}
+		scr := s.screenJoined()
+		for _, want := range []string{"demo interrupted during plan", "simulated Cloudflare lived only in this process",
+			"nothing to resume", "aopwizard demo starts a new demo"} {
+			if !strings.Contains(scr, want) {
+				t.Fatalf("keep %v: the screen does not say %q:\n%s", keep, want, scr)
+			}
+		}
+		left := entries(t, tmp)
+		switch {
+		case !keep && len(left) != 0:
+			t.Fatalf("the interrupted demo left %v in its temporary directory", left)
+		case keep && len(left) != 1:
+			t.Fatalf("--keep: the temporary directory holds %v, want the demo's directory", left)
+		case keep && !strings.Contains(scr, "kept in "+filepath.Join(tmp, left[0])):
+			t.Fatalf("--keep: the screen does not say where the files are (%s):\n%s", left[0], scr)
+		}
 	}
 }
