@@ -50,7 +50,7 @@ func TestWizardZoneModeEndToEnd(t *testing.T) {
 	typeText(t, m, "Example.COM")
 	drive(t, m, press("enter"))
 	wantNotIn(t, m, "s3cret-token")
-	wantIn(t, m, "zone example.com found", "needs a change")
+	wantIn(t, m, "zone example.com found", "SSL/TLS mode full: Full (strict) recommended")
 	drive(t, m, press("f"))
 	wantIn(t, m, "SSL/TLS mode: strict")
 	if last := f.inputs[len(f.inputs)-1]; !last.SetSSLStrict || last.Zone != "example.com" {

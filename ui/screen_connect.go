@@ -129,7 +129,10 @@ func (s *connectScreen) matchingZones(typed string) []string {
 
 func (s *connectScreen) Status() string {
 	done := "connected"
-	if s.c.sum.SSLFix != "" {
+	switch {
+	case s.c.sum.SSLFix != "" && s.c.sum.SSLMode == "full":
+		done = "Full (strict) recommended"
+	case s.c.sum.SSLFix != "":
 		done = "SSL/TLS mode needs a change"
 	}
 	return s.phase("your input", "checking the token and the zone", done)
@@ -213,7 +216,12 @@ func (s *connectScreen) View() string {
 		if sum.SSLFix == "" {
 			fmt.Fprintf(&b, "%s SSL/TLS mode: %s\n", st.OK.Render("✓"), orDash(sum.SSLMode))
 		} else {
-			fmt.Fprintf(&b, "%s SSL/TLS mode %s needs a change\n", st.Warn.Render("!"), orDash(sum.SSLMode))
+			if sum.SSLMode == "full" {
+				// AOP works under Full: a recommendation, not a blocker.
+				fmt.Fprintf(&b, "%s SSL/TLS mode full: Full (strict) recommended\n", st.Warn.Render("!"))
+			} else {
+				fmt.Fprintf(&b, "%s SSL/TLS mode %s needs a change\n", st.Warn.Render("!"), orDash(sum.SSLMode))
+			}
 			b.WriteString(sum.SSLFix + "\n\n")
 			b.WriteString("Press " + st.Key.Render("f") + " to set it to Full (strict), or " + st.Key.Render("enter") + " to go on and change it yourself.\n")
 		}

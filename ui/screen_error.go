@@ -65,7 +65,16 @@ func (s *errorScreen) View() string {
 	if s.run.running {
 		b.WriteString(s.run.view("retrying"))
 	} else {
-		b.WriteString(st.Subtle.Render("The rollout is saved: quitting now and running aopwizard again resumes here.") + "\n")
+		b.WriteString(st.Subtle.Render(savedLine(s.c.opts.Demo)) + "\n")
 	}
 	return b.String()
+}
+
+// savedLine says what quitting now keeps: a demo's simulated Cloudflare
+// ends with its process, so only a real rollout resumes.
+func savedLine(demo bool) string {
+	if demo {
+		return "The demo's Cloudflare is simulated in this process: quitting ends the demo; aopwizard demo starts a new one."
+	}
+	return "The rollout is saved: quitting now and running aopwizard again resumes here."
 }
