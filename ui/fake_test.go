@@ -390,7 +390,8 @@ func content(m *Model) string { return ansi.Strip(m.View().Content) }
 func atStep(t testing.TB, f *fakeFlow, mode, step string, w, h int) *Model {
 	t.Helper()
 	f.sum = Summary{ID: "r1", Created: testNow, Updated: testNow, Steps: stepsFor(mode, step == StepAlerts),
-		Inputs: Inputs{Zone: "example.com", Mode: mode, Hostnames: []string{"www.example.com"}, Server: "nginx"}}
+		Inputs: Inputs{Zone: "example.com", Mode: mode, Hostnames: []string{"www.example.com"}, Server: "nginx",
+			ServerCert: "/etc/nginx/tls/www.example.com.pem", ServerKey: "/etc/nginx/tls/www.example.com.key"}}
 	if step == StepAlerts {
 		f.sum.Inputs.AlertsEmail = "ops@example.com"
 	}

@@ -7,6 +7,9 @@ import (
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/huh/v2"
+
+	"github.com/aopwizard/aopwizard/steps"
 )
 
 // originScreen shows the rendered origin configuration (soft phase: the
@@ -16,6 +19,16 @@ type originScreen struct {
 	stepScreen
 	vp   viewport.Model
 	mode string
+	// certForm asks for the origin's own certificate when the mode chosen
+	// needs one and none is known (manual mode on nginx, say); pending is
+	// the answer recorded before the step runs, so the config shown while
+	// waiting is the one with the certificate.
+	certForm  *huh.Form
+	certs     *serverCertFields
+	cert, key string
+	certIn    Inputs
+	certQ     steps.ServerCertQuestion
+	pending   *Inputs
 }
 
 func newOrigin(c *common) *originScreen {
@@ -23,6 +36,12 @@ func newOrigin(c *common) *originScreen {
 	s.vp.SetContent(c.sum.Origin.Config)
 	return s
 }
+
+// Init reads the server's sites, for the certificate of the site that
+// serves the hostnames should the mode chosen need one.
+func (s *originScreen) Init() tea.Cmd { return readSites(s.c, s.c.sum.Inputs) }
+
+func (s *originScreen) Typing() bool { return s.certForm != nil }
 
 // Busy: applying edits the server's files and reloads it, which must not
 // stop halfway; waiting for a manual change is only probing.
@@ -35,6 +54,9 @@ const originChrome = 6
 
 func (s *originScreen) SetSize(w, h int) {
 	s.frame.SetSize(w, h)
+	if s.certForm != nil {
+		s.certForm = sizeForm(s.certForm, nil, w, h-originCertChrome)
+	}
 	s.vp.SetWidth(w)
 	s.vp.SetHeight(max(h-originChrome, 3))
 }
@@ -53,6 +75,9 @@ func (s *originScreen) Status() string {
 
 func (s *originScreen) Keys() []key.Binding {
 	k := s.c.keys
+	if s.certForm != nil {
+		return formKeys(k)
+	}
 	if s.waiting() {
 		return []key.Binding{k.Scroll}
 	}
@@ -68,6 +93,12 @@ func (s *originScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 	if cmd, handled := s.runnerMsg(msg); handled {
 		return s, cmd
 	}
+	if sm, ok := msg.(summaryMsg); ok && s.pending != nil {
+		return s, s.startPending(sm)
+	}
+	if s.certForm != nil {
+		return s, s.fillCert(msg)
+	}
 	k, ok := msg.(tea.KeyPressMsg)
 	keys := s.c.keys
 	switch {
@@ -82,6 +113,9 @@ func (s *originScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 		}
 		in := s.c.sum.Inputs
 		in.OriginConfig = s.mode
+		if q := serverCertQuestion(s.c, in); q.Cert && (in.ServerCert == "" || q.Key && in.ServerKey == "") {
+			return s, s.askCert(in, q)
+		}
 		return s, s.run.start(&in, Secrets{})
 	default:
 		var cmd tea.Cmd
@@ -91,10 +125,60 @@ func (s *originScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 	return s, nil
 }
 
+// askCert asks for the origin's own certificate and key before the step
+// runs in.
+func (s *originScreen) askCert(in Inputs, q steps.ServerCertQuestion) tea.Cmd {
+	s.certIn, s.certQ = in, q
+	s.cert, s.key = in.ServerCert, in.ServerKey
+	s.certs = newServerCertFields(s.c.st, func() Inputs { return s.certIn }, func() steps.ServerCertQuestion { return s.certQ }, &s.cert, &s.key)
+	s.certForm = sizeForm(newForm(huh.NewGroup(s.certs.cert, s.certs.key)), nil, s.w, s.h-originCertChrome)
+	cmd := s.certForm.Init()
+	s.certs.suggest(in, q)
+	return cmd
+}
+
+// originCertChrome is how many lines the screen shows over the
+// certificate's form.
+const originCertChrome = 5
+
+// fillCert passes msg to the certificate's form; once it is complete the
+// answer is recorded, and the step runs when the flow has it.
+func (s *originScreen) fillCert(msg tea.Msg) tea.Cmd {
+	var cmd tea.Cmd
+	s.certForm, cmd = updateForm(s.certForm, msg)
+	if s.certForm.State != huh.StateCompleted {
+		return cmd
+	}
+	s.certForm = nil
+	in := s.certIn
+	serverCertAnswer(&in, s.certQ, s.cert, s.key)
+	s.pending = &in
+	f, ctx := s.c.flow, s.c.ctx
+	return tea.Batch(cmd, summaryCmd(func() (Summary, error) { return f.SetInputs(ctx, in, Secrets{}) }))
+}
+
+// startPending runs the step once its inputs are recorded (the root has
+// put the summary in place), showing the config rendered with them.
+func (s *originScreen) startPending(sm summaryMsg) tea.Cmd {
+	in := *s.pending
+	s.pending = nil
+	if sm.err != nil {
+		return func() tea.Msg { return stepDoneMsg{seq: s.run.seq, step: s.step, sum: *s.c.sum, err: sm.err} }
+	}
+	s.vp.SetContent(s.c.sum.Origin.Config)
+	return s.run.start(&in, Secrets{})
+}
+
 func (s *originScreen) View() string {
 	st := s.c.st
 	o := s.c.sum.Origin
 	var b strings.Builder
+	if s.certForm != nil {
+		b.WriteString(st.Title.Render("The origin's own certificate") + "\n")
+		fmt.Fprintf(&b, "The %s config is aopwizard's own server block, which serves the origin's certificate to Cloudflare.\n\n", orDash(o.Server))
+		b.WriteString(s.certForm.View())
+		return b.String()
+	}
 	b.WriteString(st.Title.Render("Configure the origin (soft phase)") + "\n")
 	fmt.Fprintf(&b, "%s config for %s\n", orDash(o.Server), st.Accent.Render(orDash(o.Path)))
 	b.WriteString(st.Subtle.Render("Asks for Cloudflare's certificate, still serves clients without one.") + "\n\n")

@@ -122,6 +122,11 @@ func connectAndPlan(t *testing.T, tm driver, mode int) {
 	waitFor(t, tm, "Origin server")
 	enter(tm)
 	enter(tm)
+	// The builtin origin serves aopwizard's own block: run's certificate
+	// and key are offered, and taken.
+	waitFor(t, tm, "Origin TLS key")
+	enter(tm)
+	enter(tm)
 	if mode != 2 {
 		enter(tm) // no alert address
 	}

@@ -36,6 +36,11 @@ func TestApacheDiscoveryFixture(t *testing.T) {
 	if !two.OK() || strings.Join(two.Blocks[0].Listen, " ") != "192.0.2.1:443 [2001:db8::1]:443" || two.Blocks[0].Certificate != "/etc/ssl/two cert.pem" {
 		t.Errorf("two: %+v", two)
 	}
+	// Without SSLCertificateKeyFile, Apache reads the key from the
+	// certificate's file.
+	if two.Blocks[0].Key != "/etc/ssl/two cert.pem" {
+		t.Errorf("two's key file: %q", two.Blocks[0].Key)
+	}
 	if got := two.Blocks[0].ClientAuth; len(got) != 0 {
 		t.Errorf("a <Location>'s SSLVerifyClient is not the vhost's: %+v", got)
 	}
