@@ -113,7 +113,7 @@ func (s *originScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 		}
 		in := s.c.sum.Inputs
 		in.OriginConfig = s.mode
-		if q := serverCertQuestion(s.c, in); q.Cert && (in.ServerCert == "" || q.Key && in.ServerKey == "") {
+		if q := serverCertQuestion(s.c.sites[in.Server], in); needsCertAnswer(q, in) {
 			return s, s.askCert(in, q)
 		}
 		return s, s.run.start(&in, Secrets{})

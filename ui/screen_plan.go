@@ -201,7 +201,7 @@ func (s *planScreen) certQuestion() steps.ServerCertQuestion {
 	cfg := s.c.sites[s.ans.server]
 	key := fmt.Sprintf("%s|%s|%s|%p", s.ans.mode, s.ans.server, s.ans.hosts, cfg)
 	if key != s.question.key {
-		s.question.key, s.question.q = key, serverCertQuestion(s.c, s.answered())
+		s.question.key, s.question.q = key, serverCertQuestion(cfg, s.answered())
 	}
 	return s.question.q
 }

@@ -49,11 +49,38 @@ func readSites(c *common, in Inputs) tea.Cmd {
 }
 
 // serverCertQuestion is what the rollout of in needs of the origin's own
-// certificate, with the sites read so far.
-func serverCertQuestion(c *common, in Inputs) steps.ServerCertQuestion {
+// certificate, given the sites of its server found on this machine (nil:
+// none read).
+func serverCertQuestion(found *sites.Config, in Inputs) steps.ServerCertQuestion {
 	si := mergeInputs(steps.Inputs{}, in)
 	si.Origin.Target = in.Target
-	return si.ServerCertQuestion(c.sites[in.Server])
+	return si.ServerCertQuestion(found)
+}
+
+// needsCertAnswer: the rollout needs a file that is not known yet.
+func needsCertAnswer(q steps.ServerCertQuestion, in Inputs) bool {
+	return q.Cert && in.ServerCert == "" || q.Key && in.ServerKey == ""
+}
+
+// checkCertFile checks the answer to the certificate question for server.
+func checkCertFile(server string) func(string) error {
+	return func(v string) error {
+		if v = strings.TrimSpace(v); v == "" {
+			return errors.New("the origin's certificate is required here: give the full path of the PEM file the origin serves for the hostnames")
+		}
+		return steps.CheckServerCert(render.Server(server), v)
+	}
+}
+
+// checkKeyFile checks the answer to the key question, against the
+// certificate given.
+func checkKeyFile(cert func() string) func(string) error {
+	return func(v string) error {
+		if v = strings.TrimSpace(v); v == "" {
+			return errors.New("the key of the origin's certificate is required here: give the full path of its PEM file")
+		}
+		return steps.CheckServerKey(v, strings.TrimSpace(cert()))
+	}
 }
 
 // OriginSites reads the TLS sites of in's server on this machine, with
@@ -94,21 +121,11 @@ func newServerCertFields(st *Styles, in func() Inputs, q func() steps.ServerCert
 		Description("The origin's own certificate for the hostnames, which aopwizard's server block presents to Cloudflare (with HAProxy: certificate and key in one PEM).").
 		Placeholder("/etc/ssl/certs/origin.pem").Value(cert).
 		Note(f.note(func(found *steps.FoundServerCert) string { return found.Cert })).
-		Validate(func(v string) error {
-			if v = strings.TrimSpace(v); v == "" {
-				return errors.New("the origin's certificate is required here: give the full path of the PEM file the origin serves for the hostnames")
-			}
-			return steps.CheckServerCert(render.Server(in().Server), v)
-		})
+		Validate(func(v string) error { return checkCertFile(in().Server)(v) })
 	f.key = newInput(st).Title("Origin TLS key (PEM file)").
 		Placeholder("/etc/ssl/private/origin.key").Value(key).
 		Note(f.note(func(found *steps.FoundServerCert) string { return found.Key })).
-		Validate(func(v string) error {
-			if v = strings.TrimSpace(v); v == "" {
-				return errors.New("the key of the origin's certificate is required here: give the full path of its PEM file")
-			}
-			return steps.CheckServerKey(v, strings.TrimSpace(*cert))
-		}).
+		Validate(checkKeyFile(func() string { return *cert })).
 		SkipWhen(func() bool { return !q().Key })
 	return f
 }
@@ -151,4 +168,48 @@ func serverCertAnswer(in *Inputs, q steps.ServerCertQuestion, cert, key string) 
 	if q.Key {
 		in.ServerKey = abs(key)
 	}
+}
+
+// serverCertQuestions asks the accessible mode's certificate questions
+// where the rollout of in needs them: always (the plan, known files
+// offered), or only when a file is not known yet (the origin's mode).
+// asked says whether it asked.
+func (p *plain) serverCertQuestions(in *Inputs, always bool) (asked bool, err error) {
+	q := serverCertQuestion(p.sites(*in), *in)
+	if !q.Cert || !always && !needsCertAnswer(q, *in) {
+		return false, nil
+	}
+	cert, key := in.ServerCert, in.ServerKey
+	if cert == "" && q.Found != nil {
+		cert, key = q.Found.Cert, q.Found.Key
+		p.say("Origin TLS certificate and key %s.", q.Found.From())
+	}
+	p.say("The %s config is aopwizard's own server block, which presents the origin's own certificate to Cloudflare.", in.Server)
+	if cert, err = p.askValid("Origin TLS certificate (PEM file)", cert, checkCertFile(in.Server)); err != nil {
+		return true, err
+	}
+	if q.Key {
+		if key, err = p.askValid("Origin TLS key (PEM file)", key, checkKeyFile(func() string { return cert })); err != nil {
+			return true, err
+		}
+	}
+	serverCertAnswer(in, q, cert, key)
+	return true, nil
+}
+
+// sites reads the sites of in's server once (the accessible mode waits
+// for them: it has nothing else to show meanwhile).
+func (p *plain) sites(in Inputs) *sites.Config {
+	if cfg, ok := p.found[in.Server]; ok {
+		return cfg
+	}
+	var cfg *sites.Config
+	if sr, ok := p.flow.(SiteReader); ok && in.Server != "" {
+		cfg, _ = sr.OriginSites(p.ctx, in)
+	}
+	if p.found == nil {
+		p.found = map[string]*sites.Config{}
+	}
+	p.found[in.Server] = cfg
+	return cfg
 }

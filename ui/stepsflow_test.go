@@ -320,7 +320,7 @@ func TestStepsFlowAccessibleToDone(t *testing.T) {
 	t.Cleanup(f.Close)
 	answers := strings.Join([]string{
 		simZone,
-		"", "www." + simZone, "", "", "", "", // plan: zone mode, builtin, no alerts, go ahead
+		"", "www." + simZone, "", "", "", "", "", "", // plan: zone mode, builtin, run's origin certificate and key, no alerts, go ahead
 		"", "y", // generate, no passphrase
 		"",    // upload
 		"",    // origin: apply
