@@ -11,6 +11,7 @@ import (
 	"charm.land/huh/v2"
 
 	"github.com/aopwizard/aopwizard/origin/render"
+	"github.com/aopwizard/aopwizard/origin/sites"
 	"github.com/aopwizard/aopwizard/pki"
 	"github.com/aopwizard/aopwizard/steps"
 )
@@ -36,9 +37,16 @@ type planScreen struct {
 	sitesFor string
 	// question caches certQuestion for the answers it was worked out for.
 	question struct {
-		key string
+		key questionKey
 		q   steps.ServerCertQuestion
 	}
+}
+
+// questionKey is what the certificate question depends on that the form
+// changes.
+type questionKey struct {
+	mode, server, hosts string
+	found               *sites.Config
 }
 
 // modeOptions explain each mode in one line.
@@ -198,10 +206,9 @@ func (s *planScreen) answered() Inputs {
 // answers so far. The form asks it on every key press (hidden groups):
 // it is worked out again only when an answer it depends on changed.
 func (s *planScreen) certQuestion() steps.ServerCertQuestion {
-	cfg := s.c.sites[s.ans.server]
-	key := fmt.Sprintf("%s|%s|%s|%p", s.ans.mode, s.ans.server, s.ans.hosts, cfg)
+	key := questionKey{s.ans.mode, s.ans.server, s.ans.hosts, s.c.sites[s.ans.server]}
 	if key != s.question.key {
-		s.question.key, s.question.q = key, serverCertQuestion(cfg, s.answered())
+		s.question.key, s.question.q = key, serverCertQuestion(key.found, s.answered())
 	}
 	return s.question.q
 }
@@ -217,7 +224,10 @@ func (s *planScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 		if s.form.State == huh.StateNormal && s.form.GetFocusedField() == huh.Field(s.certs.cert) {
 			s.certs.suggest(s.c.sum.Inputs, s.certQuestion())
 		}
-		return s, tea.Batch(cmd, s.readSites())
+		if read := s.readSites(); read != nil {
+			cmd = tea.Batch(cmd, read)
+		}
+		return s, cmd
 	}
 	if k, ok := msg.(tea.KeyPressMsg); ok && key.Matches(k, s.c.keys.Enter) {
 		return s, next
