@@ -247,6 +247,8 @@ func readServerFile(path, what string) ([]byte, error) {
 		if _, serr := os.Stat(path); serr == nil {
 			return nil, nil
 		}
+	case errors.Is(err, pki.ErrNotRegular):
+		return nil, fmt.Errorf("%w: give the path of the %s's PEM file itself", err, what)
 	}
 	return data, err
 }

@@ -32,9 +32,11 @@ type planScreen struct {
 	formScreen
 	ans *planAnswers
 	// certs asks for the origin's own certificate where the server needs
-	// one; sitesFor is the server whose sites were last asked for.
+	// one; sitesFor is the server whose sites were last asked for; inCert
+	// says the certificate field had the focus after the last message.
 	certs    *serverCertFields
 	sitesFor string
+	inCert   bool
 	// question caches certQuestion for the answers it was worked out for.
 	question struct {
 		key questionKey
@@ -220,10 +222,14 @@ func (s *planScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 	if !s.done {
 		cmd := s.fill(msg, s.submit)
 		// Entering the certificate's group, or the sites arriving while
-		// in it, suggests the files.
-		if s.form.State == huh.StateNormal && s.form.GetFocusedField() == huh.Field(s.certs.cert) {
+		// in it, suggests the files (not every key: a field emptied to
+		// type another path stays empty).
+		_, arrived := msg.(sitesMsg)
+		in := s.form.State == huh.StateNormal && s.form.GetFocusedField() == huh.Field(s.certs.cert)
+		if in && (!s.inCert || arrived) {
 			s.certs.suggest(s.c.sum.Inputs, s.certQuestion())
 		}
+		s.inCert = in
 		if read := s.readSites(); read != nil {
 			cmd = tea.Batch(cmd, read)
 		}

@@ -117,6 +117,12 @@ func TestPlanOffersTheDetectedSiteCertificate(t *testing.T) {
 	keys(t, m, "enter", "enter", "enter", "enter")
 	wantIn(t, m, "> "+lab.Path(pkitest.ServerCert), "> "+lab.Path(pkitest.ServerKey),
 		"detected from the site that serves www.example.com (/etc/nginx/sites-enabled/www:3)")
+	// Emptied to type another path, the field stays empty.
+	clearField(t, m)
+	typeText(t, m, "/")
+	wantNotIn(t, m, "> "+lab.Path(pkitest.ServerCert))
+	clearField(t, m)
+	paste(t, m, lab.Path(pkitest.ServerCert))
 	keys(t, m, "enter", "enter", "enter")
 	in := f.inputs[len(f.inputs)-1]
 	if in.ServerCert != lab.Path(pkitest.ServerCert) || in.ServerKey != lab.Path(pkitest.ServerKey) {
