@@ -8,6 +8,7 @@ import (
 	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/huh/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/aopwizard/aopwizard/steps"
 )
@@ -55,7 +56,7 @@ const originChrome = 6
 func (s *originScreen) SetSize(w, h int) {
 	s.frame.SetSize(w, h)
 	if s.certForm != nil {
-		s.certForm = sizeForm(s.certForm, nil, w, h-originCertChrome)
+		s.certForm = sizeForm(s.certForm, nil, w, h-s.certChrome())
 	}
 	s.vp.SetWidth(w)
 	s.vp.SetHeight(max(h-originChrome, 3))
@@ -131,15 +132,22 @@ func (s *originScreen) askCert(in Inputs, q steps.ServerCertQuestion) tea.Cmd {
 	s.certIn, s.certQ = in, q
 	s.cert, s.key = in.ServerCert, in.ServerKey
 	s.certs = newServerCertFields(s.c.st, func() Inputs { return s.certIn }, func() steps.ServerCertQuestion { return s.certQ }, &s.cert, &s.key)
-	s.certForm = sizeForm(newForm(huh.NewGroup(s.certs.cert, s.certs.key)), nil, s.w, s.h-originCertChrome)
+	s.certForm = sizeForm(newForm(huh.NewGroup(s.certs.cert, s.certs.key)), nil, s.w, s.h-s.certChrome())
 	cmd := s.certForm.Init()
 	s.certs.suggest(in, q)
 	return cmd
 }
 
-// originCertChrome is how many lines the screen shows over the
-// certificate's form.
-const originCertChrome = 5
+// certHead is what the screen shows over the certificate's form.
+func (s *originScreen) certHead() string {
+	return s.c.st.Title.Render("The origin's own certificate") + "\n" +
+		s.c.st.Subtle.Render(fmt.Sprintf("The %s config is aopwizard's own server block.", orDash(s.c.sum.Origin.Server))) + "\n"
+}
+
+// certChrome is how many lines certHead takes at the screen's width.
+func (s *originScreen) certChrome() int {
+	return len(wrapLines(ansi.Strip(s.certHead()), max(s.w, 1)))
+}
 
 // fillCert passes msg to the certificate's form; once it is complete the
 // answer is recorded, and the step runs when the flow has it.
@@ -174,10 +182,7 @@ func (s *originScreen) View() string {
 	o := s.c.sum.Origin
 	var b strings.Builder
 	if s.certForm != nil {
-		b.WriteString(st.Title.Render("The origin's own certificate") + "\n")
-		fmt.Fprintf(&b, "The %s config is aopwizard's own server block, which serves the origin's certificate to Cloudflare.\n\n", orDash(o.Server))
-		b.WriteString(s.certForm.View())
-		return b.String()
+		return s.certHead() + s.certForm.View()
 	}
 	b.WriteString(st.Title.Render("Configure the origin (soft phase)") + "\n")
 	fmt.Fprintf(&b, "%s config for %s\n", orDash(o.Server), st.Accent.Render(orDash(o.Path)))

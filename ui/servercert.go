@@ -118,7 +118,7 @@ type serverCertFields struct {
 func newServerCertFields(st *Styles, in func() Inputs, q func() steps.ServerCertQuestion, cert, key *string) *serverCertFields {
 	f := &serverCertFields{}
 	f.cert = newInput(st).Title("Origin TLS certificate (PEM file)").
-		Description("The origin's own certificate for the hostnames, which aopwizard's server block presents to Cloudflare (with HAProxy: certificate and key in one PEM).").
+		Description("aopwizard's server block presents it to Cloudflare (HAProxy: one PEM with the key).").
 		Placeholder("/etc/ssl/certs/origin.pem").Value(cert).
 		Note(f.note(func(found *steps.FoundServerCert) string { return found.Cert })).
 		Validate(func(v string) error { return checkCertFile(in().Server)(v) })
