@@ -110,16 +110,13 @@ func (in *Inputs) Validate() []Problem {
 	} else if in.Origin.Target = string(t); t == inplace.Existing && in.OriginConfig == OriginManual {
 		bad("target", errors.New("the existing site is edited only when aopwizard applies the origin config; with manual origin config you edit it yourself"))
 	}
-	// ingress-nginx takes the origin's certificate from a Kubernetes
-	// secret; an existing site (the default where the server has one)
-	// keeps its own.
-	if in.Server != string(render.IngressNginx) && in.needsServerCert() {
-		if in.Origin.ServerCert == "" {
-			missing("server cert", "the origin config needs the origin's own TLS certificate file")
-		}
-		if in.Origin.ServerKey == "" && in.Server != string(render.HAProxy) {
-			missing("server key", "the origin config needs the origin's own TLS key file")
-		}
+	// An existing site (the default where the server has one) keeps its
+	// own certificate.
+	if in.NeedsServerCert() && in.Origin.ServerCert == "" {
+		missing("server cert", "the origin config needs the origin's own TLS certificate file")
+	}
+	if in.NeedsServerKey() && in.Origin.ServerKey == "" {
+		missing("server key", "the origin config needs the origin's own TLS key file")
 	}
 	if in.OriginConfig == OriginApply {
 		if in.Server == string(render.Builtin) && (in.Origin.Config == "" || in.Origin.TestCmd == "" || in.Origin.ReloadCmd == "") {

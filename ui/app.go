@@ -15,6 +15,8 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/aopwizard/aopwizard/origin/sites"
 )
 
 // screen is one page of the wizard. Only the root returns a tea.View;
@@ -159,6 +161,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.saveErr = fmt.Errorf("could not save the rollout, so running aopwizard again may not resume here: %w", msg.err)
 		}
 		return m, nil
+	case sitesMsg:
+		if m.c.sites == nil {
+			m.c.sites = map[string]*sites.Config{}
+		}
+		m.c.sites[msg.server] = msg.cfg
 	case quitMsg:
 		m.err = msg.err
 		return m, tea.Sequence(saveCmd(m.c), tea.Quit)

@@ -14,6 +14,8 @@ import (
 	"charm.land/bubbles/v2/spinner"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/aopwizard/aopwizard/origin/sites"
 )
 
 // testNow is the fixed clock of every test.
@@ -38,6 +40,18 @@ type fakeFlow struct {
 	listens int
 	saveErr error
 	started chan string
+	// sites are the origin server's sites this machine has (nil: none).
+	sites *sites.Config
+}
+
+// OriginSites implements SiteReader.
+func (f *fakeFlow) OriginSites(_ context.Context, in Inputs) (*sites.Config, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sites == nil || string(f.sites.Server) != in.Server {
+		return nil, nil
+	}
+	return f.sites, nil
 }
 
 func newFakeFlow() *fakeFlow {
@@ -399,7 +413,8 @@ func content(m *Model) string { return ansi.Strip(m.View().Content) }
 func atStep(t testing.TB, f *fakeFlow, mode, step string, w, h int) *Model {
 	t.Helper()
 	f.sum = Summary{ID: "r1", Created: testNow, Updated: testNow, Steps: stepsFor(mode, step == StepAlerts),
-		Inputs: Inputs{Zone: "example.com", Mode: mode, Hostnames: []string{"www.example.com"}, Server: "nginx"}}
+		Inputs: Inputs{Zone: "example.com", Mode: mode, Hostnames: []string{"www.example.com"}, Server: "nginx",
+			ServerCert: "/etc/nginx/tls/www.example.com.pem", ServerKey: "/etc/nginx/tls/www.example.com.key"}}
 	if step == StepAlerts {
 		f.sum.Inputs.AlertsEmail = "ops@example.com"
 	}

@@ -301,6 +301,11 @@ type inputField struct {
 	note    func(string) string
 	tiDark  int
 	tiWidth int
+	// skip hides the field where it does not apply (nil: never).
+	skip func() bool
+	// suggested is the last value suggest put in, which a later
+	// suggestion may replace while the operator has not changed it.
+	suggested string
 }
 
 func newInput(st *Styles) *inputField {
@@ -327,6 +332,22 @@ func (f *inputField) Validate(fn func(string) error) *inputField { f.validate = 
 
 // Note shows what fn says of the value under the field, as it is typed.
 func (f *inputField) Note(fn func(string) string) *inputField { f.note = fn; return f }
+
+// SkipWhen hides the field, and moves focus past it, while fn says it
+// does not apply.
+func (f *inputField) SkipWhen(fn func() bool) *inputField { f.skip = fn; return f }
+
+func (f *inputField) Skip() bool { return f.skip != nil && f.skip() }
+
+// suggest puts v in the field unless the operator typed something of
+// their own: an empty field, or the previous suggestion, takes it.
+func (f *inputField) suggest(v string) {
+	if cur := f.ti.Value(); v == "" || cur != "" && cur != f.suggested {
+		return
+	}
+	f.ti.SetValue(v)
+	*f.value, f.suggested = v, v
+}
 
 // Password masks what is typed.
 func (f *inputField) Password() *inputField {
@@ -398,6 +419,9 @@ func (f *inputField) style() {
 }
 
 func (f *inputField) View() string {
+	if f.Skip() {
+		return ""
+	}
 	f.style()
 	body := []string{f.ti.View()}
 	var note []string

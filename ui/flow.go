@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/aopwizard/aopwizard/origin/sites"
 )
 
 // Step names, as the rollout state file spells them.
@@ -85,6 +87,14 @@ type ZoneLister interface {
 	Zones(ctx context.Context, token string) ([]string, error)
 }
 
+// SiteReader is optional: a Flow that reads the TLS sites of the origin
+// server on this machine lets the wizard offer the certificate of the site
+// that serves the hostnames as the origin's own (steps.DetectServerCert).
+// A nil config with a nil error means there is nothing to read.
+type SiteReader interface {
+	OriginSites(ctx context.Context, in Inputs) (*sites.Config, error)
+}
+
 // Inputs are the operator's answers the screens collect. Never a secret.
 type Inputs struct {
 	Zone         string
@@ -102,6 +112,14 @@ type Inputs struct {
 	SetSSLStrict bool
 	Enforce      bool
 	AlertsEmail  string
+	// ServerCert and ServerKey are the origin's own TLS certificate and key
+	// files, asked for where the origin config may be aopwizard's own
+	// server block (steps.Inputs.ServerCertQuestion); empty keeps run's.
+	ServerCert string
+	ServerKey  string
+	// Target is where the origin config goes (run's choice, which the
+	// screens only read).
+	Target string
 }
 
 // Secrets live in memory only: never in the summary, the state or the view.

@@ -16,6 +16,7 @@ import (
 	"github.com/charmbracelet/x/term"
 
 	"github.com/aopwizard/aopwizard/cfapi"
+	"github.com/aopwizard/aopwizard/origin/sites"
 	"github.com/aopwizard/aopwizard/pki"
 )
 
@@ -56,6 +57,8 @@ type plain struct {
 	st    *Styles
 	sum   Summary
 	token string
+	// found are the sites read of each server (nil: none).
+	found map[string]*sites.Config
 }
 
 // errQuit is the operator answering no to go on.
@@ -271,6 +274,17 @@ func (p *plain) questions(step string) (*Inputs, Secrets, error) {
 			return nil, Secrets{}, err
 		}
 		in.OriginConfig = map[string]string{"a": OriginApply, "m": OriginManual}[a]
+		asked, err := p.serverCertQuestions(&in, false)
+		if err != nil {
+			return nil, Secrets{}, err
+		}
+		if asked && in.OriginConfig == OriginManual {
+			// The config shown above had no certificate to serve.
+			if p.sum, err = p.flow.SetInputs(p.ctx, in, Secrets{}); err != nil {
+				return nil, Secrets{}, err
+			}
+			p.say("The %s config with the origin's certificate:\n%s", orDash(p.sum.Origin.Server), p.sum.Origin.Config)
+		}
 		if in.OriginConfig == OriginManual {
 			p.say("Write the config, test it and reload the server; the wizard waits for the origin.")
 		}
@@ -338,6 +352,9 @@ func (p *plain) planQuestions(in Inputs) (*Inputs, Secrets, error) {
 		return nil, Secrets{}, err
 	}
 	in.Origins, _ = parseOrigins(origins)
+	if _, err := p.serverCertQuestions(&in, true); err != nil {
+		return nil, Secrets{}, err
+	}
 	if mode != ModeGlobal {
 		if in.AlertsEmail, err = p.ask("Expiry alert email (empty for none)", in.AlertsEmail); err != nil {
 			return nil, Secrets{}, err

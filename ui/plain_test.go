@@ -81,7 +81,7 @@ func TestPlainNoToRetryEnds(t *testing.T) {
 
 func TestPlainNoToGoAheadStopsAndSaves(t *testing.T) {
 	f := newFakeFlow()
-	out, err := runPlain(t, f, "example.com\nn\n\n\n\n\n\nn\n")
+	out, err := runPlain(t, f, "example.com\nn\n\nwww.example.com\n\n\n\nn\n")
 	if !errors.Is(err, errQuit) || f.saveCount() != 1 {
 		t.Fatalf("err %v saves %d\n%s", err, f.saveCount(), out)
 	}

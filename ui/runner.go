@@ -8,6 +8,8 @@ import (
 
 	"charm.land/bubbles/v2/spinner"
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/aopwizard/aopwizard/origin/sites"
 )
 
 // common is what the root shares with every screen.
@@ -21,6 +23,9 @@ type common struct {
 	ctx   context.Context
 	seq   int
 	token string
+	// sites are the TLS sites read of each server on this machine (nil:
+	// none could be read; present while the read runs).
+	sites map[string]*sites.Config
 }
 
 // Messages from Flow calls. A step run's messages carry its sequence number,

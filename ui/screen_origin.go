@@ -7,6 +7,9 @@ import (
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/huh/v2"
+
+	"github.com/aopwizard/aopwizard/steps"
 )
 
 // originScreen shows the rendered origin configuration (soft phase: the
@@ -21,6 +24,16 @@ type originScreen struct {
 	plan       OriginPlan
 	previewing bool
 	previewErr error
+	// certForm asks for the origin's own certificate when the mode chosen
+	// needs one and none is known (manual mode on nginx, say); pending is
+	// the answer recorded before the step runs, so the config shown while
+	// waiting is the one with the certificate.
+	certForm  *huh.Form
+	certs     *serverCertFields
+	cert, key string
+	certIn    Inputs
+	certQ     steps.ServerCertQuestion
+	pending   *Inputs
 }
 
 // originPreviewMsg is the flow's preview of the origin change.
@@ -39,19 +52,24 @@ func newOrigin(c *common) *originScreen {
 	return s
 }
 
-// Init asks the flow for the change as the origin step will make it: it
-// reads the server's config, so it runs in a command.
+// Init asks the flow for the change as the origin step will make it, and
+// reads the server's sites, for the certificate of the site that serves
+// the hostnames should the mode chosen need one: both read the server's
+// config, so they run in commands.
 func (s *originScreen) Init() tea.Cmd {
+	sites := readSites(s.c, s.c.sum.Inputs)
 	p, ok := s.c.flow.(OriginPreviewer)
 	if !ok {
-		return nil
+		return sites
 	}
 	ctx := s.c.ctx
-	return func() tea.Msg {
+	return tea.Batch(sites, func() tea.Msg {
 		plan, err := p.PreviewOrigin(ctx)
 		return originPreviewMsg{plan: plan, err: err}
-	}
+	})
 }
+
+func (s *originScreen) Typing() bool { return s.certForm != nil }
 
 func (s *originScreen) setPlan(p OriginPlan) {
 	s.plan = p
@@ -85,6 +103,9 @@ func (s *originScreen) Busy() (bool, bool) {
 
 func (s *originScreen) SetSize(w, h int) {
 	s.frame.SetSize(w, h)
+	if s.certForm != nil {
+		s.certForm = sizeForm(s.certForm, nil, w, h-wrappedHeight(s.certHead(), w))
+	}
 	s.vp.SetWidth(w)
 	s.fitViewport()
 }
@@ -118,6 +139,9 @@ func (s *originScreen) Status() string {
 
 func (s *originScreen) Keys() []key.Binding {
 	k := s.c.keys
+	if s.certForm != nil {
+		return formKeys(k)
+	}
 	if s.waiting() {
 		return []key.Binding{k.Scroll}
 	}
@@ -150,6 +174,12 @@ func (s *originScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 	if cmd, handled := s.runnerMsg(msg); handled {
 		return s, cmd
 	}
+	if sm, ok := msg.(summaryMsg); ok && s.pending != nil {
+		return s, s.startPending(sm)
+	}
+	if s.certForm != nil {
+		return s, s.fillCert(msg)
+	}
 	k, ok := msg.(tea.KeyPressMsg)
 	keys := s.c.keys
 	switch {
@@ -164,6 +194,9 @@ func (s *originScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 		}
 		in := s.c.sum.Inputs
 		in.OriginConfig = s.mode
+		if q := serverCertQuestion(s.c.sites[in.Server], in); needsCertAnswer(q, in) {
+			return s, s.askCert(in, q)
+		}
 		return s, s.run.start(&in, Secrets{})
 	default:
 		var cmd tea.Cmd
@@ -171,6 +204,52 @@ func (s *originScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 		return s, cmd
 	}
 	return s, nil
+}
+
+// askCert asks for the origin's own certificate and key before the step
+// runs in.
+func (s *originScreen) askCert(in Inputs, q steps.ServerCertQuestion) tea.Cmd {
+	s.certIn, s.certQ = in, q
+	s.cert, s.key = in.ServerCert, in.ServerKey
+	s.certs = newServerCertFields(s.c.st, func() Inputs { return s.certIn }, func() steps.ServerCertQuestion { return s.certQ }, &s.cert, &s.key)
+	s.certForm = sizeForm(newForm(huh.NewGroup(s.certs.cert, s.certs.key)), nil, s.w, s.h-wrappedHeight(s.certHead(), s.w))
+	cmd := s.certForm.Init()
+	s.certs.suggest(in, q)
+	return cmd
+}
+
+// certHead is what the screen shows over the certificate's form.
+func (s *originScreen) certHead() string {
+	return s.c.st.Title.Render("The origin's own certificate") + "\n" +
+		s.c.st.Subtle.Render(fmt.Sprintf("The %s config is aopwizard's own server block.", orDash(s.c.sum.Origin.Server))) + "\n"
+}
+
+// fillCert passes msg to the certificate's form; once it is complete the
+// answer is recorded, and the step runs when the flow has it.
+func (s *originScreen) fillCert(msg tea.Msg) tea.Cmd {
+	var cmd tea.Cmd
+	s.certForm, cmd = updateForm(s.certForm, msg)
+	if s.certForm.State != huh.StateCompleted {
+		return cmd
+	}
+	s.certForm = nil
+	in := s.certIn
+	serverCertAnswer(&in, s.certQ, s.cert, s.key)
+	s.pending = &in
+	f, ctx := s.c.flow, s.c.ctx
+	return tea.Batch(cmd, summaryCmd(func() (Summary, error) { return f.SetInputs(ctx, in, Secrets{}) }))
+}
+
+// startPending runs the step once its inputs are recorded (the root has
+// put the summary in place), showing the config rendered with them.
+func (s *originScreen) startPending(sm summaryMsg) tea.Cmd {
+	in := *s.pending
+	s.pending = nil
+	if sm.err != nil {
+		return func() tea.Msg { return stepDoneMsg{seq: s.run.seq, step: s.step, sum: *s.c.sum, err: sm.err} }
+	}
+	s.setPlan(s.c.sum.Origin)
+	return s.run.start(&in, Secrets{})
 }
 
 // chrome is what the screen shows above and below the config's viewport
@@ -215,6 +294,9 @@ func (s *originScreen) chrome() (above, below string) {
 }
 
 func (s *originScreen) View() string {
+	if s.certForm != nil {
+		return s.certHead() + s.certForm.View()
+	}
 	st := s.c.st
 	o := s.plan
 	above, below := s.chrome()

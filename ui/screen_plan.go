@@ -11,7 +11,9 @@ import (
 	"charm.land/huh/v2"
 
 	"github.com/aopwizard/aopwizard/origin/render"
+	"github.com/aopwizard/aopwizard/origin/sites"
 	"github.com/aopwizard/aopwizard/pki"
+	"github.com/aopwizard/aopwizard/steps"
 )
 
 type planAnswers struct {
@@ -20,6 +22,8 @@ type planAnswers struct {
 	server  string
 	origins string
 	email   string
+	// cert and key are the origin's own certificate and key files.
+	cert, key string
 }
 
 // planScreen asks how to roll out (mode, hostnames, server, origins), runs
@@ -27,6 +31,24 @@ type planAnswers struct {
 type planScreen struct {
 	formScreen
 	ans *planAnswers
+	// certs asks for the origin's own certificate where the server needs
+	// one; sitesFor is the server whose sites were last asked for; inCert
+	// says the certificate field had the focus after the last message.
+	certs    *serverCertFields
+	sitesFor string
+	inCert   bool
+	// question caches certQuestion for the answers it was worked out for.
+	question struct {
+		key questionKey
+		q   steps.ServerCertQuestion
+	}
+}
+
+// questionKey is what the certificate question depends on that the form
+// changes.
+type questionKey struct {
+	mode, server, hosts string
+	found               *sites.Config
 }
 
 // modeOptions explain each mode in one line.
@@ -39,7 +61,7 @@ var modeOptions = []huh.Option[string]{
 func newPlan(c *common) *planScreen {
 	in := c.sum.Inputs
 	a := &planAnswers{mode: in.Mode, hosts: strings.Join(in.Hostnames, " "), server: in.Server,
-		origins: strings.Join(in.Origins, ", "), email: in.AlertsEmail}
+		origins: strings.Join(in.Origins, ", "), email: in.AlertsEmail, cert: in.ServerCert, key: in.ServerKey}
 	if a.mode == "" {
 		a.mode = ModeZone
 	}
@@ -62,6 +84,7 @@ func newPlan(c *common) *planScreen {
 	mode := newSelect(c.st).Title("Mode").Options(modeOptions...).Value(&a.mode)
 	server := newSelect(c.st).Title("Origin server").Options(servers...).Value(&a.server)
 	s.selects = []*selectField{mode, server}
+	s.certs = newServerCertFields(c.st, s.answered, s.certQuestion, &a.cert, &a.key)
 	s.form = newForm(
 		huh.NewGroup(mode),
 		huh.NewGroup(
@@ -88,6 +111,7 @@ func newPlan(c *common) *planScreen {
 				return err
 			}),
 		),
+		huh.NewGroup(s.certs.cert, s.certs.key).WithHideFunc(func() bool { return !s.certQuestion().Cert }),
 		huh.NewGroup(
 			newInput(c.st).Title("Expiry alert email (optional)").Value(&a.email).
 				Validate(func(v string) error {
@@ -158,12 +182,58 @@ func (s *planScreen) Keys() []key.Binding {
 	return s.phaseKeys(formKeys(s.c.keys), []key.Binding{withHelp(s.c.keys.Enter, "go ahead")})
 }
 
+func (s *planScreen) Init() tea.Cmd {
+	return tea.Batch(s.formScreen.Init(), s.readSites())
+}
+
+// readSites reads the sites of the server picked, for the certificate
+// of the site that serves the hostnames.
+func (s *planScreen) readSites() tea.Cmd {
+	if s.ans.server == s.sitesFor {
+		return nil
+	}
+	s.sitesFor = s.ans.server
+	return readSites(s.c, s.answered())
+}
+
+// answered is the rollout's inputs with the form's answers so far.
+func (s *planScreen) answered() Inputs {
+	in := s.c.sum.Inputs
+	in.Mode, in.Server = s.ans.mode, s.ans.server
+	in.Hostnames, _ = parseHostnames(s.ans.hosts, in.Zone)
+	return in
+}
+
+// certQuestion is steps' answer on the origin's own certificate for the
+// answers so far. The form asks it on every key press (hidden groups):
+// it is worked out again only when an answer it depends on changed.
+func (s *planScreen) certQuestion() steps.ServerCertQuestion {
+	key := questionKey{s.ans.mode, s.ans.server, s.ans.hosts, s.c.sites[s.ans.server]}
+	if key != s.question.key {
+		s.question.key, s.question.q = key, serverCertQuestion(key.found, s.answered())
+	}
+	return s.question.q
+}
+
 func (s *planScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 	if cmd, handled := s.runnerMsg(msg); handled {
 		return s, cmd
 	}
 	if !s.done {
-		return s, s.fill(msg, s.submit)
+		cmd := s.fill(msg, s.submit)
+		// Entering the certificate's group, or the sites arriving while
+		// in it, suggests the files (not every key: a field emptied to
+		// type another path stays empty).
+		_, arrived := msg.(sitesMsg)
+		in := s.form.State == huh.StateNormal && s.form.GetFocusedField() == huh.Field(s.certs.cert)
+		if in && (!s.inCert || arrived) {
+			s.certs.suggest(s.c.sum.Inputs, s.certQuestion())
+		}
+		s.inCert = in
+		if read := s.readSites(); read != nil {
+			cmd = tea.Batch(cmd, read)
+		}
+		return s, cmd
 	}
 	if k, ok := msg.(tea.KeyPressMsg); ok && key.Matches(k, s.c.keys.Enter) {
 		return s, next
@@ -177,6 +247,7 @@ func (s *planScreen) submit() (Inputs, Secrets) {
 	in.Hostnames, _ = parseHostnames(s.ans.hosts, in.Zone)
 	in.Origins, _ = parseOrigins(s.ans.origins)
 	in.Server = s.ans.server
+	serverCertAnswer(&in, s.certQuestion(), s.ans.cert, s.ans.key)
 	in.AlertsEmail = strings.TrimSpace(s.ans.email)
 	if in.Mode == ModeGlobal {
 		in.AlertsEmail = ""

@@ -207,6 +207,13 @@ func mergeInputs(base steps.Inputs, in Inputs) steps.Inputs {
 	}
 	base.CertSource, base.ImportCert, base.ImportKey, base.ImportCA, base.ReuseCert = in.CertSource, in.ImportCert, in.ImportKey, in.ImportCA, in.ReuseCert
 	base.NoPassphrase, base.SetSSLStrict, base.Enforce, base.AlertsEmail = in.NoPassphrase, in.SetSSLStrict, in.Enforce, in.AlertsEmail
+	// run's --cert and --key stand until the operator gives other files.
+	if in.ServerCert != "" {
+		base.Origin.ServerCert = in.ServerCert
+	}
+	if in.ServerKey != "" {
+		base.Origin.ServerKey = in.ServerKey
+	}
 	if !base.Enforce {
 		base.AutoRevert = false
 	}
@@ -367,7 +374,7 @@ func toInputs(in steps.Inputs) Inputs {
 		Origins: append([]string(nil), in.Origins...), Server: in.Server, OriginConfig: in.OriginConfig,
 		CertSource: in.CertSource, ImportCert: in.ImportCert, ImportKey: in.ImportKey, ImportCA: in.ImportCA,
 		ReuseCert: in.ReuseCert, NoPassphrase: in.NoPassphrase, SetSSLStrict: in.SetSSLStrict, Enforce: in.Enforce,
-		AlertsEmail: in.AlertsEmail}
+		AlertsEmail: in.AlertsEmail, ServerCert: in.Origin.ServerCert, ServerKey: in.Origin.ServerKey, Target: in.Origin.Target}
 }
 
 // waitingFor says in words what a rollout stopped at waits for.

@@ -122,6 +122,11 @@ func connectAndPlan(t *testing.T, tm driver, mode int) {
 	waitFor(t, tm, "Origin server")
 	enter(tm)
 	enter(tm)
+	// The builtin origin serves aopwizard's own block: run's certificate
+	// and key are offered, and taken.
+	waitFor(t, tm, "Origin TLS key")
+	enter(tm)
+	enter(tm)
 	if mode != 2 {
 		enter(tm) // no alert address
 	}
@@ -315,7 +320,7 @@ func TestStepsFlowAccessibleToDone(t *testing.T) {
 	t.Cleanup(f.Close)
 	answers := strings.Join([]string{
 		simZone,
-		"", "www." + simZone, "", "", "", "", // plan: zone mode, builtin, no alerts, go ahead
+		"", "www." + simZone, "", "", "", "", "", "", // plan: zone mode, builtin, run's origin certificate and key, no alerts, go ahead
 		"", "y", // generate, no passphrase
 		"",    // upload
 		"",    // origin: apply

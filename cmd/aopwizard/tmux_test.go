@@ -128,7 +128,8 @@ func (s *tmuxSession) waitFor(texts ...string) {
 func (s *tmuxSession) planToUpload(alerts string) {
 	s.t.Helper()
 	for _, step := range [][]string{
-		{"Origin server", "builtin"}, {"Origin addresses"}, {"Expiry alert email", alerts}, {"Nothing has changed yet"},
+		{"Origin server", "builtin"}, {"Origin addresses"}, {"Origin TLS certificate"}, {"Origin TLS key"},
+		{"Expiry alert email", alerts}, {"Nothing has changed yet"},
 		{"Generate a new CA"}, {"key passphrase"}, {"Passphrase again"}, {"certificate ready"}, {"to upload."},
 	} {
 		s.waitFor(step...)

@@ -422,7 +422,10 @@ func (c *ApacheConfig) Config() *Config {
 		e := v.args("SSLEngine")
 		tls := len(e) > 0 && strings.EqualFold(e[0], "on")
 		if cf := v.args("SSLCertificateFile"); len(cf) > 0 {
-			b.Certificate = cf[0]
+			b.Certificate, b.Key = cf[0], cf[0]
+		}
+		if kf := v.args("SSLCertificateKeyFile"); len(kf) > 0 {
+			b.Key = kf[0]
 		}
 		for _, name := range apacheClientAuthNames {
 			b.ClientAuth = append(b.ClientAuth, v.Settings(name)...)

@@ -36,6 +36,11 @@ func TestApacheDiscoveryFixture(t *testing.T) {
 	if !two.OK() || strings.Join(two.Blocks[0].Listen, " ") != "192.0.2.1:443 [2001:db8::1]:443" || two.Blocks[0].Certificate != "/etc/ssl/two cert.pem" {
 		t.Errorf("two: %+v", two)
 	}
+	// Without SSLCertificateKeyFile, Apache reads the key from the
+	// certificate's file.
+	if two.Blocks[0].Key != "/etc/ssl/two cert.pem" {
+		t.Errorf("two's key file: %q", two.Blocks[0].Key)
+	}
 	if got := two.Blocks[0].ClientAuth; len(got) != 0 {
 		t.Errorf("a <Location>'s SSLVerifyClient is not the vhost's: %+v", got)
 	}
@@ -47,5 +52,25 @@ func TestApacheDiscoveryFixture(t *testing.T) {
 	}
 	if n := hosts[4]; n.Reason != DefaultOnly {
 		t.Errorf("none: %+v", n)
+	}
+}
+
+// SSLCertificateKeyFile names the key; without it Apache reads the key
+// from the certificate's file.
+func TestApacheCertificateKeyFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "site.conf")
+	conf := "<VirtualHost *:443>\n    ServerName k.example.test\n    SSLEngine on\n" +
+		"    SSLCertificateFile /etc/ssl/k.pem\n    SSLCertificateKeyFile /etc/ssl/private/k.key\n</VirtualHost>\n"
+	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dump := "VirtualHost configuration:\n*:443                  k.example.test (" + file + ":1)\n"
+	c, err := ParseApacheDump([]byte(dump), "/etc/apache2", os.ReadFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := c.Config().Lookup([]string{"k.example.test"})[0]
+	if !h.OK() || h.Blocks[0].Certificate != "/etc/ssl/k.pem" || h.Blocks[0].Key != "/etc/ssl/private/k.key" {
+		t.Fatalf("k: %+v", h)
 	}
 }

@@ -198,6 +198,7 @@ func (c *NginxConfig) Config() *Config {
 			b.Names = append(b.Names, n.Args...)
 		}
 		b.Certificate = c.value(s, "ssl_certificate")
+		b.Key = c.value(s, "ssl_certificate_key")
 		for _, name := range nginxClientAuthNames {
 			b.ClientAuth = append(b.ClientAuth, c.Settings(s, name)...)
 		}

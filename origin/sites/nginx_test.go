@@ -105,8 +105,8 @@ func TestNginxDiscoveryDebianLayout(t *testing.T) {
 	if !b.DefaultServer || strings.Join(b.Listen, "|") != "127.0.0.1:18082 ssl default_server|[::1]:18082 ssl" {
 		t.Errorf("shop listeners %q default=%v", b.Listen, b.DefaultServer)
 	}
-	if b.Certificate != lab.Path(pkitest.ServerCert) {
-		t.Errorf("certificate from the included snippet: got %q", b.Certificate)
+	if b.Certificate != lab.Path(pkitest.ServerCert) || b.Key != lab.Path(pkitest.ServerKey) {
+		t.Errorf("certificate and key from the included snippet: got %q and %q", b.Certificate, b.Key)
 	}
 	if shop.Blocks[1].Line != 9 || shop.Blocks[1].EndLine != 13 {
 		t.Errorf("shop block 2 lines %d-%d, want 9-13", shop.Blocks[1].Line, shop.Blocks[1].EndLine)

@@ -43,7 +43,11 @@ type Block struct {
 	Names   []string `json:"names"`  // server_name / ServerName + ServerAlias / certificate names
 	// Certificate is the server certificate file (the block's own or the
 	// inherited one); empty when none was found.
-	Certificate   string `json:"certificate,omitempty"`
+	Certificate string `json:"certificate,omitempty"`
+	// Key is the certificate's private key file as configured (Apache
+	// without SSLCertificateKeyFile reads it from the certificate file;
+	// HAProxy always does, so its blocks leave Key empty).
+	Key           string `json:"key,omitempty"`
 	DefaultServer bool   `json:"default_server,omitempty"`
 	// ClientAuth lists the client-verification directives already in
 	// effect for the block, as written, with their file:line.
