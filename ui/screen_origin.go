@@ -76,12 +76,41 @@ func (s *originScreen) setPlan(p OriginPlan) {
 	s.vp.SetContent(diffView(s.c.st, p))
 }
 
-// diffView marks a diff's added and removed lines, in glyph and colour.
+// newFilesOnly reports whether diff only creates files: then the files
+// read better as themselves than as lines of "+".
+func newFilesOnly(diff string) bool {
+	created := false
+	for _, l := range strings.Split(diff, "\n") {
+		if strings.HasPrefix(l, "--- ") {
+			if l != "--- /dev/null" {
+				return false
+			}
+			created = true
+		}
+	}
+	return created
+}
+
+// diffView marks a diff's added and removed lines, in glyph and colour; a
+// diff that only creates files shows them, each headed by its path.
 func diffView(st *Styles, p OriginPlan) string {
 	if !p.Diff {
 		return p.Config
 	}
 	lines := strings.Split(p.Config, "\n")
+	if newFilesOnly(p.Config) {
+		var out []string
+		for _, l := range lines {
+			switch {
+			case l == "--- /dev/null", strings.HasPrefix(l, "@@"):
+			case strings.HasPrefix(l, "+++ "):
+				out = append(out, st.Subtle.Render("# "+strings.TrimPrefix(l, "+++ ")))
+			default:
+				out = append(out, strings.TrimPrefix(l, "+"))
+			}
+		}
+		return strings.Join(out, "\n")
+	}
 	for i, l := range lines {
 		switch {
 		case strings.HasPrefix(l, "+++"), strings.HasPrefix(l, "---"):
@@ -263,7 +292,11 @@ func (s *originScreen) chrome() (above, below string) {
 	case s.previewing:
 		fmt.Fprintf(&a, "%s: %s\n", orDash(o.Server), st.Subtle.Render("reading the server's configuration…"))
 	case o.Diff:
-		fmt.Fprintf(&a, "%s: changes %s\n", orDash(o.Server), st.Accent.Render(orDash(o.Path)))
+		what := "%s: changes %s\n"
+		if newFilesOnly(o.Config) {
+			what = "%s config for %s (new)\n"
+		}
+		fmt.Fprintf(&a, what, orDash(o.Server), st.Accent.Render(orDash(o.Path)))
 		if o.Where != "" {
 			a.WriteString(st.Subtle.Render(o.Where) + "\n")
 		}

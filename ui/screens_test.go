@@ -683,12 +683,16 @@ func TestMatrixFitsItsWidth(t *testing.T) {
 // previewFlow is a flow that previews the origin change as a diff.
 type previewFlow struct {
 	*fakeFlow
-	err error
+	diff string // replaces the in-place diff when set
+	err  error
 }
 
 func (p *previewFlow) PreviewOrigin(context.Context) (*OriginPlan, error) {
 	if p.err != nil {
 		return nil, p.err
+	}
+	if p.diff != "" {
+		return &OriginPlan{Server: "nginx", Path: "/etc/nginx/conf.d/aopwizard-example.com.conf", Diff: true, Config: p.diff}, nil
 	}
 	return &OriginPlan{Server: "nginx", Path: "/etc/nginx/sites-enabled/shop", Diff: true,
 		Where:  "the site's own TLS blocks serve www.example.com: adding verification to them in place",
@@ -713,6 +717,12 @@ func TestOriginScreenShowsThePreview(t *testing.T) {
 	m := show()
 	wantIn(t, m, "nginx: changes /etc/nginx/sites-enabled/shop", "adding verification to", "+    ssl_verify_client optional_no_ca;")
 	wantNotIn(t, m, "reading the server's configuration", "ssl_client_certificate /etc/nginx/aop/zone-ca.pem;")
+
+	// A block of aopwizard's own, a new file: shown as the file.
+	f.diff = "--- /dev/null\n+++ /etc/nginx/conf.d/aopwizard-example.com.conf\n@@ -0,0 +1,2 @@\n+server {\n+}\n"
+	m = show()
+	wantIn(t, m, "nginx config for /etc/nginx/conf.d/aopwizard-example.com.conf (new)", "# /etc/nginx/conf.d/aopwizard-example.com.conf", "│ server {")
+	wantNotIn(t, m, "+server {", "/dev/null")
 
 	f.err = errors.New("nginx -T failed")
 	m = show()
