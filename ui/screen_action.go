@@ -31,7 +31,7 @@ func (s *actionScreen) View() string {
 	case s.done:
 		b.WriteString(st.OK.Render("✓ done") + "\n")
 		for _, l := range s.run.said() {
-			b.WriteString(st.Subtle.Render("· ") + l + "\n")
+			b.WriteString(hanging(st.Subtle.Render("·")+" ", "  ", l, s.w))
 		}
 	case s.step == StepAlerts:
 		b.WriteString("Create a notification policy that emails " + s.c.sum.Inputs.AlertsEmail + "\nbefore the client certificate expires.\n\n")

@@ -279,32 +279,40 @@ func planView(st *Styles, lines []string, w int) string {
 	var b strings.Builder
 	for _, l := range lines {
 		text := strings.TrimLeft(l, " ")
-		lead, indent := "", ""
 		switch {
 		case strings.HasPrefix(text, "- "):
-			lead, indent, text = "  "+st.Accent.Render("•")+" ", "    ", strings.TrimPrefix(text, "- ")
+			b.WriteString(hanging("  "+st.Accent.Render("•")+" ", "    ", strings.TrimPrefix(text, "- "), w))
 		case len(text) < len(l):
-			lead, indent = "    ", "    "
+			b.WriteString(hanging("    ", "    ", text, w))
 		case strings.HasSuffix(text, ":"):
-			text = st.Current.Render(text)
+			b.WriteString(hanging("", "", st.Current.Render(text), w))
+		default:
+			b.WriteString(hanging("", "", text, w))
 		}
-		for i, part := range wrapLines(text, max(w-len(indent), 10)) {
-			if i == 0 {
-				b.WriteString(lead)
-			} else {
-				b.WriteString(indent)
-			}
-			b.WriteString(part + "\n")
+	}
+	return b.String()
+}
+
+// hanging is text wrapped at w cells, lead before its first line and
+// indent before the others (as wide as lead), so it reads as one item.
+func hanging(lead, indent, text string, w int) string {
+	var b strings.Builder
+	for i, part := range wrapLines(text, max(w-len(indent), 10)) {
+		if i == 0 {
+			b.WriteString(lead)
+		} else {
+			b.WriteString(indent)
 		}
+		b.WriteString(part + "\n")
 	}
 	return b.String()
 }
 
 // bulletList is items as bullets, each wrapped under its own text.
 func bulletList(st *Styles, items []string, w int) string {
-	lines := make([]string, len(items))
-	for i, it := range items {
-		lines[i] = "  - " + it
+	var b strings.Builder
+	for _, it := range items {
+		b.WriteString(hanging("  "+st.Accent.Render("•")+" ", "    ", it, w))
 	}
-	return planView(st, lines, w)
+	return b.String()
 }

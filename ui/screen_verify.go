@@ -77,7 +77,7 @@ func (s *verifyScreen) View() string {
 	}
 	if s.done {
 		for _, e := range sum.Evidence {
-			b.WriteString(st.Subtle.Render("· ") + e + "\n")
+			b.WriteString(hanging(st.Subtle.Render("·")+" ", "  ", e, s.w))
 		}
 		if s.step == StepVerify && len(sum.Impact) > 0 {
 			b.WriteString("\nEnforcing next would mean:\n")
