@@ -57,12 +57,25 @@ func (s *doneScreen) View() string {
 		b.WriteString(st.Label.Render("Report  ") + sum.Report + "\n\n")
 	}
 	b.WriteString("Next:\n")
-	for _, l := range [][2]string{
+	for _, l := range nextCommands(s.c.opts.Demo) {
+		b.WriteString("  " + st.Accent.Render(fmt.Sprintf("%-*s", 22, l[0])) + " " + st.Subtle.Render(l[1]) + "\n")
+	}
+	return b.String()
+}
+
+// nextCommands are what to run after a rollout; after a demo, whose
+// rollout ends with its process, how to do it for real.
+func nextCommands(demo bool) [][2]string {
+	if demo {
+		return [][2]string{
+			{"aopwizard", "the same wizard against your zone (CLOUDFLARE_API_TOKEN)"},
+			{"aopwizard doctor ZONE", "check a real zone first, changing nothing"},
+			{"aopwizard demo --keep", "keep the demo's files (certificates, configs, report)"},
+		}
+	}
+	return [][2]string{
 		{"aopwizard status", "what is set up, and when the certificate expires"},
 		{"aopwizard rotate", "a new certificate before this one expires"},
 		{"aopwizard rollback", "undo everything this rollout changed"},
-	} {
-		b.WriteString("  " + st.Accent.Render(fmt.Sprintf("%-18s", l[0])) + " " + st.Subtle.Render(l[1]) + "\n")
 	}
-	return b.String()
 }

@@ -728,3 +728,14 @@ func TestOriginScreenShowsThePreview(t *testing.T) {
 	m = show()
 	wantIn(t, m, "could not work out the change on this server: nginx -T failed", "ssl_client_certificate /etc/nginx/aop/zone-ca.pem;")
 }
+
+// TestDoneAfterADemoSaysHowToDoItForReal: a demo's rollout ends with its
+// process, so its done screen points to the real wizard, not to status or
+// rollback.
+func TestDoneAfterADemoSaysHowToDoItForReal(t *testing.T) {
+	m := atStep(t, newFakeFlow(), ModeZone, StepDone, 100, 30)
+	wantIn(t, m, "aopwizard rollback")
+	m.c.opts.Demo = true
+	wantIn(t, m, "the same wizard against your zone", "aopwizard demo --keep")
+	wantNotIn(t, m, "aopwizard rollback")
+}
