@@ -130,7 +130,7 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 func headlessDemo(cmd *cobra.Command, w *demo.World, f demoFlags) (*steps.Rollout, error) {
 	ctx, cancel := context.WithCancelCause(cmd.Context())
 	defer cancel(nil)
-	r, err := w.Run(ctx, printerBroken(cmd, f.jsonOut, func(err error) { cancel(&outputClosed{err: err}) }))
+	r, err := w.Run(ctx, printerBroken(cmd, f.jsonOut, func(err error) { cancel(&outputClosed{what: "the demo", err: err}) }))
 	var closed *outputClosed
 	if errors.As(context.Cause(ctx), &closed) {
 		return r, closed
@@ -138,11 +138,15 @@ func headlessDemo(cmd *cobra.Command, w *demo.World, f demoFlags) (*steps.Rollou
 	return r, err
 }
 
-// outputClosed is a write of the demo's events that failed.
-type outputClosed struct{ err error }
+// outputClosed is a write of a run's events that failed; what is the
+// run ("the demo", "the rollout").
+type outputClosed struct {
+	what string
+	err  error
+}
 
 func (e *outputClosed) Error() string {
-	return "the demo stopped: writing its output failed: " + e.err.Error()
+	return e.what + " stopped: writing its output failed: " + e.err.Error()
 }
 
 func (e *outputClosed) Unwrap() error { return e.err }

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -349,8 +351,22 @@ func printerBroken(cmd *cobra.Command, jsonOut bool, broken func(error)) func(st
 
 // drive runs the machine and prints how it ended.
 func drive(cmd *cobra.Command, env *steps.Env, h *steps.Handle, f *rolloutFlags) error {
+	// Output that can no longer be written (run --json | head -1) stops
+	// the rollout as Ctrl-C does: the step under way finishes or rolls
+	// back and the state is saved, where Go's SIGPIPE would kill the
+	// process mid-step.
+	sigpipe := make(chan os.Signal, 1)
+	signal.Notify(sigpipe, syscall.SIGPIPE)
+	defer signal.Stop(sigpipe)
+	ctx, cancel := context.WithCancelCause(cmd.Context())
+	defer cancel(nil)
+	env.Emit = printerBroken(cmd, f.jsonOut, func(err error) { cancel(&outputClosed{what: "the rollout", err: err}) })
 	m := &steps.Machine{Env: env, Saver: h, Hook: rolloutSeams.hook}
-	out, err := m.Run(cmd.Context())
+	out, err := m.Run(ctx)
+	var closed *outputClosed
+	if err != nil && errors.As(context.Cause(ctx), &closed) {
+		return errors.Join(closed, rolloutErr(err))
+	}
 	if err != nil {
 		return rolloutErr(err)
 	}

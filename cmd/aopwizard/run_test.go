@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"net"
@@ -378,4 +379,31 @@ func TestRotateCommand(t *testing.T) {
 	runCLI(t, l.args("global", "--enforce")...).expect(t, 0, "enforced, verified")
 	ids := l.rolloutIDs(t)
 	runCLI(t, "rotate", ids[0], "--state-dir", l.stateDir, "--yes").expect(t, 2, "Cloudflare rotates")
+}
+
+// closesAfterLine is a stdout that takes one line, then fails as a pipe
+// whose reader went away does (run --json | head -1).
+type closesAfterLine struct{ lines int }
+
+func (w *closesAfterLine) Write(p []byte) (int, error) {
+	if w.lines > 0 {
+		return 0, syscall.EPIPE
+	}
+	w.lines += bytes.Count(p, []byte("\n"))
+	return len(p), nil
+}
+
+// run's output closing stops the rollout as Ctrl-C does: exit 130, the
+// state saved, and resume finishes it.
+func TestRunStopsWhenItsOutputCloses(t *testing.T) {
+	l := newRunLab(t, cfsim.Options{})
+	var errb bytes.Buffer
+	code := execute(context.Background(), l.args("zone", "--enforce", "--json"), &closesAfterLine{}, &errb)
+	if code != exitInterrupted || !strings.Contains(errb.String(), "the rollout stopped: writing its output failed") {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitInterrupted, errb.String())
+	}
+	if ids := l.rolloutIDs(t); len(ids) != 1 {
+		t.Fatalf("rollouts saved: %v", ids)
+	}
+	runCLI(t, "resume", "--non-interactive", "--state-dir", l.stateDir).expect(t, 0, "enforced, verified")
 }
