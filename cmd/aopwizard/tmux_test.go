@@ -345,7 +345,7 @@ func TestTmuxDemoToTheEnd(t *testing.T) {
 	s.keys("Enter")
 	s.waitFor("│ ✓ done")
 	s.keys("Enter")
-	s.waitFor("aopwizard rollback")
+	s.waitFor("aopwizard demo --keep")
 	s.keys("Enter")
 	s.waitFor("enforced, verified through the edge")
 	if rc := s.exitCode(); rc != 0 {
