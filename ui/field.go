@@ -27,8 +27,11 @@ var errFieldAlone = errors.New("a wizard field runs inside its form, not alone")
 // fieldFrame is what every field shares: its title, description, focus,
 // error, size, keys, and the bar that marks the focused field.
 type fieldFrame struct {
-	st            *Styles
-	title, desc   string
+	st          *Styles
+	title, desc string
+	// descFn, when set, gives the description anew on every frame (on the
+	// UI goroutine), for one that follows other answers.
+	descFn        func() string
 	key           string
 	focused       bool
 	err           error
@@ -66,6 +69,11 @@ func (f *fieldFrame) bar() string {
 // headLines are the title and the wrapped description, styled.
 func (f *fieldFrame) headLines() []string {
 	k := [3]int{f.inner(), b2i(f.focused), b2i(f.st.isDark)}
+	if f.descFn != nil {
+		if d := f.descFn(); d != f.desc {
+			f.desc, f.head = d, nil
+		}
+	}
 	if f.head != nil && k == f.headFor {
 		return f.head
 	}
@@ -317,6 +325,9 @@ func newInput(st *Styles) *inputField {
 
 func (f *inputField) Title(t string) *inputField       { f.title = t; return f }
 func (f *inputField) Description(d string) *inputField { f.desc = d; return f }
+
+// DescriptionFunc describes the field with what fn says when drawn.
+func (f *inputField) DescriptionFunc(fn func() string) *inputField { f.descFn = fn; return f }
 
 // Placeholder shows an example while the field is empty, marked as one:
 // without colour (NO_COLOR) it would read as an answer.

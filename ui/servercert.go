@@ -118,7 +118,12 @@ type serverCertFields struct {
 func newServerCertFields(st *Styles, in func() Inputs, q func() steps.ServerCertQuestion, cert, key *string) *serverCertFields {
 	f := &serverCertFields{}
 	f.cert = newInput(st).Title("Origin TLS certificate (PEM file)").
-		Description("aopwizard's server block presents it to Cloudflare (HAProxy: one PEM with the key).").
+		DescriptionFunc(func() string {
+			if in().Server == string(render.HAProxy) {
+				return "aopwizard's server block presents it to Cloudflare: one PEM with the key, as HAProxy takes it."
+			}
+			return "aopwizard's server block presents it to Cloudflare."
+		}).
 		Placeholder("/etc/ssl/certs/origin.pem").Value(cert).
 		Note(f.note(func(found *steps.FoundServerCert) string { return found.Cert })).
 		Validate(func(v string) error { return checkCertFile(in().Server)(v) })

@@ -59,7 +59,8 @@ func TestPlanAsksTheOriginCertificateForCaddy(t *testing.T) {
 	keys(t, m, "enter", "enter", "down", "down", "down") // zone mode, www.example.com, caddy
 	wantIn(t, m, "> caddy")
 	keys(t, m, "enter", "enter") // no origin address
-	wantIn(t, m, "Origin TLS certificate (PEM file)", "Origin TLS key (PEM file)")
+	wantIn(t, m, "Origin TLS certificate (PEM file)", "Origin TLS key (PEM file)", "presents it to Cloudflare.")
+	wantNotIn(t, m, "HAProxy takes it") // said for HAProxy only
 
 	missing := filepath.Join(lab.Dir, "nope.pem")
 	paste(t, m, missing)
