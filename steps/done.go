@@ -18,7 +18,12 @@ func (doneStep) Name() StepName { return StepDone }
 
 func (doneStep) Run(_ context.Context, env *Env) error {
 	r := env.Rollout
-	if r.Outcome == "" || strings.HasSuffix(r.Outcome, "pending") {
+	switch {
+	case strings.HasSuffix(r.Outcome, "enforce pending"):
+		// The operator chose to stay in the soft phase: say so, for
+		// status and the report.
+		r.Outcome = "soft, verified; not enforced"
+	case r.Outcome == "" || strings.HasSuffix(r.Outcome, "pending"):
 		r.Outcome = "done"
 	}
 	if env.ReportDir == "" {

@@ -107,14 +107,22 @@ func (p *plain) askValid(question, def string, check func(string) error) (string
 
 // askSecret reads a line without echo; it needs a terminal.
 func (p *plain) askSecret(question string) (string, error) {
-	f, ok := p.rawIn.(*os.File)
-	if !ok || !term.IsTerminal(f.Fd()) {
-		return "", fmt.Errorf("%s is typed hidden, which needs a terminal", strings.ToLower(question))
+	read := readHidden
+	if read == nil {
+		f, ok := p.rawIn.(*os.File)
+		if !ok || !term.IsTerminal(f.Fd()) {
+			return "", fmt.Errorf("%s is typed hidden, which needs a terminal", strings.ToLower(question))
+		}
+		read = func() ([]byte, error) { return term.ReadPassword(f.Fd()) }
 	}
 	p.say("%s (hidden):", question)
-	b, err := term.ReadPassword(f.Fd())
+	b, err := read()
 	return string(b), err
 }
+
+// readHidden, set by tests only, stands for the terminal a hidden answer
+// is typed on.
+var readHidden func() ([]byte, error)
 
 func (p *plain) yes(question string, def bool) (bool, error) {
 	d := "y/N"
@@ -212,7 +220,11 @@ func (p *plain) step(step string) error {
 		if !again {
 			return err
 		}
-		in = nil
+		// The answers may be the cause: ask again, with them as defaults
+		// (secrets are asked anew).
+		if in, sec, err = p.questions(step); err != nil {
+			return err
+		}
 	}
 }
 
@@ -230,7 +242,11 @@ func (p *plain) runStep(step string, in *Inputs, sec Secrets) error {
 	if sum.ID != "" {
 		p.sum = sum
 	}
-	if err == nil {
+	switch st := p.sum.Step(step); {
+	case err != nil:
+	case st != nil && st.Status == StatusSkipped:
+		p.say("– %s skipped", stepTitle(step))
+	default:
 		p.say("✓ %s done (%s)", stepTitle(step), p.opts.Now().Sub(start).Truncate(time.Second))
 	}
 	return err
@@ -381,7 +397,7 @@ func (p *plain) certQuestions(in Inputs) (*Inputs, Secrets, error) {
 	var sec Secrets
 	switch src {
 	case CertGenerate:
-		noPass, err := p.yes("Store the CA key without a passphrase", false)
+		noPass, err := p.yes("Store the CA key without a passphrase", in.NoPassphrase)
 		if err != nil {
 			return nil, Secrets{}, err
 		}
@@ -390,6 +406,10 @@ func (p *plain) certQuestions(in Inputs) (*Inputs, Secrets, error) {
 			a, err := p.askSecret("CA key passphrase")
 			if err != nil {
 				return nil, Secrets{}, err
+			}
+			if a == "" {
+				p.say("  a passphrase is needed to encrypt the CA key (or answer yes to storing it without one)")
+				continue
 			}
 			b, err := p.askSecret("Passphrase again")
 			if err != nil {
@@ -448,6 +468,10 @@ func (p *plain) result(step string) error {
 	case StepCertificate, StepUpload:
 		p.cert()
 	case StepVerify, StepEnforce:
+		if st := s.Step(step); st != nil && st.Status == StatusSkipped {
+			p.say("The origin stays in the soft phase: nothing is refused yet.")
+			return nil
+		}
 		p.say("%s", strings.TrimRight(matrixView(p.st, s.Matrix, 0), "\n"))
 		for _, e := range s.Evidence {
 			p.say("  %s", e)
@@ -472,7 +496,10 @@ func (p *plain) finish() {
 	if s.Report != "" {
 		p.say("Report: %s", s.Report)
 	}
-	p.say("Next: aopwizard status, aopwizard rotate before the certificate expires, aopwizard rollback to undo.")
+	p.say("Next:")
+	for _, l := range nextCommands(p.opts.Demo) {
+		p.say("  %s: %s", l[0], l[1])
+	}
 }
 
 func orDefault(v, def string) string {

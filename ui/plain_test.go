@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -62,9 +63,10 @@ func TestPlainZoneModeToDone(t *testing.T) {
 func TestPlainRetryAfterFailure(t *testing.T) {
 	f := newFakeFlow()
 	f.fail[StepConnect] = errFake
-	out, err := runPlain(t, f, "example.com\n\nn\n")
+	// zone, retry, the zone again (kept), no to the SSL fix
+	out, err := runPlain(t, f, "example.com\n\n\nn\n")
 	wantLines(t, out, "✗ Connect failed: "+errFake.Error(), "What to do: check the connect inputs and retry", "Retry (Y/n)",
-		"✓ Connect done", "Set it to Full (strict) now (y/N)", "Step 2 of 9: Plan")
+		"Zone (the domain, e.g. example.com) [example.com]: ", "✓ Connect done", "Set it to Full (strict) now (y/N)", "Step 2 of 9: Plan")
 	if err == nil || !strings.Contains(err.Error(), "the input ended") {
 		t.Fatalf("err %v\n%s", err, out)
 	}
@@ -112,5 +114,35 @@ func TestPlainSecretNeedsATerminal(t *testing.T) {
 	err := RunPlain(context.Background(), newFakeFlow(), Options{}, strings.NewReader("x\n"), &out)
 	if err == nil || !strings.Contains(err.Error(), "needs a terminal; or set CLOUDFLARE_API_TOKEN") {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// TestPlainAsksForAPassphraseUntilOneIsGiven: declining an unencrypted CA
+// key and then giving an empty passphrase asks again (the step would fail
+// on it, and a retry with the same answers would fail the same way).
+func TestPlainAsksForAPassphraseUntilOneIsGiven(t *testing.T) {
+	f := newFakeFlow()
+	answers := strings.Join([]string{
+		"example.com", "n", // zone, no SSL fix
+		"", "www.example.com", "", "127.0.0.1:8443", "", "", // plan, go ahead
+		"", "n", // generate, encrypted (the passphrase is typed hidden, below)
+	}, "\n") + "\n"
+	typed := []string{"", "s3cret-pass", "s3cret-pass"} // empty (asked again), then twice
+	readHidden = func() ([]byte, error) {
+		if len(typed) == 0 {
+			return nil, io.EOF
+		}
+		a := typed[0]
+		typed = typed[1:]
+		return []byte(a), nil
+	}
+	t.Cleanup(func() { readHidden = nil })
+	out, _ := runPlain(t, f, answers)
+	wantLines(t, out, "a passphrase is needed to encrypt the CA key", "✓ Certificate done")
+	if in := f.snapshot().Inputs; in.NoPassphrase {
+		t.Fatalf("inputs %+v", in)
+	}
+	if strings.Contains(out, "s3cret-pass") {
+		t.Fatal("the passphrase was printed")
 	}
 }

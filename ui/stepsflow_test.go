@@ -315,26 +315,35 @@ func TestStepsFlowCtrlCThenResumeThere(t *testing.T) {
 // TestStepsFlowAccessibleToDone: the accessible line prompts drive the
 // real flow to done, as the full-screen wizard does.
 func TestStepsFlowAccessibleToDone(t *testing.T) {
-	l := newSimLab(t)
-	f := NewStepsFlow(l.opts)
-	t.Cleanup(f.Close)
-	answers := strings.Join([]string{
-		simZone,
-		"", "www." + simZone, "", "", "", "", "", "", // plan: zone mode, builtin, run's origin certificate and key, no alerts, go ahead
-		"", "y", // generate, no passphrase
-		"",    // upload
-		"",    // origin: apply
-		"",    // enable
-		"yes", // enforce
-	}, "\n") + "\n"
-	var out bytes.Buffer
-	if err := RunPlain(context.Background(), f, Options{Token: l.sim.Token()}, strings.NewReader(answers), &out); err != nil {
-		t.Fatalf("%v\n%s", err, out.String())
-	}
-	wantLines(t, out.String(), "Step 1 of 9: Connect", "✓ Connect done", "found in the origin's log with a verified client certificate",
-		"✓ Authenticated Origin Pulls is set up for "+simZone)
-	if r := l.rollout(t); r.Outcome != steps.OutcomeEnforcedEdge || strings.Contains(out.String(), l.sim.Token()) {
-		t.Fatalf("outcome %q (or the token was printed)\n%s", r.Outcome, out.String())
+	for _, tc := range []struct {
+		enforce, outcome string
+		says             []string
+	}{
+		{"yes", steps.OutcomeEnforcedEdge, []string{"found in the origin's log with a verified client certificate"}},
+		{"", "soft, verified; not enforced", []string{"– Enforce skipped", "The origin stays in the soft phase"}},
+	} {
+		t.Run(tc.outcome, func(t *testing.T) {
+			l := newSimLab(t)
+			f := NewStepsFlow(l.opts)
+			t.Cleanup(f.Close)
+			answers := strings.Join([]string{
+				simZone,
+				"", "www." + simZone, "", "", "", "", "", "", // plan: zone mode, builtin, run's origin certificate and key, no alerts, go ahead
+				"", "y", // generate, no passphrase
+				"",         // upload
+				"",         // origin: apply
+				"",         // enable
+				tc.enforce, // enforce, or stay in the soft phase
+			}, "\n") + "\n"
+			var out bytes.Buffer
+			if err := RunPlain(context.Background(), f, Options{Token: l.sim.Token()}, strings.NewReader(answers), &out); err != nil {
+				t.Fatalf("%v\n%s", err, out.String())
+			}
+			wantLines(t, out.String(), append(tc.says, "Step 1 of 9: Connect", "✓ Connect done", "✓ Authenticated Origin Pulls is set up for "+simZone)...)
+			if r := l.rollout(t); r.Outcome != tc.outcome || strings.Contains(out.String(), l.sim.Token()) {
+				t.Fatalf("outcome %q (or the token was printed)\n%s", r.Outcome, out.String())
+			}
+		})
 	}
 }
 
@@ -493,5 +502,33 @@ func TestResumeOptionOpensTheRolloutAtOnce(t *testing.T) {
 	drive(t, m, cmdMsgs(m, m.show(newStart(m.c)))...)
 	if m.screen.Step() != "" || !strings.Contains(content(m), "other.example") {
 		t.Fatalf("back on the start screen it resumed again:\n%s", content(m))
+	}
+}
+
+// TestStepsFlowStayingSoftSaysSo: declining to enforce skips the enforce
+// step, and the rollout ends saying it stays in the soft phase (status and
+// the report read it), not a bare "done".
+func TestStepsFlowStayingSoftSaysSo(t *testing.T) {
+	l := newSimLab(t)
+	f := NewStepsFlow(l.opts)
+	t.Cleanup(f.Close)
+	ctx := context.Background()
+	sum, err := f.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := sum.Inputs
+	in.Zone, in.Mode, in.Hostnames, in.NoPassphrase = simZone, ModeZone, []string{"www." + simZone}, true
+	in.OriginConfig, in.Enforce = OriginApply, false
+	if _, err := f.SetInputs(ctx, in, Secrets{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range sum.Steps {
+		if sum, err = f.RunStep(ctx, st.Name, nil); err != nil {
+			t.Fatalf("%s: %v", st.Name, err)
+		}
+	}
+	if r := f.Current(); r.Step(steps.StepEnforce).Status != steps.StatusSkipped || r.Outcome != "soft, verified; not enforced" {
+		t.Fatalf("enforce %s, outcome %q", r.Step(steps.StepEnforce).Status, r.Outcome)
 	}
 }
