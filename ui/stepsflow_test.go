@@ -504,31 +504,3 @@ func TestResumeOptionOpensTheRolloutAtOnce(t *testing.T) {
 		t.Fatalf("back on the start screen it resumed again:\n%s", content(m))
 	}
 }
-
-// TestStepsFlowStayingSoftSaysSo: declining to enforce skips the enforce
-// step, and the rollout ends saying it stays in the soft phase (status and
-// the report read it), not a bare "done".
-func TestStepsFlowStayingSoftSaysSo(t *testing.T) {
-	l := newSimLab(t)
-	f := NewStepsFlow(l.opts)
-	t.Cleanup(f.Close)
-	ctx := context.Background()
-	sum, err := f.Start(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := sum.Inputs
-	in.Zone, in.Mode, in.Hostnames, in.NoPassphrase = simZone, ModeZone, []string{"www." + simZone}, true
-	in.OriginConfig, in.Enforce = OriginApply, false
-	if _, err := f.SetInputs(ctx, in, Secrets{}); err != nil {
-		t.Fatal(err)
-	}
-	for _, st := range sum.Steps {
-		if sum, err = f.RunStep(ctx, st.Name, nil); err != nil {
-			t.Fatalf("%s: %v", st.Name, err)
-		}
-	}
-	if r := f.Current(); r.Step(steps.StepEnforce).Status != steps.StatusSkipped || r.Outcome != "soft, verified; not enforced" {
-		t.Fatalf("enforce %s, outcome %q", r.Step(steps.StepEnforce).Status, r.Outcome)
-	}
-}
