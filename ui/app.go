@@ -456,7 +456,9 @@ func (m *Model) bodyLines(w int) []string {
 func wrapTo(s string, w int) []string {
 	var lines []string
 	for _, l := range strings.Split(s, "\n") {
-		if ansi.StringWidth(l) > w {
+		// A cell takes at least a byte, so a line no longer in bytes than
+		// w fits without measuring (most of a frame: padding, ASCII).
+		if len(l) > w && ansi.StringWidth(l) > w {
 			l = ansi.Wrap(l, w, "")
 		}
 		lines = append(lines, strings.Split(l, "\n")...)
