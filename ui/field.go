@@ -202,11 +202,18 @@ func (s *selectField) Blur() tea.Cmd  { s.focused = false; return nil }
 
 func (s *selectField) Update(msg tea.Msg) (huh.Model, tea.Cmd) {
 	k, ok := msg.(tea.KeyPressMsg)
-	if !ok || !s.focused {
+	if !ok {
 		return s, nil
 	}
 	km := s.keymap.Select
 	switch {
+	case key.Matches(k, km.Prev):
+		return s, huh.PrevField
+	case key.Matches(k, km.Next, km.Submit):
+		return s, huh.NextField
+	case !s.focused:
+		// Moving keys wait for the focus; next and previous (above) do not,
+		// see inputField.Update.
 	case key.Matches(k, km.Up):
 		s.move(-1)
 	case key.Matches(k, km.Down):
@@ -215,10 +222,6 @@ func (s *selectField) Update(msg tea.Msg) (huh.Model, tea.Cmd) {
 		s.move(-len(s.options))
 	case key.Matches(k, km.GotoBottom):
 		s.move(len(s.options))
-	case key.Matches(k, km.Prev):
-		return s, huh.PrevField
-	case key.Matches(k, km.Next, km.Submit):
-		return s, huh.NextField
 	}
 	return s, nil
 }
@@ -391,7 +394,11 @@ func (f *inputField) Blur() tea.Cmd {
 }
 
 func (f *inputField) Update(msg tea.Msg) (huh.Model, tea.Cmd) {
-	if k, ok := msg.(tea.KeyPressMsg); ok && f.focused {
+	// The group gives keys to its selected field even between the blur of
+	// its last field and the next group taking over (huh moves on in
+	// messages): an enter typed then still moves on, as with huh's own
+	// fields, rather than being lost.
+	if k, ok := msg.(tea.KeyPressMsg); ok {
 		f.err = nil
 		switch {
 		case key.Matches(k, f.keymap.Input.Prev):

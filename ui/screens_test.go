@@ -739,3 +739,28 @@ func TestDoneAfterADemoSaysHowToDoItForReal(t *testing.T) {
 	wantIn(t, m, "the same wizard against your zone", "aopwizard demo --keep")
 	wantNotIn(t, m, "aopwizard rollback")
 }
+
+// TestEnterBetweenGroupsIsNotLost: huh moves from a group's last field to
+// the next group in messages; an enter typed in between (fast typing, or
+// keys a terminal sends at once) still answers a field, as with huh's own
+// fields, instead of being dropped.
+func TestEnterBetweenGroupsIsNotLost(t *testing.T) {
+	f := newFakeFlow()
+	m := atStep(t, f, ModeZone, StepPlan, 120, 40)
+	keys(t, m, "enter", "enter", "enter") // mode, hostnames, server: on the origin addresses
+	wantIn(t, m, "┃ Origin addresses")
+	// The addresses' enter: the form blurs them and sends itself the next
+	// group, which has not arrived when the second enter does.
+	_, cmd := m.Update(press("enter"))
+	var pending []tea.Msg
+	for _, msg := range cmdMsgs(m, cmd) {
+		_, c := m.Update(msg)
+		pending = append(pending, cmdMsgs(m, c)...)
+	}
+	_, cmd = m.Update(press("enter"))
+	drive(t, m, append(pending, cmdMsgs(m, cmd)...)...)
+	// Two enters, two fields: the addresses and the alert email; the plan ran.
+	if !slices.Contains(f.ran, StepPlan) {
+		t.Fatalf("the second enter was lost: ran %v\n%s", f.ran, content(m))
+	}
+}
