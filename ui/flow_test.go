@@ -5,16 +5,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/charmbracelet/x/ansi"
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/exp/teatest/v2"
+	"github.com/charmbracelet/x/vt"
 )
 
 // driver is a running program the flow tests type into and read: a
@@ -26,8 +27,8 @@ type driver interface {
 	Output() io.Reader
 }
 
-// waitFor waits until the program has drawn all of texts since the last
-// wait. The deadline is generous: it holds on two busy cores under -race.
+// waitFor waits until the program's screen shows all of texts. The
+// deadline is generous: it holds on two busy cores under -race.
 func waitFor(t *testing.T, tm driver, texts ...string) {
 	t.Helper()
 	waitDrawn(t, tm, true, texts)
@@ -35,8 +36,7 @@ func waitFor(t *testing.T, tm driver, texts ...string) {
 
 // waitDoneAny waits until a step's screen is done (its footer offers
 // retry, which it does not while the step runs: a key pressed then is
-// dropped) and has drawn one of texts. One wait, as each wait consumes
-// what it read.
+// dropped) and shows one of texts.
 func waitDoneAny(t *testing.T, tm driver, texts ...string) {
 	t.Helper()
 	waitUntil(t, tm, func(b []byte) bool {
@@ -56,21 +56,49 @@ func waitDrawn(t *testing.T, tm driver, all bool, texts []string) {
 	})
 }
 
-// waitUntil waits until drawn holds for what the program wrote, as text
-// without its escape sequences and spaces: the renderer moves the cursor
-// over cells that did not change, so a phrase's spaces may never be
-// written (texts are compared without theirs too, see has).
+// screens are the terminals the programs' output plays into, one per
+// driver: a wait looks at the screen as a terminal shows it, since the
+// renderer writes only the cells that changed (a word may never be
+// written whole, "enable" becoming "enabled" by one "d").
+var screens sync.Map
+
+func screenOf(tm driver) *vt.Emulator {
+	if e, ok := screens.Load(tm); ok {
+		return e.(*vt.Emulator)
+	}
+	// Larger than any program's terminal here: it draws within its own.
+	e := vt.NewEmulator(200, 60)
+	// The emulator answers the program's queries on its own pipe: drain it.
+	go func() { _, _ = io.Copy(io.Discard, e) }()
+	screens.Store(tm, e)
+	return e
+}
+
+// waitUntil waits until drawn holds for the program's screen, its text
+// without spaces (a phrase may wrap; texts are compared without theirs,
+// see has).
 func waitUntil(t *testing.T, tm driver, drawn func([]byte) bool) {
 	t.Helper()
-	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return drawn(squeeze(b)) },
-		teatest.WithDuration(20*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
+	e := screenOf(tm)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := io.Copy(e, tm.Output()); err != nil {
+			t.Fatal(err)
+		}
+		screen := e.String()
+		if drawn(squeeze([]byte(screen))) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the screen never showed what the test waits for; it shows:\n%s", screen)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
-func squeeze(b []byte) []byte {
-	return bytes.Join(bytes.Fields([]byte(ansi.Strip(string(b)))), nil)
-}
+func squeeze(b []byte) []byte { return bytes.Join(bytes.Fields(b), nil) }
 
-// has reports whether squeezed output b shows s.
+// has reports whether squeezed screen text b shows s.
 func has(b []byte, s string) bool { return bytes.Contains(b, squeeze([]byte(s))) }
 
 func startProgram(t *testing.T, f *fakeFlow, opts Options) (*teatest.TestModel, *Model) {

@@ -175,7 +175,7 @@ func originToEnd(t *testing.T, tm driver, enabled []string) {
 	tm.Type("y")
 	waitFor(t, tm, "the origin refuses clients without")
 	enter(tm)
-	waitFor(t, tm, "aopwizard rollback")
+	waitFor(t, tm, "undo everything this rollout changed")
 	enter(tm)
 }
 

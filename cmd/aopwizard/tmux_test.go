@@ -289,7 +289,7 @@ func TestTmuxWizardCtrlCThenResume(t *testing.T) {
 	s.keys("y")
 	s.waitFor("the origin refuses clients without")
 	s.keys("Enter")
-	s.waitFor("aopwizard rollback")
+	s.waitFor("undo everything this rollout changed")
 	s.keys("Enter")
 	if rc := s.exitCode(); rc != 0 {
 		t.Fatalf("the resumed wizard exited %d; the screen shows:\n%s", rc, s.screen())
