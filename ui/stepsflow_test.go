@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
-	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/aopwizard/aopwizard/cfapi"
 	"github.com/aopwizard/aopwizard/cfapi/cfsim"
+	"github.com/aopwizard/aopwizard/origin/servertest"
 	"github.com/aopwizard/aopwizard/pki/pkitest"
 	"github.com/aopwizard/aopwizard/steps"
 )
@@ -46,12 +46,7 @@ func newSimLabSSL(t *testing.T, ssl string) *simLab {
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()
 	lab := pkitest.New(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	listen := ln.Addr().String()
-	ln.Close()
+	listen := servertest.FreeAddr(t)
 	host := &steps.BuiltinHost{ConfigPath: filepath.Join(dir, "conf", "builtin-"+simZone+".json")}
 	t.Cleanup(host.Close)
 	originCAs := x509.NewCertPool()

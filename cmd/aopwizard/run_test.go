@@ -7,20 +7,18 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
-	"net"
 	"net/http"
 	"net/http/httptest"
 
 	"github.com/aopwizard/aopwizard/cfapi"
 	"github.com/aopwizard/aopwizard/cfapi/cfsim"
+	"github.com/aopwizard/aopwizard/origin/servertest"
 	"github.com/aopwizard/aopwizard/pki/pkitest"
 	"github.com/aopwizard/aopwizard/steps"
 )
@@ -92,28 +90,7 @@ func newRunLabWrapped(t *testing.T, opts cfsim.Options, wrap func(http.Handler) 
 // from 127.0.0.1:0 can be handed to any outgoing connection of this machine
 // between the close here and the bind there (seen under load: the builtin
 // origin's reload failed with "address already in use").
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	lo := 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if n, err := strconv.Atoi(f[0]); err == nil && n > 12000 {
-				lo = n
-			}
-		}
-	}
-	var err error
-	for range 100 {
-		var ln net.Listener
-		ln, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(10000+rand.IntN(lo-10000))))
-		if err == nil {
-			defer ln.Close()
-			return ln.Addr().String()
-		}
-	}
-	t.Fatalf("no free port below %d: %v", lo, err)
-	return ""
-}
+func freeAddr(t *testing.T) string { return servertest.FreeAddr(t) }
 
 // args is a complete headless run for mode on the builtin origin.
 func (l *runLab) args(mode string, extra ...string) []string {
