@@ -217,11 +217,12 @@ func (r *runner) view(label string) string {
 }
 
 // said is what the step reported (its info and warning lines, not its
-// start and end), newest last, for a screen to show once it is done.
+// start and end, nor the machine's re-checks of the steps before it),
+// newest last, for a screen to show once it is done.
 func (r *runner) said() []string {
 	var out []string
 	for _, ev := range r.events {
-		if ev.Status == "info" || ev.Status == "warning" {
+		if ev.Step == r.step && (ev.Status == "info" || ev.Status == "warning") {
 			out = append(out, ev.Message)
 		}
 	}

@@ -58,7 +58,12 @@ func (s *doneScreen) View() string {
 	}
 	b.WriteString("Next:\n")
 	for _, l := range nextCommands(s.c.opts.Demo) {
-		b.WriteString("  " + st.Accent.Render(fmt.Sprintf("%-*s", 22, l[0])) + " " + st.Subtle.Render(l[1]) + "\n")
+		// Side by side where both fit, else the words under the command.
+		if s.w >= 60 {
+			b.WriteString(hanging("  "+st.Accent.Render(fmt.Sprintf("%-*s", 22, l[0]))+" ", strings.Repeat(" ", 25), st.Subtle.Render(l[1]), s.w))
+		} else {
+			b.WriteString("  " + st.Accent.Render(l[0]) + "\n" + hanging("    ", "    ", st.Subtle.Render(l[1]), s.w))
+		}
 	}
 	return b.String()
 }
