@@ -340,6 +340,20 @@ func originLive(ctx context.Context, env *Env, phase probe.Phase) (bool, string)
 	return true, ""
 }
 
+// CertHostnames are the hostnames certificate c serves, as probes and
+// the edge proof ask for them: its own in hostname mode, else the rollout's
+// hostnames, else the zone's name.
+func (r *Rollout) CertHostnames(c CertRecord) []string {
+	hosts := c.Hostnames
+	if r.Inputs.Mode != ModeHostname {
+		hosts = r.Inputs.Hostnames
+	}
+	if len(hosts) == 0 {
+		hosts = []string{r.Inputs.Zone}
+	}
+	return hosts
+}
+
 // siteAddrs are the addresses the sites serving hosts listen on, each once.
 func siteAddrs(hosts []sites.Host) []string {
 	var out []string
@@ -386,13 +400,7 @@ func probeMatrix(ctx context.Context, env *Env, phase probe.Phase) ([]row, error
 	}
 	var rows []row
 	for _, c := range r.Certificates {
-		hosts := c.Hostnames
-		if r.Inputs.Mode != ModeHostname {
-			hosts = r.Inputs.Hostnames
-		}
-		if len(hosts) == 0 {
-			hosts = []string{r.Inputs.Zone}
-		}
+		hosts := r.CertHostnames(c)
 		var targets []probe.Target
 		for _, o := range r.originAddrs() {
 			for _, h := range hosts {

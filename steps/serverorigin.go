@@ -47,19 +47,8 @@ func NewServerOrigin(in Inputs, runner server.Runner, log io.Writer, stateDir st
 		return nil, fmt.Errorf("%w; aopwizard applies configs to nginx, apache and haproxy: use manual origin config for %s", err, kind)
 	}
 	o := in.Origin
-	if o.Config != "" {
-		d.SetConfigPath(o.Config)
-	}
-	for _, x := range []struct {
-		dst *string
-		src string
-	}{{&d.Binary, o.Binary}, {&d.TestCmd, o.TestCmd}, {&d.ReloadCmd, o.ReloadCmd}, {&d.PIDFile, o.PIDFile}, {&d.ErrorLog, o.ErrorLog}} {
-		if x.src != "" {
-			*x.dst = x.src
-		}
-	}
-	if o.Systemd != nil {
-		d.Systemd = *o.Systemd
+	if err := o.Overrides().Apply(d); err != nil {
+		return nil, err
 	}
 	cp := o.CheckpointDir
 	if cp == "" {

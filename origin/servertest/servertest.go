@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -59,36 +58,26 @@ func RequireServer(t testing.TB, kind render.Server) *server.Driver {
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago, for a
-// server the test starts next. It is picked below the kernel's ephemeral
-// range: a port the kernel handed out (127.0.0.1:0) may go to any outgoing
-// connection on the machine before the server binds it ("address already
-// in use" under load).
+// server the test starts next (server.FreeLoopbackAddr says how it is
+// picked).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	lo := 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if n, err := strconv.Atoi(f[0]); err == nil && n > 12000 {
-				lo = n
-			}
-		}
+	_, port, err := net.SplitHostPort(FreeAddr(t))
+	if err != nil {
+		t.Fatal(err)
 	}
-	var err error
-	for range 100 {
-		var l net.Listener
-		if l, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(10000+rand.IntN(lo-10000)))); err == nil {
-			defer l.Close()
-			return l.Addr().(*net.TCPAddr).Port
-		}
-	}
-	t.Fatalf("no free loopback port below %d: %v", lo, err)
-	return 0
+	n, _ := strconv.Atoi(port)
+	return n
 }
 
 // FreeAddr is FreePort as 127.0.0.1:port.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
+	addr, err := server.FreeLoopbackAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }
 
 // Dir makes a temp dir that unprivileged server workers can traverse:

@@ -188,13 +188,7 @@ func rolloutVars(r *steps.Rollout) (omap, []File, error) {
 func probes(r *steps.Rollout) [][]unsafe {
 	var out [][]unsafe
 	for _, c := range r.Certificates {
-		hosts := c.Hostnames
-		if r.Inputs.Mode != steps.ModeHostname {
-			hosts = r.Inputs.Hostnames
-		}
-		if len(hosts) == 0 {
-			hosts = []string{r.Inputs.Zone}
-		}
+		hosts := r.CertHostnames(c)
 		var args []unsafe
 		for _, h := range hosts {
 			args = append(args, "--sni", unsafe(h))

@@ -148,9 +148,9 @@ func Start(ctx context.Context, o Options) (w *World, err error) {
 			w = nil
 		}
 	}()
-	listen, err := freeLoopback()
+	listen, err := server.FreeLoopbackAddr()
 	if err != nil {
-		return w, err
+		return w, fmt.Errorf("find a free port for the demo origin: %w", err)
 	}
 	srvCA, srvTLS, err := w.originCertificate()
 	if err != nil {
@@ -355,14 +355,4 @@ func (w *World) originCertificate() (*x509.Certificate, originTLS, error) {
 		}
 	}
 	return ca.Cert, files, nil
-}
-
-// freeLoopback picks a free port on 127.0.0.1 for the origin.
-func freeLoopback() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port on 127.0.0.1 for the demo origin: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }

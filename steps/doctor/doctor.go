@@ -14,7 +14,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"slices"
@@ -269,16 +268,13 @@ func pemNotAfter(s string) time.Time {
 	return time.Time{}
 }
 
+// parsePEM is the first certificate of s, nil when there is none.
 func parsePEM(s string) *x509.Certificate {
-	b, _ := pem.Decode([]byte(s))
-	if b == nil {
+	certs, err := pki.ParseCertificates([]byte(s))
+	if err != nil || len(certs) == 0 {
 		return nil
 	}
-	c, err := x509.ParseCertificate(b.Bytes)
-	if err != nil {
-		return nil
-	}
-	return c
+	return certs[0]
 }
 
 func (dc *diag) daysLeft(t time.Time) int {
