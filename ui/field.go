@@ -9,7 +9,6 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/huh/v2"
-	"github.com/charmbracelet/x/ansi"
 )
 
 // The wizard's form fields. huh's Form and Group still drive them (focus,
@@ -32,7 +31,6 @@ type fieldFrame struct {
 	// descFn, when set, gives the description anew on every frame (on the
 	// UI goroutine), for one that follows other answers.
 	descFn        func() string
-	key           string
 	focused       bool
 	err           error
 	width, height int
@@ -129,7 +127,7 @@ func (f *fieldFrame) Run() error                               { return errField
 func (f *fieldFrame) RunAccessible(io.Writer, io.Reader) error { return errFieldAlone }
 func (f *fieldFrame) Skip() bool                               { return false }
 func (f *fieldFrame) Zoom() bool                               { return false }
-func (f *fieldFrame) GetKey() string                           { return f.key }
+func (f *fieldFrame) GetKey() string                           { return "" }
 func (f *fieldFrame) Init() tea.Cmd                            { return nil }
 func (f *fieldFrame) setSize(w, h int)                         { f.width, f.height = w, h }
 func (f *fieldFrame) setKeyMap(k *huh.KeyMap)                  { f.keymap = k }
@@ -141,12 +139,12 @@ func b2i(b bool) int {
 	return 0
 }
 
-// wrapLines wraps plain text at w cells, keeping its own line breaks.
+// wrapLines is wrapTo with no lines for no text.
 func wrapLines(s string, w int) []string {
 	if s == "" {
 		return nil
 	}
-	return strings.Split(ansi.Wrap(s, w, ""), "\n")
+	return wrapTo(s, w)
 }
 
 // selectField picks one of a few options, each a line or a few.

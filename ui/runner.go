@@ -203,13 +203,11 @@ func (r *runner) elapsed() time.Duration {
 
 // view is the spinner line and the latest progress lines.
 func (r *runner) view(label string) string {
-	var b strings.Builder
-	if r.running {
-		fmt.Fprintf(&b, "%s %s %s\n", r.spin.View(), label, r.c.st.Subtle.Render(r.elapsed().String()))
-	}
 	if !r.running {
-		return b.String()
+		return ""
 	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s %s\n", r.spin.View(), label, r.c.st.Subtle.Render(r.elapsed().String()))
 	for _, ev := range r.events {
 		fmt.Fprintf(&b, "%s %s\n", r.c.st.Subtle.Render("·"), ev.Message)
 	}

@@ -9,7 +9,6 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/huh/v2"
-	"github.com/charmbracelet/x/ansi"
 
 	"github.com/aopwizard/aopwizard/pki"
 	"github.com/aopwizard/aopwizard/steps/doctor"
@@ -226,16 +225,7 @@ func (s *doctorScreen) lines() []string {
 
 // wrapped is lines wrapped at the screen's width, so scrolling reaches
 // the last line however narrow the terminal.
-func (s *doctorScreen) wrapped() []string {
-	var out []string
-	for _, l := range s.lines() {
-		if ansi.StringWidth(l) > s.w {
-			l = ansi.Wrap(l, s.w, "")
-		}
-		out = append(out, strings.Split(l, "\n")...)
-	}
-	return out
-}
+func (s *doctorScreen) wrapped() []string { return wrapTo(strings.Join(s.lines(), "\n"), s.w) }
 
 func (s *doctorScreen) View() string {
 	st := s.c.st

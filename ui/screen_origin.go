@@ -179,8 +179,7 @@ func (s *originScreen) Keys() []key.Binding {
 
 func (s *originScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 	// A message may change the lines around the config (a new phase, the
-	// last check): the viewport takes what they leave, before and after.
-	s.fitViewport()
+	// last check): the viewport then takes what they leave.
 	defer s.fitViewport()
 	if p, ok := msg.(originPreviewMsg); ok {
 		s.previewing = false
@@ -275,7 +274,10 @@ func (s *originScreen) startPending(sm summaryMsg) tea.Cmd {
 	in := *s.pending
 	s.pending = nil
 	if sm.err != nil {
-		return func() tea.Msg { return stepDoneMsg{seq: s.run.seq, step: s.step, sum: *s.c.sum, err: sm.err} }
+		// Built now: the command runs off the UI goroutine, where the
+		// summary may be changing.
+		done := stepDoneMsg{seq: s.run.seq, step: s.step, sum: *s.c.sum, err: sm.err}
+		return func() tea.Msg { return done }
 	}
 	s.setPlan(s.c.sum.Origin)
 	return s.run.start(&in, Secrets{})

@@ -67,7 +67,7 @@ func (s *startScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 			s.err = msg.err
 			return s, nil
 		}
-		return s, func() tea.Msg { return nextMsg{} }
+		return s, next
 	case tea.KeyPressMsg:
 		if !s.loaded || s.busy != "" {
 			return s, nil
