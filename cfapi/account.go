@@ -108,7 +108,7 @@ type zoneJSON struct {
 
 // FindZone implements Client.
 func (c *SDKClient) FindZone(ctx context.Context, name string) (Zone, error) {
-	name = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(name), "."))
+	name = normalHost(name)
 	if name == "" || len(name) > 253 || strings.ContainsAny(name, " /:") {
 		return Zone{}, fmt.Errorf("invalid zone name %q: want the apex domain as in the Cloudflare dashboard, e.g. example.com", name)
 	}

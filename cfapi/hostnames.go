@@ -42,7 +42,7 @@ func (c *SDKClient) UpdateHostnames(ctx context.Context, zoneID string, assocs [
 	var order []string
 	groups := map[string][]Association{}
 	for _, a := range assocs {
-		a.Hostname = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(a.Hostname), "."))
+		a.Hostname = normalHost(a.Hostname)
 		switch {
 		case a.Hostname == "" || len(a.Hostname) > 255:
 			return nil, fmt.Errorf("%s: invalid hostname %q: want a DNS name of at most 255 characters", op, a.Hostname)
@@ -95,7 +95,7 @@ func (c *SDKClient) UpdateHostnames(ctx context.Context, zoneID string, assocs [
 	}
 	out := make([]HostnameStatus, 0, len(assocs))
 	for _, a := range assocs {
-		h := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(a.Hostname), "."))
+		h := normalHost(a.Hostname)
 		st, ok := byHost[h]
 		if !ok {
 			st = HostnameStatus{Hostname: h, CertID: a.CertID, Enabled: a.Enabled}

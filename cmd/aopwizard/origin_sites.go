@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -76,22 +75,9 @@ func runOriginSites(cmd *cobra.Command, f originSitesFlags) error {
 			return usagef("--hostname %q is not a hostname: give a name such as www.example.com", h)
 		}
 	}
-	d, err := server.Debian(kind)
+	d, err := server.Overrides{Config: f.config, Binary: f.binary, ErrorLog: f.errorLog}.Driver(kind)
 	if err != nil {
 		return err
-	}
-	if f.config != "" {
-		p, err := filepath.Abs(f.config)
-		if err != nil {
-			return asUsage(err)
-		}
-		d.SetConfigPath(p)
-	}
-	if f.binary != "" {
-		d.Binary = f.binary
-	}
-	if f.errorLog != "" {
-		d.ErrorLog = f.errorLog
 	}
 	cfg, err := sites.Discover(cmd.Context(), server.NewExecRunner(nil), d)
 	if err != nil {

@@ -139,6 +139,25 @@ func (s *tmuxSession) planToUpload(alerts string) {
 }
 
 // keys sends tmux key names (Enter, C-c, Down) one by one.
+// softToEnforced walks from the origin screen to enforced: apply, enable,
+// verify (with the edge proof), enforce.
+func (s *tmuxSession) softToEnforced() {
+	s.waitFor("soft phase")
+	s.keys("a")
+	s.waitFor("origin asks for")
+	s.keys("Enter")
+	s.waitFor("to enable.")
+	s.keys("Enter")
+	s.waitFor("turned zone-level AOP on")
+	s.keys("Enter")
+	s.waitFor("checks pass", "cf-ray")
+	s.keys("Enter")
+	s.waitFor("to stay in soft mode")
+	s.keys("y")
+	s.waitFor("the origin refuses clients without")
+	s.keys("Enter")
+}
+
 func (s *tmuxSession) keys(keys ...string) {
 	s.t.Helper()
 	for _, k := range keys {
@@ -275,20 +294,7 @@ func TestTmuxWizardCtrlCThenResume(t *testing.T) {
 
 	// `resume` opens the only unfinished rollout at once.
 	s.start(env, bin, "resume")
-	s.waitFor("soft phase")
-	s.keys("a")
-	s.waitFor("origin asks for")
-	s.keys("Enter")
-	s.waitFor("to enable.")
-	s.keys("Enter")
-	s.waitFor("turned zone-level AOP on")
-	s.keys("Enter")
-	s.waitFor("checks pass", "cf-ray")
-	s.keys("Enter")
-	s.waitFor("to stay in soft mode")
-	s.keys("y")
-	s.waitFor("the origin refuses clients without")
-	s.keys("Enter")
+	s.softToEnforced()
 	s.waitFor("undo everything this rollout changed")
 	s.keys("Enter")
 	if rc := s.exitCode(); rc != 0 {
@@ -327,20 +333,7 @@ func TestTmuxDemoToTheEnd(t *testing.T) {
 	s.waitFor("DEMO · the Cloudflare side is simulated", "Upload      ✓ done")
 
 	s.keys("Enter")
-	s.waitFor("soft phase")
-	s.keys("a")
-	s.waitFor("origin asks for")
-	s.keys("Enter")
-	s.waitFor("to enable.")
-	s.keys("Enter")
-	s.waitFor("turned zone-level AOP on")
-	s.keys("Enter")
-	s.waitFor("checks pass", "cf-ray")
-	s.keys("Enter")
-	s.waitFor("to stay in soft mode")
-	s.keys("y")
-	s.waitFor("the origin refuses clients without")
-	s.keys("Enter")
+	s.softToEnforced()
 	s.waitFor("Create a notification policy that emails " + demo.AlertsEmail)
 	s.keys("Enter")
 	s.waitFor("│ ✓ done")

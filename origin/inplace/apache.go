@@ -2,6 +2,7 @@ package inplace
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/aopwizard/aopwizard/origin/render"
@@ -67,7 +68,7 @@ func PlanApache(cfg *sites.ApacheConfig, in Input) (*Plan, error) {
 				for _, name := range apacheConflicts {
 					if strings.EqualFold(l.Name, name) {
 						p.Conflicts = append(p.Conflicts, Conflict{Setting: sites.Setting{Text: strings.Join(append([]string{l.Name}, l.Args...), " "), File: inc.File, Line: l.Line}, Block: where, Resolution: "in an included file: change it there by hand"})
-						shared = append(shared, inc.File+":"+itoa(l.Line))
+						shared = append(shared, inc.File+":"+strconv.Itoa(l.Line))
 					}
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/aopwizard/aopwizard/origin/render"
@@ -128,7 +129,7 @@ func PlanHAProxy(cfg *sites.HAProxyConfig, in Input) (*Plan, error) {
 				code, comment = strings.TrimSpace(code[:i]), " "+code[i:]
 			}
 			words := strings.Fields(code)
-			if !containsWord(words, "ssl") {
+			if !slices.Contains(words, "ssl") {
 				continue
 			}
 			kept, removed := stripOptions(words)
@@ -171,7 +172,7 @@ func PlanHAProxy(cfg *sites.HAProxyConfig, in Input) (*Plan, error) {
 			}
 		}
 		logs[fo.path]++
-		mid := in.ID + "/log" + itoa(logs[fo.path])
+		mid := in.ID + "/log" + strconv.Itoa(logs[fo.path])
 		lines := []string{
 			"# aopwizard: aop1 evidence lines (docs/origin-servers.md, \"Evidence log format aop1\")",
 			"log-format " + render.LogFormat(render.HAProxy),
@@ -212,15 +213,6 @@ func trimEOL(src []byte, end int) int {
 		end--
 	}
 	return end
-}
-
-func containsWord(words []string, w string) bool {
-	for _, x := range words {
-		if x == w {
-			return true
-		}
-	}
-	return false
 }
 
 // stripOptions removes the client-verification options from bind words.

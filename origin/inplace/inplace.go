@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/aopwizard/aopwizard/origin/render"
@@ -142,7 +143,7 @@ func (in *Input) validate(oneCA bool) error {
 func (in *Input) oneCAPerBlock() error {
 	cas := map[string]string{}
 	for _, b := range in.Blocks {
-		k, ca := b.RealFile+":"+itoa(b.Line), in.caFile(b)
+		k, ca := b.RealFile+":"+strconv.Itoa(b.Line), in.caFile(b)
 		if prev, ok := cas[k]; ok && prev != ca {
 			return fmt.Errorf("%s serves hostnames that trust different CAs (%s and %s): a server block has one client CA; give those hostnames separate blocks first", b.Where(), prev, ca)
 		}
@@ -164,7 +165,7 @@ func (in *Input) blocks() []sites.Found {
 	seen := map[string]bool{}
 	var out []sites.Found
 	for _, b := range in.Blocks {
-		k := b.RealFile + "\x00" + itoa(b.Line)
+		k := b.RealFile + "\x00" + strconv.Itoa(b.Line)
 		if !seen[k] {
 			seen[k] = true
 			out = append(out, b)
@@ -179,12 +180,10 @@ func (in *Input) blocks() []sites.Found {
 	return out
 }
 
-func itoa(i int) string { return fmt.Sprint(i) }
-
 // markerID is the id of the n-th edited block of a file (1-based): one
 // file may hold several of the site's blocks (IPv4 and IPv6), and markers
 // must be unique per file (render.ReplaceBlock refuses duplicates).
-func markerID(id string, n int) string { return id + "/" + itoa(n) }
+func markerID(id string, n int) string { return id + "/" + strconv.Itoa(n) }
 
 // op replaces src[start:end] with text.
 type op struct {

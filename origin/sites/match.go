@@ -3,13 +3,10 @@ package sites
 import (
 	"path"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/aopwizard/aopwizard/origin/render"
 )
-
-func itoa(i int) string { return strconv.Itoa(i) }
 
 // wildcardMatch applies a server's wildcard rules: nginx "*.example.com",
 // ".example.com" (the domain and its subdomains) and "www.example.*";

@@ -9,6 +9,7 @@ import (
 	"net"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/aopwizard/aopwizard/origin/render"
@@ -64,10 +65,10 @@ type Setting struct {
 }
 
 // Where is "file:line".
-func (s Setting) Where() string { return s.File + ":" + itoa(s.Line) }
+func (s Setting) Where() string { return s.File + ":" + strconv.Itoa(s.Line) }
 
 // Where is "file:line" of the block.
-func (b Block) Where() string { return b.File + ":" + itoa(b.Line) }
+func (b Block) Where() string { return b.File + ":" + strconv.Itoa(b.Line) }
 
 // Found is one matching block for a hostname.
 type Found struct {
