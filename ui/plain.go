@@ -343,21 +343,12 @@ func (p *plain) planQuestions(in Inputs) (*Inputs, Secrets, error) {
 		return nil, Secrets{}, err
 	}
 	in.Mode = mode
-	hosts, err := p.askValid("Hostnames, separated by commas", strings.Join(in.Hostnames, ","), func(h string) error {
-		ok, bad := parseHostnames(h, in.Zone)
-		if len(bad) > 0 {
-			return errors.New(bad[0])
-		}
-		if len(ok) == 0 && mode == ModeHostname {
-			return errors.New("per-hostname mode needs at least one hostname")
-		}
-		return nil
-	})
+	hosts, err := p.askValid("Hostnames, separated by commas", strings.Join(in.Hostnames, ","), func(h string) error { return checkHostnames(h, in.Zone, mode) })
 	if err != nil {
 		return nil, Secrets{}, err
 	}
 	in.Hostnames, _ = parseHostnames(hosts, in.Zone)
-	if in.Server, err = p.ask("Origin server (nginx, apache, haproxy, caddy, traefik, envoy, ingress-nginx, builtin)", orDefault(in.Server, orDefault(p.opts.Server, "nginx"))); err != nil {
+	if in.Server, err = p.ask(serversQuestion(), orDefault(in.Server, orDefault(p.opts.Server, "nginx"))); err != nil {
 		return nil, Secrets{}, err
 	}
 	origins, err := p.askValid("Origin addresses, IP[:port], separated by commas", strings.Join(in.Origins, ","), func(o string) error {
@@ -507,4 +498,13 @@ func orDefault(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// serversQuestion asks for the origin server among the plan's.
+func serversQuestion() string {
+	names := make([]string, len(originServers))
+	for i, sv := range originServers {
+		names[i] = string(sv)
+	}
+	return "Origin server (" + strings.Join(names, ", ") + ")"
 }

@@ -53,12 +53,7 @@ func newConnect(c *common) *connectScreen {
 	}
 	s.zoneField = newInput(c.st).Title("Zone").Placeholder("example.com").
 		Description("The domain as it appears in the Cloudflare dashboard.").
-		Value(&s.ans.zone).Validate(func(v string) error {
-		if strings.TrimSpace(v) == "" {
-			return errors.New("the zone is required")
-		}
-		return pki.ValidateDomain(strings.TrimSpace(v))
-	}).Note(s.zonesNote)
+		Value(&s.ans.zone).Validate(checkZone).Note(s.zonesNote)
 	fields = append(fields, s.zoneField)
 	s.form = newForm(huh.NewGroup(fields...))
 	s.head = func() string {
@@ -101,6 +96,15 @@ func (s *connectScreen) zonesCmd(token string) tea.Cmd {
 		z, err := zl.Zones(ctx, token)
 		return zonesMsg{zones: z, err: err}
 	}
+}
+
+// checkZone rejects an empty or malformed zone (connect and doctor ask
+// alike).
+func checkZone(v string) error {
+	if strings.TrimSpace(v) == "" {
+		return errors.New("the zone is required")
+	}
+	return pki.ValidateDomain(strings.TrimSpace(v))
 }
 
 // zonesNote names the zones the token sees that contain what is typed,

@@ -10,7 +10,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/huh/v2"
 
-	"github.com/aopwizard/aopwizard/pki"
 	"github.com/aopwizard/aopwizard/steps/doctor"
 )
 
@@ -66,13 +65,7 @@ func (s *doctorScreen) newForm() {
 		fields = append(fields, tokenField(s.c.st, "Read access is enough: the doctor changes nothing. Kept in memory only.", &s.ans.token))
 	}
 	fields = append(fields,
-		newInput(s.c.st).Title("Zone to check").Placeholder("example.com").Value(&s.ans.zone).
-			Validate(func(v string) error {
-				if strings.TrimSpace(v) == "" {
-					return errors.New("the zone is required")
-				}
-				return pki.ValidateDomain(strings.TrimSpace(v))
-			}),
+		newInput(s.c.st).Title("Zone to check").Placeholder("example.com").Value(&s.ans.zone).Validate(checkZone),
 		newInput(s.c.st).Title("Origins to probe (optional)").Placeholder("203.0.113.10 198.51.100.7:8443").
 			Description("Addresses separated by spaces or commas; empty checks Cloudflare only.").Value(&s.ans.origins))
 	s.form = sizeForm(newForm(huh.NewGroup(fields...)), nil, max(s.w, 10), s.h-wrappedHeight(s.intro(), s.w))

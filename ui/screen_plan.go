@@ -51,6 +51,9 @@ type questionKey struct {
 	found               *sites.Config
 }
 
+// originServers are the servers the plan offers, in its order.
+var originServers = []render.Server{render.Nginx, render.Apache, render.HAProxy, render.Caddy, render.Traefik, render.Envoy, render.IngressNginx, render.Builtin}
+
 // modeOptions explain each mode in one line.
 var modeOptions = []huh.Option[string]{
 	huh.NewOption("Zone: your own CA, every hostname of the zone", ModeZone),
@@ -74,7 +77,7 @@ func newPlan(c *common) *planScreen {
 	s := &planScreen{formScreen: formScreen{stepScreen: newStepScreen(c, StepPlan), head: titleHead(c.st, "Plan the rollout")}, ans: a}
 	zone := in.Zone
 	var servers []huh.Option[string]
-	for _, sv := range []render.Server{render.Nginx, render.Apache, render.HAProxy, render.Caddy, render.Traefik, render.Envoy, render.IngressNginx, render.Builtin} {
+	for _, sv := range originServers {
 		label := string(sv)
 		if string(sv) == c.opts.Server {
 			label += " (detected)"
@@ -91,16 +94,7 @@ func newPlan(c *common) *planScreen {
 			newInput(c.st).Title("Hostnames").Placeholder("www."+zone+" api."+zone).
 				Value(&a.hosts).
 				Note(func(v string) string { return hostsSummary(v, zone, a.mode) }).
-				Validate(func(v string) error {
-					ok, bad := parseHostnames(v, zone)
-					if len(bad) > 0 {
-						return errors.New(bad[0])
-					}
-					if len(ok) == 0 && a.mode == ModeHostname {
-						return errors.New("per-hostname mode needs at least one hostname")
-					}
-					return nil
-				}),
+				Validate(func(v string) error { return checkHostnames(v, zone, a.mode) }),
 		),
 		huh.NewGroup(
 			server,
@@ -142,6 +136,19 @@ func parseHostnames(text, zone string) (ok, bad []string) {
 		}
 	}
 	return ok, bad
+}
+
+// checkHostnames rejects pasted hostnames with a bad one, or none in
+// per-hostname mode (the form and the accessible mode ask alike).
+func checkHostnames(text, zone, mode string) error {
+	ok, bad := parseHostnames(text, zone)
+	if len(bad) > 0 {
+		return errors.New(bad[0])
+	}
+	if len(ok) == 0 && mode == ModeHostname {
+		return errors.New("per-hostname mode needs at least one hostname")
+	}
+	return nil
 }
 
 // hostsSummary is the live validation line under the hostnames field.
