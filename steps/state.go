@@ -302,10 +302,24 @@ func (r *Rollout) record(ev Event) {
 // NewRollout starts a rollout for in with every step of its mode pending.
 func NewRollout(id string, in Inputs, now time.Time) *Rollout {
 	r := &Rollout{SchemaVersion: SchemaVersion, ID: id, Created: now, Updated: now, Inputs: in, Zone: ZoneInfo{Name: in.Zone}}
-	for _, n := range StepsFor(in) {
-		r.Steps = append(r.Steps, StepState{Name: n, Status: StatusPending})
-	}
+	r.Relayout()
 	return r
+}
+
+// Relayout gives the rollout the steps its inputs call for (the mode and
+// the alert address decide), keeping the state of the steps it had; the
+// others start pending.
+func (r *Rollout) Relayout() {
+	names := StepsFor(r.Inputs)
+	out := make([]StepState, 0, len(names))
+	for _, n := range names {
+		st := StepState{Name: n, Status: StatusPending}
+		if old := r.Step(n); old != nil {
+			st = *old
+		}
+		out = append(out, st)
+	}
+	r.Steps = out
 }
 
 // StepsFor lists the steps a rollout with these inputs runs, in order.

@@ -189,7 +189,7 @@ func (f *StepsFlow) SetInputs(_ context.Context, in Inputs, sec Secrets) (Summar
 		r.Inputs = before
 		return toSummary(r), err
 	}
-	relayout(r)
+	r.Relayout()
 	r.Updated = f.now()
 	return toSummary(r), f.h.Save()
 }
@@ -255,21 +255,6 @@ func replan(r *steps.Rollout, before steps.Inputs) error {
 		r.Zone, r.Changes = steps.ZoneInfo{Name: in.Zone}, steps.Changes{}
 	}
 	return nil
-}
-
-// relayout gives the rollout the steps its inputs call for (the mode and
-// the alert address decide), keeping the state of the steps it had.
-func relayout(r *steps.Rollout) {
-	names := steps.StepsFor(r.Inputs)
-	out := make([]steps.StepState, 0, len(names))
-	for _, n := range names {
-		st := steps.StepState{Name: n, Status: steps.StatusPending}
-		if old := r.Step(n); old != nil {
-			st = *old
-		}
-		out = append(out, st)
-	}
-	r.Steps = out
 }
 
 // RunStep runs the machine up to step (re-checking the steps before it)
