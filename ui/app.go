@@ -282,8 +282,11 @@ func (m *Model) screenFor(step string) screen {
 }
 
 // layout is the size of the content area and whether the sidebar shows.
-func (m *Model) layout() (w, h int, sidebar bool) {
-	h = m.height - 2 - lipgloss.Height(m.footer())
+func (m *Model) layout() (w, h int, sidebar bool) { return m.layoutFor(m.footer()) }
+
+// layoutFor is layout under footer, for a frame that has drawn it already.
+func (m *Model) layoutFor(footer string) (w, h int, sidebar bool) {
+	h = m.height - 2 - lipgloss.Height(footer)
 	if m.c.opts.Demo {
 		h--
 	}
@@ -352,7 +355,8 @@ func (m *Model) View() tea.View {
 
 func (m *Model) render() string {
 	st := m.c.st
-	w, h, sidebar := m.layout()
+	foot := m.footer()
+	w, h, sidebar := m.layoutFor(foot)
 	var parts []string
 	if m.c.opts.Demo {
 		text := "DEMO · the Cloudflare side is simulated; nothing leaves this machine"
@@ -371,7 +375,7 @@ func (m *Model) render() string {
 	}
 	// help.Model adds a key that does not fit when its ellipsis would not
 	// fit either, so the footer is cut to the width here.
-	footer := strings.Split(m.footer(), "\n")
+	footer := strings.Split(foot, "\n")
 	for i, l := range footer {
 		footer[i] = fit(l, m.width)
 	}
